@@ -1,0 +1,119 @@
+import { closeSync, fstatSync, openSync, readSync, constants as fsConstants } from "node:fs";
+import { ElfError } from "./errors.js";
+
+/** The first block of a file is read in one call: it nearly always holds the header, the program headers and PT_INTERP. */
+const HEAD_BLOCK = 4096;
+
+/**
+ * Positional, bounded reads from one open file. Reads only what is asked for; the first block is
+ * kept because the ELF header, the program headers and the interpreter string are almost always in it.
+ */
+export class FileSource {
+  readonly size: number;
+  /** Total bytes read from disk through this source (for benchmarks). */
+  bytesRead = 0;
+  private readonly head: Buffer;
+
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+    size: number,
+  ) {
+    this.size = size;
+    const headLength = Math.min(size, HEAD_BLOCK);
+    this.head = Buffer.alloc(headLength);
+    this.fill(this.head, 0);
+  }
+
+  /** Opens a regular file without following a final symlink (callers resolve paths first). */
+  static open(path: string, hostPath: string = path): FileSource {
+    let fd: number;
+    try {
+      fd = openSync(hostPath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    } catch (error) {
+      throw new ElfError(path, "io", describeIoError(error));
+    }
+    try {
+      const stat = fstatSync(fd);
+      if (stat.isDirectory()) throw new ElfError(path, "io", "is a directory");
+      if (!stat.isFile()) throw new ElfError(path, "io", "not a regular file");
+      return new FileSource(path, fd, stat.size);
+    } catch (error) {
+      closeSync(fd);
+      if (error instanceof ElfError) throw error;
+      throw new ElfError(path, "io", describeIoError(error));
+    }
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  /** Exactly `length` bytes at `offset`, or an ElfError naming what lies outside the file. */
+  read(offset: number, length: number, what: string): Buffer {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw new ElfError(this.path, "truncated", `${what} lies outside the file (offset ${offset}, ${length} bytes, file is ${this.size} bytes)`);
+    }
+    if (offset + length <= this.head.length) return this.head.subarray(offset, offset + length);
+    const buffer = Buffer.alloc(length);
+    this.fill(buffer, offset);
+    return buffer;
+  }
+
+  /** A NUL-terminated string starting at `offset`, read in growing chunks, at most `limit` bytes long. */
+  readCString(offset: number, limit: number, what: string): string {
+    if (offset < 0 || offset >= this.size) {
+      throw new ElfError(this.path, "bad-string", `${what} at offset ${offset} lies outside the file`);
+    }
+    let chunk = 128;
+    for (;;) {
+      const length = Math.min(chunk, this.size - offset, limit + 1);
+      const bytes = this.read(offset, length, what);
+      const end = bytes.indexOf(0);
+      if (end >= 0) return bytes.toString("utf8", 0, end);
+      if (length === this.size - offset || length > limit) {
+        throw new ElfError(this.path, "bad-string", `${what} at offset ${offset} is not NUL-terminated within ${Math.min(limit, this.size - offset)} bytes`);
+      }
+      chunk *= 4;
+    }
+  }
+
+  private fill(buffer: Buffer, offset: number): void {
+    let done = 0;
+    while (done < buffer.length) {
+      let n: number;
+      try {
+        n = readSync(this.fd, buffer, done, buffer.length - done, offset + done);
+      } catch (error) {
+        throw new ElfError(this.path, "io", describeIoError(error));
+      }
+      if (n === 0) throw new ElfError(this.path, "truncated", `file shrank while reading at offset ${offset + done}`);
+      done += n;
+      this.bytesRead += n;
+    }
+  }
+}
+
+/** errno-style text for a Node fs error ("No such file or directory"), never a stack. */
+export function describeIoError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case "ENOENT":
+      return "No such file or directory";
+    case "EACCES":
+      return "Permission denied";
+    case "ENOTDIR":
+      return "Not a directory";
+    case "EISDIR":
+      return "Is a directory";
+    case "ELOOP":
+      return "Too many levels of symbolic links";
+    case "ENAMETOOLONG":
+      return "File name too long";
+    case "EMFILE":
+    case "ENFILE":
+      return "Too many open files";
+    default:
+      return code ?? String((error as Error | undefined)?.message ?? error);
+  }
+}

@@ -1,0 +1,208 @@
+import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
+import { resolve as resolveHostPath } from "node:path";
+import { describeIoError } from "../elf/source.js";
+
+/** Linux's limit on symlinks followed in one path walk (MAXSYMLINKS). */
+const MAX_SYMLINKS = 40;
+
+export type PathErrorCode = "ENOENT" | "ENOTDIR" | "ELOOP" | "EACCES" | "EIO";
+
+/** A path that cannot be resolved inside the root, named as the target sees it. */
+export class RootPathError extends Error {
+  override readonly name = "RootPathError";
+  constructor(
+    readonly path: string,
+    readonly code: PathErrorCode,
+  ) {
+    super(`${path}: ${describeIoError({ code } as NodeJS.ErrnoException)}`);
+  }
+}
+
+export interface ResolvedPath {
+  /** Canonical path inside the root: absolute, no symlinks, no `.` or `..`. */
+  path: string;
+  /** The same file as the host sees it. */
+  hostPath: string;
+  stats: Stats;
+}
+
+/**
+ * A view of a root filesystem in which every path is resolved as it would be after chroot(ROOT):
+ * absolute symlink targets and `..` at the top stay inside the root. No host path outside the root
+ * is ever followed, because every component is lstat'ed and every symlink is re-read here.
+ */
+export class RootFs {
+  /** Absolute host path of the root, without a trailing slash ("" for the host's own "/"). */
+  private readonly prefix: string;
+  private readonly dirCache = new Map<string, string | RootPathError>();
+  private readonly listingCache = new Map<string, Set<string> | null>();
+
+  constructor(readonly root: string = "/") {
+    const absolute = resolveHostPath(root);
+    this.prefix = absolute === "/" ? "" : absolute;
+  }
+
+  get isHostRoot(): boolean {
+    return this.prefix === "";
+  }
+
+  /** The host path of a guest path, without resolving anything. Only for canonical guest paths. */
+  hostPath(canonicalGuestPath: string): string {
+    return this.prefix + canonicalGuestPath;
+  }
+
+  /** Resolves a guest path (relative paths against `cwd`), following symlinks as chroot would. */
+  resolve(path: string, cwd = "/", followLast = true): ResolvedPath {
+    const absolute = path.startsWith("/") ? path : joinGuest(cwd, path);
+    const slash = absolute.lastIndexOf("/");
+    const dirPart = absolute.slice(0, slash) || "/";
+    const last = absolute.slice(slash + 1);
+    const dir = this.resolveDirectory(dirPart);
+    if (last === "" || last === "." || last === "..") {
+      const target = last === ".." ? parentOf(dir) : dir;
+      return { path: target, hostPath: this.hostPath(target), stats: this.lstatOrThrow(target, path) };
+    }
+    return this.walk(dir, [last], path, followLast, 0);
+  }
+
+  /** Like resolve, but null when the path does not resolve. */
+  tryResolve(path: string, cwd = "/", followLast = true): ResolvedPath | null {
+    try {
+      return this.resolve(path, cwd, followLast);
+    } catch (error) {
+      if (error instanceof RootPathError) return null;
+      throw error;
+    }
+  }
+
+  /** The canonical guest path of a directory; cached, since loaders probe the same directories again and again. */
+  resolveDirectory(path: string): string {
+    const cached = this.dirCache.get(path);
+    if (cached !== undefined) {
+      if (cached instanceof RootPathError) throw cached;
+      return cached;
+    }
+    let result: string | RootPathError;
+    try {
+      const resolved = this.walk("/", splitGuest(path), path, true, 0);
+      if (!resolved.stats.isDirectory()) throw new RootPathError(path, "ENOTDIR");
+      result = resolved.path;
+    } catch (error) {
+      if (!(error instanceof RootPathError)) throw error;
+      result = error;
+    }
+    this.dirCache.set(path, result);
+    if (result instanceof RootPathError) throw result;
+    return result;
+  }
+
+  /** Names in a directory (guest path), cached; null when it is not a readable directory. */
+  listDirectory(path: string): Set<string> | null {
+    let canonical: string;
+    try {
+      canonical = this.resolveDirectory(path);
+    } catch (error) {
+      if (error instanceof RootPathError) return null;
+      throw error;
+    }
+    const cached = this.listingCache.get(canonical);
+    if (cached !== undefined) return cached;
+    let names: Set<string> | null;
+    try {
+      names = new Set(readdirSync(this.hostPath(canonical) || "/"));
+    } catch {
+      names = null;
+    }
+    this.listingCache.set(canonical, names);
+    return names;
+  }
+
+  /** Raw symlink target of a guest path whose parent resolves, or null if it is not a symlink. */
+  readlink(path: string): string | null {
+    const resolved = this.tryResolve(path, "/", false);
+    if (!resolved || !resolved.stats.isSymbolicLink()) return null;
+    return readlinkSync(resolved.hostPath, "utf8");
+  }
+
+  /** Contents of a regular file inside the root, or null if it is absent or not a regular file. */
+  readFile(path: string): Buffer | null {
+    const resolved = this.tryResolve(path);
+    if (!resolved || !resolved.stats.isFile()) return null;
+    try {
+      return readFileSync(resolved.hostPath);
+    } catch {
+      return null;
+    }
+  }
+
+  private lstatOrThrow(canonical: string, asked: string): Stats {
+    try {
+      return lstatSync(this.hostPath(canonical) || "/");
+    } catch (error) {
+      throw new RootPathError(asked, errorCode(error));
+    }
+  }
+
+  /** Walks `components` from the canonical directory `start`, following symlinks inside the root. */
+  private walk(start: string, components: string[], asked: string, followLast: boolean, hops: number): ResolvedPath {
+    const stack = start === "/" ? [] : start.slice(1).split("/");
+    const pending = components.slice();
+    let stats: Stats | null = null;
+    while (pending.length > 0) {
+      const part = pending.shift()!;
+      if (part === "" || part === ".") continue;
+      if (part === "..") {
+        stack.pop();
+        stats = null;
+        continue;
+      }
+      const candidate = "/" + [...stack, part].join("/");
+      const st = this.lstatOrThrow(candidate, asked);
+      if (st.isSymbolicLink() && (pending.length > 0 || followLast)) {
+        if (++hops > MAX_SYMLINKS) throw new RootPathError(asked, "ELOOP");
+        let target: string;
+        try {
+          target = readlinkSync(this.hostPath(candidate), "utf8");
+        } catch (error) {
+          throw new RootPathError(asked, errorCode(error));
+        }
+        if (target.startsWith("/")) stack.length = 0;
+        pending.unshift(...splitGuest(target));
+        stats = null;
+        continue;
+      }
+      if (pending.length > 0 && !st.isDirectory()) throw new RootPathError(asked, "ENOTDIR");
+      stack.push(part);
+      stats = st;
+    }
+    const path = "/" + stack.join("/");
+    return { path, hostPath: this.hostPath(path), stats: stats ?? this.lstatOrThrow(path, asked) };
+  }
+}
+
+function errorCode(error: unknown): PathErrorCode {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOENT" || code === "ENOTDIR" || code === "ELOOP" || code === "EACCES" ? code : "EIO";
+}
+
+function splitGuest(path: string): string[] {
+  return path.split("/").filter((p) => p !== "");
+}
+
+/** Joins guest paths textually, as the loader builds `dir/name` (no normalisation). */
+export function joinGuest(dir: string, name: string): string {
+  if (dir === "") return name;
+  return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
+}
+
+/** Directory part of a path as dirname(3) would give it, without normalisation. */
+export function dirnameOf(path: string): string {
+  const slash = path.lastIndexOf("/");
+  if (slash < 0) return ".";
+  if (slash === 0) return "/";
+  return path.slice(0, slash);
+}
+
+function parentOf(canonical: string): string {
+  return canonical === "/" ? "/" : dirnameOf(canonical);
+}

@@ -1,0 +1,17 @@
+// The public API of magicpak: `import { ... } from "magicpak"`.
+
+export * from "./elf/constants.js";
+export { ElfError, type ElfDefect } from "./elf/errors.js";
+export { readElf, readHeader, parseDlopenMetadata, hasNodeflib } from "./elf/file.js";
+export type { ElfFile, FileHeader, Prog, Section, DynTag, Dynamic, DlopenNote, ReadOptions } from "./elf/file.js";
+export { RootFs, RootPathError, type ResolvedPath } from "./fs/root.js";
+export { Loader, InputError, type TargetEnvironment, type LoadOptions } from "./loader/load.js";
+export type { LoadGraph, LoadedObject, MissingObject, Attempt, FoundBy, Rejection, ChainEntry, Edge } from "./loader/model.js";
+export { parseLdSoCache, lookupCache, cacheLibCompare, CacheFormatError, type LdSoCache, type CacheEntry } from "./loader/ld-so-cache.js";
+export { glibcConfig, muslConfig, detectHostCpu, flavourOfInterpreter } from "./loader/config.js";
+export type { GlibcConfig, MuslConfig, LoaderConfig, HostCpu, Flavour } from "./loader/config.js";
+export { abiOf, abiByName, type Abi } from "./loader/machines.js";
+export { substituteDst, containsDst, type DstValues } from "./loader/dst.js";
+export { formatTrace, isComplete, type TraceOutput } from "./report/trace.js";
+export { formatTree } from "./report/tree.js";
+export { VERSION } from "./version.js";

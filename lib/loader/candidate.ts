@@ -1,0 +1,84 @@
+// open_verify (glibc elf/dl-load.c): what the loader does with one candidate path.
+
+import { ELFOSABI_ARM_AEABI, ELFOSABI_GNU, ELFOSABI_SYSV, ET_DYN, ET_EXEC, EV_CURRENT, EM_ARM, PHDR_SIZE } from "../elf/constants.js";
+import { ElfError } from "../elf/errors.js";
+import { readHeader, type FileHeader } from "../elf/file.js";
+import { RootPathError, type ResolvedPath, type RootFs } from "../fs/root.js";
+import { machineMatches, type Abi } from "./machines.js";
+
+export type Verdict =
+  | { kind: "ok"; file: ResolvedPath; header: FileHeader }
+  /** ENOENT, EACCES: try the next place. */
+  | { kind: "absent"; detail: string }
+  /** Another open error (ENOTDIR, ELOOP, ...): glibc's open_path abandons the rest of this list. */
+  | { kind: "stop"; detail: string }
+  | { kind: "wrong-class"; detail: string }
+  | { kind: "wrong-machine"; detail: string }
+  /** The loader gives up on this name with this message. */
+  | { kind: "fatal"; detail: string };
+
+/** glibc's checks in open_verify, in its order. `path` is as the loader built it (maybe relative to cwd). */
+export function verifyGlibcCandidate(root: RootFs, path: string, cwd: string, abi: Abi): Verdict {
+  let file: ResolvedPath;
+  try {
+    file = root.resolve(path, cwd);
+  } catch (error) {
+    if (!(error instanceof RootPathError)) throw error;
+    if (error.code === "ENOENT" || error.code === "EACCES") return { kind: "absent", detail: error.message };
+    return { kind: "stop", detail: error.message };
+  }
+  if (file.stats.isDirectory()) return { kind: "fatal", detail: "cannot read file data: Is a directory" };
+  // A FIFO would block the real loader forever; a device reads as empty or garbage. Neither loads.
+  if (!file.stats.isFile()) {
+    if (file.stats.isCharacterDevice() || file.stats.isBlockDevice()) return { kind: "fatal", detail: "file too short" };
+    return { kind: "fatal", detail: "not a regular file (the loader would block or fail on it)" };
+  }
+  const expectedSize = abi.class === 2 ? 64 : 52;
+  if (file.stats.size < expectedSize) return { kind: "fatal", detail: "file too short" };
+  let header: FileHeader;
+  try {
+    header = readHeader(path, file.hostPath);
+  } catch (error) {
+    if (!(error instanceof ElfError)) throw error;
+    if (error.defect === "io") return { kind: "absent", detail: error.detail };
+    if (error.defect === "not-elf") return { kind: "fatal", detail: "invalid ELF header" };
+    if (error.defect === "bad-class") return { kind: "wrong-class", detail: error.detail };
+    if (error.defect === "bad-data-encoding") return { kind: "fatal", detail: error.detail };
+    if (error.defect === "truncated") return { kind: "fatal", detail: "file too short" };
+    return { kind: "fatal", detail: error.detail };
+  }
+  if (header.class !== abi.class) return { kind: "wrong-class", detail: `wrong ELF class: ELFCLASS${header.class === 2 ? 64 : 32}` };
+  if (header.data !== abi.data) return { kind: "fatal", detail: `ELF file data encoding not ${abi.data === 1 ? "little" : "big"}-endian` };
+  if (header.identVersion !== EV_CURRENT) return { kind: "fatal", detail: "ELF file version ident does not match current one" };
+  const osabiOk = header.osabi === ELFOSABI_SYSV || header.osabi === ELFOSABI_GNU || (abi.machine === EM_ARM && header.osabi === ELFOSABI_ARM_AEABI);
+  if (!osabiOk) return { kind: "fatal", detail: "ELF file OS ABI invalid" };
+  if (header.abiVersion > (header.osabi === ELFOSABI_GNU ? 5 : 0) && header.osabi !== ELFOSABI_ARM_AEABI) {
+    return { kind: "fatal", detail: "ELF file ABI version invalid" };
+  }
+  if (header.version !== EV_CURRENT) return { kind: "fatal", detail: "ELF file version does not match current one" };
+  if (!machineMatches(abi, header)) return { kind: "wrong-machine", detail: `machine ${header.machine} is not the target's ${abi.machine}` };
+  if (header.type !== ET_DYN && header.type !== ET_EXEC) return { kind: "fatal", detail: "only ET_DYN and ET_EXEC can be loaded" };
+  if (header.phentsize !== PHDR_SIZE[header.class]) return { kind: "fatal", detail: "ELF file's phentsize not the expected size" };
+  return { kind: "ok", file, header };
+}
+
+/** musl's path_open + map_library: no class or machine check; only these open errors continue the search. */
+export function verifyMuslCandidate(root: RootFs, path: string, cwd: string): Verdict {
+  let file: ResolvedPath;
+  try {
+    file = root.resolve(path, cwd);
+  } catch (error) {
+    if (!(error instanceof RootPathError)) throw error;
+    if (error.code === "ENOENT" || error.code === "ENOTDIR" || error.code === "EACCES") return { kind: "absent", detail: error.message };
+    return { kind: "fatal", detail: error.message };
+  }
+  if (!file.stats.isFile()) return { kind: "fatal", detail: file.stats.isDirectory() ? "Is a directory" : "not a regular file" };
+  let header: FileHeader;
+  try {
+    header = readHeader(path, file.hostPath);
+  } catch (error) {
+    if (!(error instanceof ElfError)) throw error;
+    return { kind: "fatal", detail: error.detail };
+  }
+  return { kind: "ok", file, header };
+}

@@ -1,0 +1,565 @@
+// Loads a program as the dynamic loader would, without running it: preloads, then a breadth-first
+// walk of DT_NEEDED (glibc elf/dl-deps.c _dl_map_object_deps; musl ldso/dynlink.c load_deps),
+// reusing objects by name, SONAME and file identity exactly where the loader does.
+
+import { ElfError } from "../elf/errors.js";
+import { hasNodeflib, readElf, type ElfFile } from "../elf/file.js";
+import { RootFs, RootPathError, dirnameOf, joinGuest } from "../fs/root.js";
+import {
+  detectHostCpu,
+  flavourOfInterpreter,
+  glibcConfig,
+  muslConfig,
+  type Flavour,
+  type GlibcConfig,
+  type HostCpu,
+  type LoaderConfig,
+  type MuslConfig,
+} from "./config.js";
+import { containsDst, substituteDst } from "./dst.js";
+import { abiOf, type Abi } from "./machines.js";
+import type { Attempt, FoundBy, LoadedObject, LoadGraph, MissingObject } from "./model.js";
+import {
+  openGlibcPath,
+  openMuslPath,
+  originOfFoundPath,
+  searchGlibc,
+  searchMusl,
+  type GlibcSearchContext,
+  type MuslSearchContext,
+  type SearchObject,
+  type SearchResult,
+} from "./search.js";
+
+/** The target process's environment, given explicitly: the host's own never leaks in. */
+export interface TargetEnvironment {
+  /** LD_LIBRARY_PATH of the target. */
+  libraryPath?: string | null;
+  /** LD_PRELOAD of the target. */
+  preload?: string | null;
+  /** Working directory of the target, for relative names and empty path elements. */
+  cwd?: string;
+  /**
+   * CPU of the machine that will run the target: "host" reads this machine's (the default when
+   * the root is "/" and the target is this machine's architecture), null = unknown.
+   */
+  cpu?: HostCpu | null | "host";
+}
+
+export interface LoadOptions {
+  /** "program": as when started for real; "library": as `ld.so --list FILE`. Default: by PT_INTERP. */
+  mode?: "program" | "library";
+}
+
+/** Thrown for an input that cannot be analysed at all (missing, not ELF, no loader for it). */
+export class InputError extends Error {
+  override readonly name = "InputError";
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`${path}: ${problem}`);
+  }
+}
+
+interface Node extends SearchObject {
+  object: LoadedObject | null; // null only for the not-yet-placed interpreter
+}
+
+/**
+ * One analysis session over one root: configurations, ELF headers and directory listings are
+ * cached across every program loaded through it.
+ */
+export class Loader {
+  readonly root: RootFs;
+  private readonly env: Required<Omit<TargetEnvironment, "cpu">> & { cpu: HostCpu | null | "host" };
+  private readonly configs = new Map<string, LoaderConfig>();
+  private readonly elfCache = new Map<string, ElfFile | ElfError>();
+  private hostCpu: HostCpu | null | undefined;
+  /** Bytes of ELF data read from disk by this session. */
+  bytesRead = 0;
+
+  constructor(root: string | RootFs = "/", env: TargetEnvironment = {}) {
+    this.root = typeof root === "string" ? new RootFs(root) : root;
+    this.env = {
+      libraryPath: env.libraryPath ?? null,
+      preload: env.preload ?? null,
+      cwd: env.cwd ?? "/",
+      cpu: env.cpu === undefined ? "host" : env.cpu,
+    };
+  }
+
+  private cpuFor(abi: Abi): HostCpu | null {
+    if (this.env.cpu !== "host") return this.env.cpu;
+    if (!this.root.isHostRoot) return null;
+    if (this.hostCpu === undefined) this.hostCpu = detectHostCpu();
+    const hostMachine = process.arch === "x64" ? "amd64" : process.arch === "arm64" ? "arm64" : null;
+    return hostMachine === abi.name ? this.hostCpu : null;
+  }
+
+  config(flavour: Flavour, abi: Abi, interpreter: string): LoaderConfig {
+    const key = `${flavour}\0${abi.name}\0${interpreter}`;
+    let config = this.configs.get(key);
+    if (!config) {
+      config = flavour === "glibc" ? glibcConfig(this.root, abi, interpreter, { cpu: this.cpuFor(abi) }) : muslConfig(this.root, abi, interpreter);
+      this.configs.set(key, config);
+    }
+    return config;
+  }
+
+  /** Reads an ELF file at a canonical guest path, once per session. */
+  readObject(canonicalPath: string): ElfFile {
+    const cached = this.elfCache.get(canonicalPath);
+    if (cached instanceof ElfError) throw cached;
+    if (cached) return cached;
+    try {
+      const elf = readElf(canonicalPath, {}, this.root.hostPath(canonicalPath));
+      this.bytesRead += elf.bytesRead;
+      this.elfCache.set(canonicalPath, elf);
+      return elf;
+    } catch (error) {
+      if (error instanceof ElfError) this.elfCache.set(canonicalPath, error);
+      throw error;
+    }
+  }
+
+  /** The glibc interpreter for a library listed on its own: the ABI's canonical one present in the root. */
+  private interpreterForLibrary(abi: Abi): { flavour: Flavour; interpreter: string } | null {
+    for (const interp of abi.glibcInterpreters) if (this.root.tryResolve(interp)) return { flavour: "glibc", interpreter: interp };
+    const musl = `/lib/ld-musl-${abi.muslArch}.so.1`;
+    if (this.root.tryResolve(musl)) return { flavour: "musl", interpreter: musl };
+    return null;
+  }
+
+  /** Loads `input` (a path inside the root, as the target would name it) and returns its graph. */
+  load(input: string, options: LoadOptions = {}): LoadGraph {
+    const cwd = this.env.cwd;
+    let resolved;
+    try {
+      resolved = this.root.resolve(input, cwd);
+    } catch (error) {
+      if (error instanceof RootPathError) throw new InputError(input, error.message.slice(input.length + 2));
+      throw error;
+    }
+    if (!resolved.stats.isFile()) throw new InputError(input, resolved.stats.isDirectory() ? "is a directory" : "not a regular file");
+    let elf: ElfFile;
+    try {
+      elf = this.readObject(resolved.path);
+    } catch (error) {
+      if (error instanceof ElfError) throw new InputError(input, `not a loadable ELF file: ${error.detail}`);
+      throw error;
+    }
+    const abi = abiOf(elf.header);
+    const mode = options.mode ?? (elf.interp !== null ? "program" : "library");
+    const mainObject: LoadedObject = {
+      index: 0,
+      name: "",
+      path: mode === "program" ? "" : input,
+      realPath: resolved.path,
+      foundBy: "main",
+      searchDir: null,
+      loader: null,
+      requestedBy: [],
+      aliases: [],
+      soname: elf.dynamic?.soname ?? null,
+      needed: elf.dynamic?.needed ?? [],
+      rpath: elf.dynamic?.rpath ?? null,
+      runpath: elf.dynamic?.runpath ?? null,
+      nodeflib: hasNodeflib(elf.dynamic),
+      machine: elf.header.machine,
+      variants: [],
+      attempts: [],
+      edges: [],
+    };
+    const graph: LoadGraph = {
+      input,
+      root: this.root.root,
+      flavour: "static",
+      interpreter: null,
+      objects: [mainObject],
+      missing: [],
+      chain: [],
+      audit: [],
+      mode,
+      error: null,
+    };
+    if (elf.dynamic === null) return graph; // statically linked: nothing to load
+    if (!abi) throw new InputError(input, `unsupported machine ${elf.header.machine} (class ${elf.header.class}, data ${elf.header.data})`);
+    let interp: { flavour: Flavour; interpreter: string } | null;
+    if (mode === "program" && elf.interp !== null) {
+      const flavour = flavourOfInterpreter(elf.interp);
+      if (!flavour) throw new InputError(input, `unknown program interpreter ${elf.interp}`);
+      interp = { flavour, interpreter: elf.interp };
+    } else {
+      interp = this.interpreterForLibrary(abi);
+      if (!interp) throw new InputError(input, `no ${abi.name} dynamic loader in ${this.root.root}`);
+    }
+    graph.flavour = interp.flavour;
+    graph.interpreter = interp.interpreter;
+    const config = this.config(interp.flavour, abi, interp.interpreter);
+    // $ORIGIN of the main program: its real path when started for real (/proc/self/exe), the path as given for `--list`.
+    const mainOrigin = mode === "program" ? dirnameOf(resolved.path) : originOfFoundPath(input, cwd);
+    const walk = new Walk(this, graph, config, mainOrigin, resolved.path);
+    walk.run(elf);
+    return graph;
+  }
+}
+
+/** One breadth-first load of one program. */
+class Walk {
+  private readonly nodes: Node[] = [];
+  private readonly identity = new Map<string, number>(); // dev:ino -> object index
+  private readonly root: RootFs;
+  private readonly cwd: string;
+  private readonly glibc: GlibcSearchContext | null;
+  private readonly musl: MuslSearchContext | null;
+  private interpreterNode: Node | null = null;
+  private interpreterPlaced = false;
+  private readonly reportedMuslGroups = new Set<string>();
+  /** musl: basename of the path each searched-for object was found at (DT_SONAME plays no part). */
+  private readonly shortnames = new Map<string, number>();
+
+  constructor(
+    private readonly loader: Loader,
+    private readonly graph: LoadGraph,
+    private readonly config: LoaderConfig,
+    mainOrigin: string,
+    mainRealPath: string,
+  ) {
+    this.root = loader.root;
+    this.cwd = (loader as unknown as { env: { cwd: string } }).env.cwd;
+    const main = graph.objects[0]!;
+    const mainNode: Node = {
+      object: main,
+      rpath: main.rpath,
+      runpath: main.runpath,
+      nodeflib: main.nodeflib,
+      origin: mainOrigin,
+      loader: null,
+      isMain: true,
+    };
+    this.nodes.push(mainNode);
+    const mainFile = this.root.tryResolve(mainRealPath);
+    if (mainFile) this.identity.set(fileId(mainFile.stats), 0);
+    const env = (loader as unknown as { env: { libraryPath: string | null } }).env;
+    this.glibc = config.flavour === "glibc" ? { root: this.root, config, main: mainNode, libraryPath: env.libraryPath, cwd: this.cwd } : null;
+    this.musl = config.flavour === "musl" ? { root: this.root, config, libraryPath: env.libraryPath, cwd: this.cwd } : null;
+  }
+
+  run(mainElf: ElfFile): void {
+    this.prepareInterpreter();
+    const main = this.nodes[0]!;
+    const queue: number[] = [0];
+    for (const name of this.preloadNames()) {
+      const index = this.map(name, main, true);
+      if (index !== null && index >= 0 && !queue.includes(index)) queue.push(index);
+    }
+    // DT_AUDIT / DT_DEPAUDIT of the main program: loaded in their own namespace.
+    for (const list of [mainElf.dynamic?.audit, mainElf.dynamic?.depaudit]) {
+      if (!list) continue;
+      for (const name of list.split(":").filter((n) => n !== "")) this.loadAudit(name);
+    }
+    const queued = new Set(queue);
+    for (let q = 0; q < queue.length; q++) {
+      const index = queue[q]!;
+      const object = this.graph.objects[index]!;
+      const node = this.nodes[index]!;
+      for (const rawName of object.needed) {
+        let name = rawName;
+        if (this.glibc && containsDst(rawName)) {
+          name = substituteDst(rawName, { origin: node.origin, platform: this.glibc.config.platform, lib: this.glibc.config.dstLib });
+          if (name === "") {
+            this.fail(rawName, index, [], "empty dynamic string token substitution");
+            continue;
+          }
+        }
+        const found = this.map(name, node, false);
+        object.edges.push({ name: rawName, target: found !== null && found >= 0 ? found : null, missing: found === -1 ? this.graph.missing.length - 1 : null });
+        if (found !== null && found >= 0 && !queued.has(found)) {
+          queued.add(found);
+          queue.push(found);
+        }
+        if (this.graph.error) return;
+      }
+    }
+  }
+
+  /** The interpreter is loaded first, under its PT_INTERP name and its SONAME, but listed only where first needed. */
+  private prepareInterpreter(): void {
+    const interp = this.config.interpreter;
+    const file = this.root.tryResolve(interp, this.cwd);
+    if (!file || !file.stats.isFile()) return;
+    let elf: ElfFile;
+    try {
+      elf = this.loader.readObject(file.path);
+    } catch {
+      return;
+    }
+    const object: LoadedObject = {
+      index: -1,
+      name: interp,
+      path: interp,
+      realPath: file.path,
+      foundBy: "interpreter",
+      searchDir: null,
+      loader: null,
+      requestedBy: [],
+      aliases: this.config.flavour === "glibc" && elf.dynamic?.soname ? [elf.dynamic.soname] : [],
+      soname: elf.dynamic?.soname ?? null,
+      needed: elf.dynamic?.needed ?? [],
+      rpath: null,
+      runpath: null,
+      nodeflib: false,
+      machine: elf.header.machine,
+      variants: [],
+      attempts: [],
+      edges: [],
+    };
+    this.interpreterNode = { object, rpath: null, runpath: null, nodeflib: false, origin: dirnameOf(interp), loader: null, isMain: false };
+    this.interpreterId = fileId(file.stats);
+  }
+
+  private interpreterId: string | null = null;
+
+  /** Puts the interpreter into the object list at the point it is first needed. */
+  private placeInterpreter(requester: number): number {
+    const node = this.interpreterNode!;
+    const object = node.object!;
+    if (!this.interpreterPlaced) {
+      this.interpreterPlaced = true;
+      object.index = this.graph.objects.length;
+      this.graph.objects.push(object);
+      this.nodes.push(node);
+      this.graph.chain.push({ kind: "object", index: object.index });
+      this.identity.set(this.interpreterId!, object.index);
+    }
+    if (!object.requestedBy.includes(requester)) object.requestedBy.push(requester);
+    return object.index;
+  }
+
+  private preloadNames(): string[] {
+    const env = (this.loader as unknown as { env: { preload: string | null } }).env;
+    const names: string[] = [];
+    if (env.preload) names.push(...env.preload.split(this.glibc ? /[ :]/ : /[\s:]/).filter((n) => n !== ""));
+    if (this.glibc) {
+      const file = this.root.readFile("/etc/ld.so.preload");
+      if (file) {
+        const text = file.toString("utf8").replace(/#[^\n]*/g, "");
+        names.push(...text.split(/[ \t\n:]/).filter((n) => n !== ""));
+      }
+    }
+    return names;
+  }
+
+  /** glibc _dl_map_object / musl load_library. Returns the object index, -1 for a miss, null for an ignored preload. */
+  private map(name: string, requester: Node, preload: boolean): number | null {
+    const requesterIndex = requester.object!.index;
+    return this.glibc ? this.mapGlibc(name, requester, requesterIndex, preload) : this.mapMusl(name, requester, requesterIndex, preload);
+  }
+
+  private mapGlibc(name: string, requester: Node, requesterIndex: number, preload: boolean): number | null {
+    // Already loaded under this name, path or SONAME (_dl_name_match_p, then the SONAME check).
+    const existing = this.findLoadedGlibc(name);
+    if (existing !== null) return this.reuse(existing, name, requesterIndex);
+    const ctx = this.glibc!;
+    const result: SearchResult = name.includes("/") ? openGlibcPath(ctx, name, requester) : searchGlibc(ctx, name, requester);
+    if (result.kind === "missing") {
+      if (preload) return null; // "cannot be preloaded ... ignored"
+      return this.fail(name, requesterIndex, result.attempts, result.fatal);
+    }
+    // Same file already loaded under another name (_dl_map_object_from_fd's file identity check).
+    const id = fileId(result.file.stats);
+    if (id === this.interpreterId && this.interpreterNode) {
+      const index = this.placeInterpreter(requesterIndex);
+      this.addAlias(index, name);
+      return index;
+    }
+    const same = this.identity.get(id);
+    if (same !== undefined) return this.reuse(same, name, requesterIndex);
+    return this.add(name, result, requester, requesterIndex, preload ? "preload" : result.via, id);
+  }
+
+  private findLoadedGlibc(name: string): number | null {
+    for (const object of this.graph.objects) {
+      if (object.index === 0 && this.graph.mode === "program" && name === "") continue;
+      if (object.name === name || object.path === name || object.aliases.includes(name)) return object.index;
+      if (object.soname === name) {
+        object.aliases.push(name);
+        return object.index;
+      }
+    }
+    const interp = this.interpreterNode?.object;
+    if (interp && !this.interpreterPlaced && (interp.name === name || interp.aliases.includes(name))) return -2;
+    return null;
+  }
+
+  private mapMusl(name: string, requester: Node, requesterIndex: number, preload: boolean): number | null {
+    const ctx = this.musl!;
+    if (name === "") return preload ? null : this.fail(name, requesterIndex, [], "Invalid argument");
+    // Names reserved for libc itself resolve to the loader (reported once per name group in ldd mode).
+    const group = muslReservedGroup(name);
+    if (group !== null || name === this.config.interpreter) {
+      if (group !== null && !this.reportedMuslGroups.has(group)) {
+        this.reportedMuslGroups.add(group);
+        this.graph.chain.push({ kind: "musl-libc", name });
+      }
+      if (!this.interpreterNode) return this.fail(name, requesterIndex, [], `the loader ${this.config.interpreter} is missing`);
+      const index = this.placeInterpreterQuietly(requesterIndex);
+      this.addAlias(index, name);
+      return index;
+    }
+    let result: SearchResult;
+    if (name.includes("/")) {
+      result = openMuslPath(ctx, name);
+    } else {
+      const loaded = this.shortnames.get(name);
+      if (loaded !== undefined) return this.reuse(loaded, null, requesterIndex);
+      result = searchMusl(ctx, name, preload ? null : requester);
+    }
+    if (result.kind === "missing") return preload ? null : this.fail(name, requesterIndex, result.attempts, result.fatal, true);
+    const id = fileId(result.file.stats);
+    if (id === this.interpreterId && this.interpreterNode) return this.placeInterpreterQuietly(requesterIndex);
+    const same = this.identity.get(id);
+    if (same !== undefined) {
+      // "previously loaded with a pathname but a search found the same inode": give it a shortname.
+      const object = this.graph.objects[same]!;
+      if (!name.includes("/") && ![...this.shortnames.values()].includes(same)) this.shortnames.set(object.path.slice(object.path.lastIndexOf("/") + 1), same);
+      return this.reuse(same, null, requesterIndex);
+    }
+    const index = this.add(name, result, requester, requesterIndex, preload ? "preload" : result.via, id);
+    if (!name.includes("/") && index >= 0) this.shortnames.set(name, index);
+    return index;
+  }
+
+  /** musl links the loader into the list without printing a line for it. */
+  private placeInterpreterQuietly(requesterIndex: number): number {
+    const before = this.graph.chain.length;
+    const index = this.placeInterpreter(requesterIndex);
+    if (this.graph.chain.length > before) this.graph.chain.pop();
+    return index;
+  }
+
+  private reuse(index: number, name: string | null, requesterIndex: number): number {
+    if (index === -2) return this.placeInterpreter(requesterIndex);
+    const object = this.graph.objects[index]!;
+    if (name !== null) this.addAlias(index, name);
+    if (index !== 0 && !object.requestedBy.includes(requesterIndex)) object.requestedBy.push(requesterIndex);
+    return index;
+  }
+
+  private addAlias(index: number, name: string): void {
+    const object = this.graph.objects[index]!;
+    if (object.name !== name && object.path !== name && !object.aliases.includes(name)) object.aliases.push(name);
+  }
+
+  private add(name: string, found: Extract<SearchResult, { kind: "found" }>, requester: Node, requesterIndex: number, via: FoundBy, id: string): number {
+    let elf: ElfFile;
+    try {
+      elf = this.loader.readObject(found.file.path);
+    } catch (error) {
+      const detail = error instanceof ElfError ? error.detail : String(error);
+      return this.fail(name, requesterIndex, [...found.attempts, { path: found.path, via, rejection: "fatal", detail }], detail);
+    }
+    const index = this.graph.objects.length;
+    const object: LoadedObject = {
+      index,
+      name,
+      path: found.path,
+      realPath: found.file.path,
+      foundBy: via,
+      searchDir: found.searchDir,
+      loader: requesterIndex,
+      requestedBy: [requesterIndex],
+      aliases: [],
+      soname: elf.dynamic?.soname ?? null,
+      needed: elf.dynamic?.needed ?? [],
+      rpath: elf.dynamic?.rpath ?? null,
+      runpath: elf.dynamic?.runpath ?? null,
+      nodeflib: hasNodeflib(elf.dynamic),
+      machine: elf.header.machine,
+      variants: found.variants,
+      attempts: found.attempts,
+      edges: [],
+    };
+    // musl ignores DT_SONAME; so does nothing else here.
+    if (this.musl) object.soname = null;
+    this.graph.objects.push(object);
+    this.nodes.push({
+      object,
+      rpath: object.rpath,
+      runpath: object.runpath,
+      nodeflib: object.nodeflib,
+      origin: originOfFoundPath(found.path, this.cwd),
+      loader: requester,
+      isMain: false,
+    });
+    this.identity.set(id, index);
+    this.graph.chain.push({ kind: "object", index });
+    return index;
+  }
+
+  private fail(name: string, requesterIndex: number, attempts: Attempt[], fatal: string | null, musl = false): number {
+    const missing: MissingObject = { index: this.graph.missing.length, name, requestedBy: requesterIndex, attempts, fatal };
+    this.graph.missing.push(missing);
+    if (fatal !== null && !musl) {
+      // glibc gives up on the whole program; musl reports and goes on.
+      this.graph.error = `${name}: ${fatal}`;
+    } else if (!musl) {
+      this.graph.chain.push({ kind: "missing", index: missing.index });
+    }
+    return -1;
+  }
+
+  private loadAudit(name: string): void {
+    const main = this.nodes[0]!;
+    const ctx = this.glibc;
+    if (!ctx) return;
+    const result = name.includes("/") ? openGlibcPath(ctx, name, main) : searchGlibc(ctx, name, main);
+    if (result.kind === "missing") {
+      this.graph.missing.push({ index: this.graph.missing.length, name, requestedBy: 0, attempts: result.attempts, fatal: null });
+      return;
+    }
+    try {
+      const elf = this.loader.readObject(result.file.path);
+      const index = this.graph.objects.length;
+      this.graph.objects.push({
+        index,
+        name,
+        path: result.path,
+        realPath: result.file.path,
+        foundBy: "audit",
+        searchDir: result.searchDir,
+        loader: 0,
+        requestedBy: [0],
+        aliases: [],
+        soname: elf.dynamic?.soname ?? null,
+        needed: elf.dynamic?.needed ?? [],
+        rpath: elf.dynamic?.rpath ?? null,
+        runpath: elf.dynamic?.runpath ?? null,
+        nodeflib: hasNodeflib(elf.dynamic),
+        machine: elf.header.machine,
+        variants: result.variants,
+        attempts: result.attempts,
+        edges: [],
+      });
+      this.nodes.push({ object: this.graph.objects[index]!, rpath: null, runpath: null, nodeflib: false, origin: originOfFoundPath(result.path, this.cwd), loader: main, isMain: false });
+      this.graph.audit.push(index);
+    } catch {
+      // An unreadable audit module is reported by the loader and skipped.
+    }
+  }
+}
+
+/** musl's reserved names: "lib" + one of c, pthread, rt, m, dl, util, xnet + "." */
+function muslReservedGroup(name: string): string | null {
+  if (!name.startsWith("lib")) return null;
+  for (const group of ["c.", "pthread.", "rt.", "m.", "dl.", "util.", "xnet."]) if (name.startsWith(group, 3)) return group;
+  return null;
+}
+
+function fileId(stats: { dev: number; ino: number }): string {
+  return `${stats.dev}:${stats.ino}`;
+}
+
+export { joinGuest };
+export type { GlibcConfig, MuslConfig };

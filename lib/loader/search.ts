@@ -1,0 +1,324 @@
+// The library search of the two Linux loaders, each as one function in the order the loader
+// itself follows. Every result carries how it was found; a miss carries every place tried.
+
+import type { GlibcConfig, MuslConfig } from "./config.js";
+import { lookupCache } from "./ld-so-cache.js";
+import { verifyGlibcCandidate, verifyMuslCandidate, type Verdict } from "./candidate.js";
+import { substituteDst, substituteMuslOrigin, type DstValues } from "./dst.js";
+import type { Attempt, FoundBy } from "./model.js";
+import { dirnameOf, joinGuest, type ResolvedPath, type RootFs } from "../fs/root.js";
+import type { FileHeader } from "../elf/file.js";
+
+/** The parts of a loaded object the search looks at. */
+export interface SearchObject {
+  rpath: string | null;
+  runpath: string | null;
+  nodeflib: boolean;
+  /** $ORIGIN of this object; null when it cannot be known. */
+  origin: string | null;
+  /** The object that first asked for this one (l_loader / needed_by). */
+  loader: SearchObject | null;
+  isMain: boolean;
+}
+
+export interface Found {
+  kind: "found";
+  /** The path as the loader built it (l_name). */
+  path: string;
+  file: ResolvedPath;
+  header: FileHeader;
+  via: FoundBy;
+  searchDir: string | null;
+  attempts: Attempt[];
+  /** Same-named files in other glibc-hwcaps subdirectories that another CPU would pick. */
+  variants: string[];
+}
+
+export interface NotFound {
+  kind: "missing";
+  attempts: Attempt[];
+  /** The loader's fatal message for this name, if it gave up rather than ran out of places. */
+  fatal: string | null;
+}
+
+export type SearchResult = Found | NotFound;
+
+export interface GlibcSearchContext {
+  root: RootFs;
+  config: GlibcConfig;
+  main: SearchObject;
+  /** LD_LIBRARY_PATH of the target (not of this process). */
+  libraryPath: string | null;
+  cwd: string;
+}
+
+interface SearchDir {
+  /** As glibc stores it: expanded, trailing slashes folded to one, "" for the current directory. */
+  dirname: string;
+  via: FoundBy;
+}
+
+/**
+ * fillin_rpath / decompose_rpath (glibc elf/dl-load.c): split, expand tokens with the owner's
+ * values, drop elements whose token has no value, fold trailing slashes, drop repeats.
+ */
+export function glibcPathList(list: string, separators: RegExp, via: FoundBy, dst: DstValues): SearchDir[] {
+  const dirs: SearchDir[] = [];
+  const seen = new Set<string>();
+  for (const element of list.split(separators)) {
+    let dirname = "";
+    if (element !== "") {
+      const expanded = substituteDst(element, dst);
+      if (expanded === "") continue;
+      let end = expanded.length;
+      while (end > 1 && expanded[end - 1] === "/") end--;
+      dirname = expanded.slice(0, end);
+      if (!dirname.endsWith("/")) dirname += "/";
+    }
+    if (seen.has(dirname)) continue;
+    seen.add(dirname);
+    dirs.push({ dirname, via });
+  }
+  return dirs;
+}
+
+function dstOf(object: SearchObject, config: GlibcConfig): DstValues {
+  return { origin: object.origin, platform: config.platform, lib: config.dstLib };
+}
+
+/**
+ * open_path: each directory, each hwcaps subdirectory inside it, in order. Returns the first
+ * loadable candidate, or null; pushes every rejected candidate. A fatal candidate ends the
+ * whole search (thrown as a NotFound), another open error abandons the rest of this list.
+ */
+function openPath(ctx: GlibcSearchContext, name: string, dirs: SearchDir[], attempts: Attempt[]): Found | NotFound | null {
+  for (const dir of dirs) {
+    for (const subdir of ctx.config.subdirs) {
+      const base = dir.dirname + subdir;
+      // The loader would get ENOENT for a missing directory; skip those without building candidates.
+      if (base !== "" && !ctx.root.listDirectory(absoluteDir(base, ctx.cwd))?.has(name)) {
+        continue;
+      }
+      const path = base + name;
+      const verdict = verifyGlibcCandidate(ctx.root, path, ctx.cwd, ctx.config.abi);
+      const outcome = recordVerdict(verdict, path, dir.via, attempts);
+      if (outcome === "next") continue;
+      if (outcome === "stop-list") return null;
+      if (outcome === "fatal") return { kind: "missing", attempts, fatal: verdict.kind === "fatal" ? verdict.detail : null };
+      const ok = verdict as Extract<Verdict, { kind: "ok" }>;
+      return {
+        kind: "found",
+        path,
+        file: ok.file,
+        header: ok.header,
+        via: dir.via,
+        searchDir: dir.dirname,
+        attempts,
+        variants: hwcapsVariants(ctx, dir.dirname, name, path),
+      };
+    }
+  }
+  return null;
+}
+
+function absoluteDir(base: string, cwd: string): string {
+  return base.startsWith("/") ? base : joinGuest(cwd, base);
+}
+
+/** Files of the same name in every glibc-hwcaps subdirectory of `dirname`, other than the chosen one. */
+function hwcapsVariants(ctx: GlibcSearchContext, dirname: string, name: string, chosen: string): string[] {
+  if (ctx.config.abi.hwcaps.length === 0) return [];
+  const variants: string[] = [];
+  for (const hwcap of ctx.config.abi.hwcaps) {
+    const candidate = `${dirname}glibc-hwcaps/${hwcap}/${name}`;
+    if (candidate !== chosen && ctx.root.listDirectory(absoluteDir(`${dirname}glibc-hwcaps/${hwcap}/`, ctx.cwd))?.has(name)) variants.push(candidate);
+  }
+  const plain = dirname + name;
+  if (plain !== chosen && variants.length + 1 > 0 && chosen.includes("/glibc-hwcaps/") && ctx.root.listDirectory(absoluteDir(dirname, ctx.cwd))?.has(name)) variants.push(plain);
+  return variants;
+}
+
+type Outcome = "ok" | "next" | "stop-list" | "fatal";
+
+function recordVerdict(verdict: Verdict, path: string, via: FoundBy, attempts: Attempt[]): Outcome {
+  switch (verdict.kind) {
+    case "ok":
+      return "ok";
+    case "absent":
+      attempts.push({ path, via, rejection: "absent", detail: verdict.detail });
+      return "next";
+    case "stop":
+      attempts.push({ path, via, rejection: "absent", detail: verdict.detail });
+      return "stop-list";
+    case "wrong-class":
+      attempts.push({ path, via, rejection: "wrong-class", detail: verdict.detail });
+      return "next";
+    case "wrong-machine":
+      attempts.push({ path, via, rejection: "wrong-machine", detail: verdict.detail });
+      return "next";
+    case "fatal":
+      attempts.push({ path, via, rejection: "fatal", detail: verdict.detail });
+      return "fatal";
+  }
+}
+
+/**
+ * glibc's search for a bare name (elf/dl-load.c _dl_map_object, 2.36 order):
+ * 1. DT_RPATH of the loader and its loaders up to the main program, unless the loader has DT_RUNPATH;
+ *    then the main program's DT_RPATH if not visited yet;
+ * 2. LD_LIBRARY_PATH;
+ * 3. the loader's own DT_RUNPATH;
+ * 4. /etc/ld.so.cache (a hit in a system directory is refused for a DF_1_NODEFLIB loader);
+ * 5. the compiled-in system directories, unless the loader has DF_1_NODEFLIB.
+ */
+export function searchGlibc(ctx: GlibcSearchContext, name: string, loader: SearchObject | null): SearchResult {
+  const attempts: Attempt[] = [];
+  const requester = loader ?? ctx.main;
+  const done = (r: Found | NotFound | null): SearchResult | null => r;
+
+  // 1. RPATH chain.
+  if (requester.runpath === null) {
+    let didMain = false;
+    for (let l: SearchObject | null = requester; l; l = l.loader) {
+      if (l.rpath === null || l.runpath !== null) continue;
+      const r = done(openPath(ctx, name, glibcPathList(l.rpath, /:/, "rpath", dstOf(l, ctx.config)), attempts));
+      if (r) return r;
+      didMain ||= l.isMain;
+    }
+    const main = ctx.main;
+    if (!didMain && main.rpath !== null && main.runpath === null) {
+      const r = openPath(ctx, name, glibcPathList(main.rpath, /:/, "rpath", dstOf(main, ctx.config)), attempts);
+      if (r) return r;
+    }
+  }
+
+  // 2. LD_LIBRARY_PATH, expanded with the main program's tokens.
+  if (ctx.libraryPath !== null && ctx.libraryPath !== "") {
+    const r = openPath(ctx, name, glibcPathList(ctx.libraryPath, /[:;]/, "LD_LIBRARY_PATH", dstOf(ctx.main, ctx.config)), attempts);
+    if (r) return r;
+  }
+
+  // 3. The loader's own RUNPATH.
+  if (loader !== null && loader.runpath !== null) {
+    const r = openPath(ctx, name, glibcPathList(loader.runpath, /:/, "runpath", dstOf(loader, ctx.config)), attempts);
+    if (r) return r;
+  }
+
+  // 4. ld.so.cache.
+  const cache = ctx.config.cache;
+  if (cache) {
+    const hit = lookupCache(cache, name, ctx.config.abi.cacheFlags, ctx.config.activeHwcaps);
+    if (hit) {
+      const cached = hit.entry.value;
+      if (requester.nodeflib && ctx.config.systemDirs.some((dir) => cached.startsWith(dir))) {
+        attempts.push({ path: cached, via: "ld.so.cache", rejection: "nodeflib", detail: "in a system directory and the loader has DF_1_NODEFLIB" });
+      } else {
+        const verdict = verifyGlibcCandidate(ctx.root, cached, ctx.cwd, ctx.config.abi);
+        const outcome = recordVerdict(verdict, cached, "ld.so.cache", attempts);
+        if (outcome === "fatal") return { kind: "missing", attempts, fatal: verdict.kind === "fatal" ? verdict.detail : null };
+        if (outcome === "ok") {
+          const ok = verdict as Extract<Verdict, { kind: "ok" }>;
+          return {
+            kind: "found",
+            path: cached,
+            file: ok.file,
+            header: ok.header,
+            via: "ld.so.cache",
+            searchDir: null,
+            attempts,
+            variants: hit.alternatives.map((a) => a.value).filter((v) => v !== cached),
+          };
+        }
+        // A stale entry falls through to the system directories.
+      }
+    }
+  } else if (ctx.config.cacheProblem) {
+    attempts.push({ path: "/etc/ld.so.cache", via: "ld.so.cache", rejection: "absent", detail: ctx.config.cacheProblem });
+  }
+
+  // 5. System directories.
+  if (!requester.nodeflib) {
+    const r = openPath(ctx, name, ctx.config.systemDirs.map((dirname) => ({ dirname, via: "system" as const })), attempts);
+    if (r) return r;
+  }
+  return { kind: "missing", attempts, fatal: null };
+}
+
+/** A name containing '/': no search, tokens expanded with the requester's values, relative to the cwd. */
+export function openGlibcPath(ctx: GlibcSearchContext, name: string, loader: SearchObject | null): SearchResult {
+  const attempts: Attempt[] = [];
+  const requester = loader ?? ctx.main;
+  const path = substituteDst(name, dstOf(requester, ctx.config));
+  if (path === "") return { kind: "missing", attempts, fatal: "empty dynamic string token substitution" };
+  const verdict = verifyGlibcCandidate(ctx.root, path, ctx.cwd, ctx.config.abi);
+  const outcome = recordVerdict(verdict, path, "path", attempts);
+  if (outcome === "ok") {
+    const ok = verdict as Extract<Verdict, { kind: "ok" }>;
+    return { kind: "found", path, file: ok.file, header: ok.header, via: "path", searchDir: null, attempts, variants: [] };
+  }
+  return { kind: "missing", attempts, fatal: verdict.kind === "fatal" ? verdict.detail : null };
+}
+
+export interface MuslSearchContext {
+  root: RootFs;
+  config: MuslConfig;
+  libraryPath: string | null;
+  cwd: string;
+}
+
+/** musl's path_open: elements separated by ':' or newline, empty ones skipped, "dir/name". */
+function muslPathOpen(ctx: MuslSearchContext, name: string, list: string, via: FoundBy, attempts: Attempt[]): Found | NotFound | null {
+  for (const dir of list.split(/[:\n]/)) {
+    if (dir === "") continue;
+    const path = `${dir}/${name}`;
+    const verdict = verifyMuslCandidate(ctx.root, path, ctx.cwd);
+    if (verdict.kind === "absent") {
+      attempts.push({ path, via, rejection: "absent", detail: verdict.detail });
+      continue;
+    }
+    if (verdict.kind !== "ok") {
+      attempts.push({ path, via, rejection: "fatal", detail: verdict.detail });
+      return { kind: "missing", attempts, fatal: verdict.detail };
+    }
+    return { kind: "found", path, file: verdict.file, header: verdict.header, via, searchDir: dir, attempts, variants: [] };
+  }
+  return null;
+}
+
+/**
+ * musl's load_library search for a bare name (ldso/dynlink.c): LD_LIBRARY_PATH first, then the
+ * RPATH or RUNPATH (RUNPATH wins; both inherited) of the requester and its requesters, then the
+ * path file or the default "/lib:/usr/local/lib:/usr/lib".
+ */
+export function searchMusl(ctx: MuslSearchContext, name: string, loader: SearchObject | null): SearchResult {
+  const attempts: Attempt[] = [];
+  if (ctx.libraryPath) {
+    const r = muslPathOpen(ctx, name, ctx.libraryPath, "LD_LIBRARY_PATH", attempts);
+    if (r) return r;
+  }
+  for (let p: SearchObject | null = loader; p; p = p.loader) {
+    const list = p.runpath ?? p.rpath;
+    if (list === null) continue;
+    const expanded = p.origin === null ? null : substituteMuslOrigin(list, p.origin);
+    if (expanded === null) continue;
+    const r = muslPathOpen(ctx, name, expanded, p.runpath !== null ? "runpath" : "rpath", attempts);
+    if (r) return r;
+  }
+  const r = muslPathOpen(ctx, name, ctx.config.systemPath, "musl-path", attempts);
+  if (r) return r;
+  return { kind: "missing", attempts, fatal: null };
+}
+
+export function openMuslPath(ctx: MuslSearchContext, name: string): SearchResult {
+  const attempts: Attempt[] = [];
+  const verdict = verifyMuslCandidate(ctx.root, name, ctx.cwd);
+  if (verdict.kind === "ok") return { kind: "found", path: name, file: verdict.file, header: verdict.header, via: "path", searchDir: null, attempts, variants: [] };
+  attempts.push({ path: name, via: "path", rejection: verdict.kind === "absent" ? "absent" : "fatal", detail: "detail" in verdict ? verdict.detail : "" });
+  return { kind: "missing", attempts, fatal: verdict.kind === "absent" ? null : (verdict as { detail: string }).detail };
+}
+
+/** $ORIGIN of an object found at `path` (dl-object.c): its directory as found, cwd-prefixed if relative. */
+export function originOfFoundPath(path: string, cwd: string): string {
+  const absolute = path.startsWith("/") ? path : joinGuest(cwd, path);
+  return dirnameOf(absolute);
+}

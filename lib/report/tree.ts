@@ -1,0 +1,53 @@
+// A dependency tree in the manner of libtree: each object under the first object that needed it,
+// with the reason it was found and, for a miss, every place that was tried.
+
+import type { FoundBy, LoadGraph, LoadedObject } from "../loader/model.js";
+
+const TAGS: Record<FoundBy, string> = {
+  main: "",
+  interpreter: "[interpreter]",
+  preload: "[preload]",
+  path: "[path]",
+  rpath: "[rpath]",
+  LD_LIBRARY_PATH: "[LD_LIBRARY_PATH]",
+  runpath: "[runpath]",
+  "ld.so.cache": "[ld.so.cache]",
+  system: "[default path]",
+  "musl-libc": "[musl libc]",
+  "musl-path": "[musl path]",
+  audit: "[audit]",
+};
+
+export function formatTree(graph: LoadGraph): string[] {
+  const out: string[] = [graph.input];
+  const shown = new Set<number>([0]);
+  const visit = (object: LoadedObject, prefix: string) => {
+    object.edges.forEach((edge, i) => {
+      const last = i === object.edges.length - 1;
+      const branch = prefix + (last ? "└── " : "├── ");
+      const childPrefix = prefix + (last ? "    " : "│   ");
+      if (edge.target === null) {
+        const missing = edge.missing !== null ? graph.missing[edge.missing] : undefined;
+        out.push(`${branch}${edge.name} ${missing?.fatal ? `error: ${missing.fatal}` : "not found"}`);
+        for (const attempt of missing?.attempts ?? []) out.push(`${childPrefix}    tried ${attempt.path} [${attempt.via}]: ${attempt.rejection === "absent" ? attempt.detail : attempt.rejection}`);
+        return;
+      }
+      const child = graph.objects[edge.target]!;
+      const repeat = shown.has(child.index);
+      const reused = child.loader !== object.index || child.name !== edge.name;
+      const tag = reused && child.foundBy !== "interpreter" ? "[already loaded]" : TAGS[child.foundBy];
+      out.push(`${branch}${edge.name} => ${child.path || child.realPath} ${tag}${child.variants.length ? ` (also: ${child.variants.join(", ")})` : ""}`);
+      if (!repeat) {
+        shown.add(child.index);
+        visit(child, childPrefix);
+      }
+    });
+  };
+  visit(graph.objects[0]!, "");
+  for (const index of graph.audit) {
+    const audit = graph.objects[index]!;
+    out.push(`audit: ${audit.name} => ${audit.path} ${TAGS[audit.foundBy]}`);
+  }
+  if (graph.error) out.push(`error: ${graph.error}`);
+  return out;
+}
