@@ -188,9 +188,11 @@ function readFrom(source: FileSource, options: ReadOptions): ElfFile {
   const header = parseHeader(source);
   const codec = new Codec(header);
   const progs = readProgs(source, header, codec);
-  const interpProg = progs.find((p) => p.type === PT_INTERP);
+  // Debuginfo-only files (objcopy --only-keep-debug) keep PT_INTERP and PT_DYNAMIC with p_filesz 0;
+  // glibc's _dl_map_object_from_fd skips such a PT_DYNAMIC, and so do we.
+  const interpProg = progs.find((p) => p.type === PT_INTERP && p.filesz !== 0);
   const interp = interpProg ? readInterp(source, interpProg) : null;
-  const dynamicProg = progs.find((p) => p.type === PT_DYNAMIC);
+  const dynamicProg = progs.find((p) => p.type === PT_DYNAMIC && p.filesz !== 0);
   const elf: ElfFile = { path: source.path, size: source.size, header, progs, interp, dynamic: null, bytesRead: 0 };
   let sections: Section[] | undefined;
   const needSections = options.sections || (options.imports && dynamicProg !== undefined);

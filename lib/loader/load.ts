@@ -330,7 +330,11 @@ class Walk {
       object.index = this.graph.objects.length;
       this.graph.objects.push(object);
       this.nodes.push(node);
-      this.graph.chain.push({ kind: "object", index: object.index });
+      // rtld.c puts the loader back "in symbol search order": right after the object before it in
+      // the search list, which holds no not-found entries (dl-deps.c drops faked maps from it).
+      let at = this.graph.chain.length;
+      while (at > 0 && this.graph.chain[at - 1]!.kind !== "object") at--;
+      this.graph.chain.splice(at, 0, { kind: "object", index: object.index });
       this.identity.set(this.interpreterId!, object.index);
     }
     if (!object.requestedBy.includes(requester)) object.requestedBy.push(requester);
@@ -435,7 +439,7 @@ class Walk {
   private placeInterpreterQuietly(requesterIndex: number): number {
     const before = this.graph.chain.length;
     const index = this.placeInterpreter(requesterIndex);
-    if (this.graph.chain.length > before) this.graph.chain.pop();
+    if (this.graph.chain.length > before) this.graph.chain = this.graph.chain.filter((e) => !(e.kind === "object" && e.index === index));
     return index;
   }
 

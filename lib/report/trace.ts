@@ -18,6 +18,11 @@ export function formatTrace(graph: LoadGraph, programName: string = graph.input)
     return { lines, errors };
   }
   if (graph.flavour === "glibc") {
+    // rtld.c: a main object without DT_NEEDED is reported this way, whatever was preloaded.
+    if (graph.objects[0]!.needed.length === 0) {
+      lines.push("\tstatically linked");
+      return { lines, errors };
+    }
     if (graph.error) {
       errors.push(`${programName}: error while loading shared libraries: ${graph.error}`);
       return { lines, errors };
