@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// Runs every compiled test file under tap and closes with the line CI reads: "N passed, N failed".
+// Test tools and fixtures are provisioned first (cached outside the checkout; seconds when present).
+
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+const here = new URL(".", import.meta.url).pathname;
+const root = join(here, "..");
+
+const provision = spawnSync("bash", [join(root, "test/fixtures/provision.sh")], { stdio: ["ignore", "inherit", "inherit"] });
+if (provision.status !== 0) {
+  console.log("0 passed, 1 failed");
+  process.exitCode = 1;
+  process.exit();
+}
+
+const files = [];
+const walk = (dir) => {
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) walk(path);
+    else if (name.endsWith(".test.js")) files.push(path);
+  }
+};
+walk(join(root, "dist/test"));
+const only = process.argv.slice(2);
+const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
+
+const tap = spawnSync(
+  join(root, "node_modules/.bin/tap"),
+  ["--disable-coverage", "--allow-empty-coverage", "-R", "tap", "--timeout", "1200", "--jobs", "2", ...selected],
+  { cwd: root, encoding: "utf8", maxBuffer: 1 << 30, stdio: ["ignore", "pipe", "inherit"] },
+);
+process.stdout.write(tap.stdout ?? "");
+const summary = /# \{ ([^}]*) \}\s*$/m.exec(tap.stdout ?? "");
+const count = (key) => Number(new RegExp(`${key}: (\\d+)`).exec(summary?.[1] ?? "")?.[1] ?? 0);
+const failed = count("fail") + (summary ? 0 : 1);
+const skipped = count("skip") + count("todo");
+console.log(`${count("pass")} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+process.exitCode = (tap.status === 0 && failed === 0 && skipped === 0 ? 0 : 1);
