@@ -25,11 +25,16 @@ export class FileSource {
     this.fill(this.head, 0);
   }
 
-  /** Opens a regular file without following a final symlink (callers resolve paths first). */
+  /**
+   * Opens a regular file. When `hostPath` differs from `path` the caller has resolved the path inside
+   * a root already, and a final symlink is then refused rather than followed out of it.
+   */
   static open(path: string, hostPath: string = path): FileSource {
     let fd: number;
+    const noFollow = hostPath !== path ? fsConstants.O_NOFOLLOW : 0;
     try {
-      fd = openSync(hostPath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+      // O_NONBLOCK: opening a FIFO must not wait for a writer.
+      fd = openSync(hostPath, fsConstants.O_RDONLY | noFollow | fsConstants.O_NONBLOCK);
     } catch (error) {
       throw new ElfError(path, "io", describeIoError(error));
     }
