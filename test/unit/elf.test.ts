@@ -211,9 +211,9 @@ t.test(".note.dlopen (FDO) entries are read from a note compiled by gcc", async 
     { feature: "compression", description: "zstd support", priority: "recommended", soname: ["libzstd.so.1"] },
     { feature: "idn", priority: "required", soname: ["libidn2.so.0", "libidn.so.12"] },
   ]);
-  const padded = payload + "\0".repeat(4 - (payload.length % 4));
+  const literal = `"${payload.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}${"\\0".repeat(4 - (payload.length % 4))}"`;
   const source = `
-#define DESC ${JSON.stringify(padded)}
+#define DESC ${literal}
 __attribute__((section(".note.dlopen"), used, aligned(4)))
 static const struct { unsigned namesz, descsz, type; char name[4]; char desc[sizeof(DESC) - 1]; } note =
   { 4, sizeof(DESC) - 1, 0x407c0c0a, "FDO", DESC };
