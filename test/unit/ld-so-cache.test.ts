@@ -3,7 +3,7 @@
 
 import t from "tap";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CacheFormatError, lookupCache, parseLdSoCache } from "../../lib/index.js";
@@ -23,11 +23,21 @@ function ldconfigPrint(cache: string): [string, string][] {
 const dir = mkdtempSync(join(tmpdir(), "magicpak-cache-"));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
+// A small root of real libraries, so ldconfig -r writes its cache (and its aux-cache) there, not on the system.
+const libRoot = join(dir, "root");
+mkdirSync(join(libRoot, "usr/lib/x86_64-linux-gnu"), { recursive: true });
+mkdirSync(join(libRoot, "etc"), { recursive: true });
+writeFileSync(join(libRoot, "etc/ld.so.conf"), "/usr/lib/x86_64-linux-gnu\n");
+const hostLibs = "/usr/lib/x86_64-linux-gnu";
+for (const name of readdirSync(hostLibs).sort()) {
+  const st = lstatSync(join(hostLibs, name));
+  if (/^lib.*\.so\.\d/.test(name) && st.isFile() && st.size < 256 * 1024) copyFileSync(join(hostLibs, name), join(libRoot, "usr/lib/x86_64-linux-gnu", name));
+}
+
 for (const format of ["old", "compat", "new"] as const) {
   t.test(`ldconfig -c ${format}: same entries as ldconfig -p`, async (t) => {
-    const file = join(dir, `${format}.cache`);
-    // -X: never touch the library directories' links; -i: neither read nor write ldconfig's aux-cache.
-    execFileSync("/sbin/ldconfig", ["-i", "-X", "-c", format, "-C", file]);
+    const file = join(libRoot, "etc", `${format}.cache`);
+    execFileSync("/sbin/ldconfig", ["-r", libRoot, "-c", format, "-C", `/etc/${format}.cache`]);
     const cache = parseLdSoCache(file, readFileSync(file), { littleEndian: true });
     t.equal(cache.format, format === "compat" ? "old+new" : format);
     const expected = ldconfigPrint(file);
