@@ -222,9 +222,11 @@ class Codec {
   i32(b: Buffer, o: number): number {
     return this.little ? b.readInt32LE(o) : b.readInt32BE(o);
   }
+  /** A u64 as a number, NaN beyond 2^53; read as two halves to avoid allocating a BigInt per field. */
   u64(b: Buffer, o: number): number {
-    const v = this.little ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o);
-    return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : Number.NaN;
+    const lo = this.little ? b.readUInt32LE(o) : b.readUInt32BE(o + 4);
+    const hi = this.little ? b.readUInt32LE(o + 4) : b.readUInt32BE(o);
+    return hi < 0x200000 ? hi * 0x100000000 + lo : Number.NaN;
   }
   /** An address-sized field: 4 bytes in ELF32, 8 in ELF64. */
   addr(b: Buffer, o: number): number {
@@ -233,8 +235,10 @@ class Codec {
   /** A signed address-sized field (d_tag). */
   saddr(b: Buffer, o: number): number {
     if (!this.is64) return this.i32(b, o);
-    const v = this.little ? b.readBigInt64LE(o) : b.readBigInt64BE(o);
-    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : Number.NaN;
+    const lo = this.little ? b.readUInt32LE(o) : b.readUInt32BE(o + 4);
+    const hi = this.little ? b.readInt32LE(o + 4) : b.readInt32BE(o);
+    if (hi >= -0x200000 && hi < 0x200000) return hi * 0x100000000 + lo;
+    return Number.NaN;
   }
 }
 
@@ -391,10 +395,25 @@ function readDynamic(source: FileSource, header: FileHeader, c: Codec, progs: Pr
     const size = Math.min(strsz !== undefined && !Number.isNaN(strsz) ? strsz : mapped.available, mapped.available, source.size - mapped.offset);
     strtab = { offset: mapped.offset, size };
   }
+  // The strings the loader needs usually sit together: fetch their span in one read, not one read each.
+  let window: { start: number; bytes: Buffer } | null = null;
+  if (strtab) {
+    const offsets = tags.filter((t) => stringTags.includes(t.tag) && t.value < strtab!.size).map((t) => t.value);
+    if (offsets.length > 1) {
+      const start = Math.min(...offsets);
+      const end = Math.min(Math.max(...offsets) + 256, strtab.size);
+      if (end - start <= 64 * 1024) window = { start, bytes: source.read(strtab.offset + start, end - start, "dynamic string table") };
+    }
+  }
   const str = (tag: DynTag): string => {
     const name = tagName(tag.tag);
     if (!strtab || Number.isNaN(tag.value) || tag.value >= strtab.size) {
       throw new ElfError(source.path, "bad-string", `${name} value ${tag.value} is not within the string table`);
+    }
+    if (window && tag.value >= window.start) {
+      const at = tag.value - window.start;
+      const nul = window.bytes.indexOf(0, at);
+      if (nul >= 0 && nul - at <= MAX_PATH_STRING) return window.bytes.toString("utf8", at, nul);
     }
     return source.readCString(strtab.offset + tag.value, Math.min(MAX_PATH_STRING, strtab.size - tag.value - 1), name);
   };

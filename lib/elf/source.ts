@@ -3,6 +3,12 @@ import { ElfError } from "./errors.js";
 
 /** The first block of a file is read in one call: it nearly always holds the header, the program headers and PT_INTERP. */
 const HEAD_BLOCK = 4096;
+/**
+ * One head buffer serves every source: reading is synchronous, a source lives only while one file
+ * is parsed, and parsers copy what they keep out of it (numbers and strings).
+ */
+const sharedHead = Buffer.allocUnsafe(HEAD_BLOCK);
+let sharedHeadInUse = false;
 
 /**
  * Positional, bounded reads from one open file. Reads only what is asked for; the first block is
@@ -13,6 +19,7 @@ export class FileSource {
   /** Total bytes read from disk through this source (for benchmarks). */
   bytesRead = 0;
   private readonly head: Buffer;
+  private readonly ownsSharedHead: boolean;
 
   private constructor(
     readonly path: string,
@@ -21,8 +28,15 @@ export class FileSource {
   ) {
     this.size = size;
     const headLength = Math.min(size, HEAD_BLOCK);
-    this.head = Buffer.alloc(headLength);
-    this.fill(this.head, 0);
+    this.ownsSharedHead = !sharedHeadInUse;
+    sharedHeadInUse = true;
+    this.head = this.ownsSharedHead ? sharedHead.subarray(0, headLength) : Buffer.allocUnsafe(headLength);
+    try {
+      this.fill(this.head, 0);
+    } catch (error) {
+      if (this.ownsSharedHead) sharedHeadInUse = false;
+      throw error;
+    }
   }
 
   /**
@@ -51,6 +65,7 @@ export class FileSource {
   }
 
   close(): void {
+    if (this.ownsSharedHead) sharedHeadInUse = false;
     closeSync(this.fd);
   }
 
@@ -60,7 +75,7 @@ export class FileSource {
       throw new ElfError(this.path, "truncated", `${what} lies outside the file (offset ${offset}, ${length} bytes, file is ${this.size} bytes)`);
     }
     if (offset + length <= this.head.length) return this.head.subarray(offset, offset + length);
-    const buffer = Buffer.alloc(length);
+    const buffer = Buffer.allocUnsafe(length);
     this.fill(buffer, offset);
     return buffer;
   }

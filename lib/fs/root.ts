@@ -36,6 +36,8 @@ export class RootFs {
   private readonly prefix: string;
   private readonly dirCache = new Map<string, string | RootPathError>();
   private readonly listingCache = new Map<string, Set<string> | null>();
+  /** Whole-path resolutions. The analysed tree is taken not to change while a RootFs is in use. */
+  private readonly pathCache = new Map<string, ResolvedPath | RootPathError>();
 
   constructor(readonly root: string = "/") {
     const absolute = resolveHostPath(root);
@@ -53,7 +55,29 @@ export class RootFs {
 
   /** Resolves a guest path (relative paths against `cwd`), following symlinks as chroot would. */
   resolve(path: string, cwd = "/", followLast = true): ResolvedPath {
+    const result = this.lookup(path, cwd, followLast);
+    if (result instanceof RootPathError) throw result.path === path ? result : new RootPathError(path, result.code);
+    return result;
+  }
+
+  /** Like resolve, but returns the error instead of throwing it: the loader probes many absent paths. */
+  lookup(path: string, cwd = "/", followLast = true): ResolvedPath | RootPathError {
     const absolute = path.startsWith("/") ? path : joinGuest(cwd, path);
+    const key = followLast ? absolute : `${absolute}\0nofollow`;
+    let result = this.pathCache.get(key);
+    if (result === undefined) {
+      try {
+        result = this.resolveUncached(absolute, path, followLast);
+      } catch (error) {
+        if (!(error instanceof RootPathError)) throw error;
+        result = error;
+      }
+      this.pathCache.set(key, result);
+    }
+    return result;
+  }
+
+  private resolveUncached(absolute: string, path: string, followLast: boolean): ResolvedPath {
     const slash = absolute.lastIndexOf("/");
     const dirPart = absolute.slice(0, slash) || "/";
     const last = absolute.slice(slash + 1);
@@ -67,12 +91,8 @@ export class RootFs {
 
   /** Like resolve, but null when the path does not resolve. */
   tryResolve(path: string, cwd = "/", followLast = true): ResolvedPath | null {
-    try {
-      return this.resolve(path, cwd, followLast);
-    } catch (error) {
-      if (error instanceof RootPathError) return null;
-      throw error;
-    }
+    const result = this.lookup(path, cwd, followLast);
+    return result instanceof RootPathError ? null : result;
   }
 
   /** The canonical guest path of a directory; cached, since loaders probe the same directories again and again. */

@@ -2,9 +2,12 @@
 
 import { ELFOSABI_ARM_AEABI, ELFOSABI_GNU, ELFOSABI_SYSV, ET_DYN, ET_EXEC, EV_CURRENT, EM_ARM, PHDR_SIZE } from "../elf/constants.js";
 import { ElfError } from "../elf/errors.js";
-import { readHeader, type FileHeader } from "../elf/file.js";
+import type { FileHeader } from "../elf/file.js";
 import { RootPathError, type ResolvedPath, type RootFs } from "../fs/root.js";
 import { machineMatches, type Abi } from "./machines.js";
+
+/** Reads a resolved file's ELF header (the loader session caches these); throws ElfError. */
+export type HeaderReader = (file: ResolvedPath) => FileHeader;
 
 export type Verdict =
   | { kind: "ok"; file: ResolvedPath; header: FileHeader }
@@ -18,14 +21,11 @@ export type Verdict =
   | { kind: "fatal"; detail: string };
 
 /** glibc's checks in open_verify, in its order. `path` is as the loader built it (maybe relative to cwd). */
-export function verifyGlibcCandidate(root: RootFs, path: string, cwd: string, abi: Abi): Verdict {
-  let file: ResolvedPath;
-  try {
-    file = root.resolve(path, cwd);
-  } catch (error) {
-    if (!(error instanceof RootPathError)) throw error;
-    if (error.code === "ENOENT" || error.code === "EACCES") return { kind: "absent", detail: error.message };
-    return { kind: "stop", detail: error.message };
+export function verifyGlibcCandidate(root: RootFs, path: string, cwd: string, abi: Abi, readHeader: HeaderReader): Verdict {
+  const file = root.lookup(path, cwd);
+  if (file instanceof RootPathError) {
+    if (file.code === "ENOENT" || file.code === "EACCES") return { kind: "absent", detail: file.message };
+    return { kind: "stop", detail: file.message };
   }
   if (file.stats.isDirectory()) return { kind: "fatal", detail: "cannot read file data: Is a directory" };
   // A FIFO would block the real loader forever; a device reads as empty or garbage. Neither loads.
@@ -37,7 +37,7 @@ export function verifyGlibcCandidate(root: RootFs, path: string, cwd: string, ab
   if (file.stats.size < expectedSize) return { kind: "fatal", detail: "file too short" };
   let header: FileHeader;
   try {
-    header = readHeader(path, file.hostPath);
+    header = readHeader(file);
   } catch (error) {
     if (!(error instanceof ElfError)) throw error;
     if (error.defect === "io") return { kind: "absent", detail: error.detail };
@@ -63,19 +63,16 @@ export function verifyGlibcCandidate(root: RootFs, path: string, cwd: string, ab
 }
 
 /** musl's path_open + map_library: no class or machine check; only these open errors continue the search. */
-export function verifyMuslCandidate(root: RootFs, path: string, cwd: string): Verdict {
-  let file: ResolvedPath;
-  try {
-    file = root.resolve(path, cwd);
-  } catch (error) {
-    if (!(error instanceof RootPathError)) throw error;
-    if (error.code === "ENOENT" || error.code === "ENOTDIR" || error.code === "EACCES") return { kind: "absent", detail: error.message };
-    return { kind: "fatal", detail: error.message };
+export function verifyMuslCandidate(root: RootFs, path: string, cwd: string, readHeader: HeaderReader): Verdict {
+  const file = root.lookup(path, cwd);
+  if (file instanceof RootPathError) {
+    if (file.code === "ENOENT" || file.code === "ENOTDIR" || file.code === "EACCES") return { kind: "absent", detail: file.message };
+    return { kind: "fatal", detail: file.message };
   }
   if (!file.stats.isFile()) return { kind: "fatal", detail: file.stats.isDirectory() ? "Is a directory" : "not a regular file" };
   let header: FileHeader;
   try {
-    header = readHeader(path, file.hostPath);
+    header = readHeader(file);
   } catch (error) {
     if (!(error instanceof ElfError)) throw error;
     return { kind: "fatal", detail: error.detail };

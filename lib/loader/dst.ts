@@ -23,6 +23,7 @@ function isDst(input: string, at: number, ref: string): number {
 }
 
 export function containsDst(input: string): boolean {
+  if (!input.includes("$")) return false;
   for (let i = input.indexOf("$"); i >= 0; i = input.indexOf("$", i + 1)) {
     if (TOKENS.some((t) => isDst(input, i + 1, t) > 0)) return true;
   }

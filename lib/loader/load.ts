@@ -3,8 +3,8 @@
 // reusing objects by name, SONAME and file identity exactly where the loader does.
 
 import { ElfError } from "../elf/errors.js";
-import { hasNodeflib, readElf, type ElfFile } from "../elf/file.js";
-import { RootFs, RootPathError, dirnameOf, joinGuest } from "../fs/root.js";
+import { hasNodeflib, readElf, readHeader, type ElfFile, type FileHeader } from "../elf/file.js";
+import { RootFs, RootPathError, dirnameOf, joinGuest, type ResolvedPath } from "../fs/root.js";
 import {
   detectHostCpu,
   flavourOfInterpreter,
@@ -75,6 +75,7 @@ export class Loader {
   private readonly env: Required<Omit<TargetEnvironment, "cpu">> & { cpu: HostCpu | null | "host" };
   private readonly configs = new Map<string, LoaderConfig>();
   private readonly elfCache = new Map<string, ElfFile | ElfError>();
+  private readonly headerCache = new Map<string, FileHeader | ElfError>();
   private hostCpu: HostCpu | null | undefined;
   /** Bytes of ELF data read from disk by this session. */
   bytesRead = 0;
@@ -122,6 +123,24 @@ export class Loader {
       throw error;
     }
   }
+
+  /** Reads the ELF header of a resolved candidate, once per session. */
+  readonly readHeader = (file: ResolvedPath): FileHeader => {
+    const known = this.elfCache.get(file.path);
+    if (known && !(known instanceof ElfError)) return known.header;
+    let cached = this.headerCache.get(file.path);
+    if (cached === undefined) {
+      try {
+        cached = readHeader(file.path, file.hostPath);
+      } catch (error) {
+        if (!(error instanceof ElfError)) throw error;
+        cached = error;
+      }
+      this.headerCache.set(file.path, cached);
+    }
+    if (cached instanceof ElfError) throw cached;
+    return cached;
+  };
 
   /** The glibc interpreter for a library listed on its own: the ABI's canonical one present in the root. */
   private interpreterForLibrary(abi: Abi): { flavour: Flavour; interpreter: string } | null {
@@ -242,8 +261,8 @@ class Walk {
     const mainFile = this.root.tryResolve(mainRealPath);
     if (mainFile) this.identity.set(fileId(mainFile.stats), 0);
     const env = (loader as unknown as { env: { libraryPath: string | null } }).env;
-    this.glibc = config.flavour === "glibc" ? { root: this.root, config, main: mainNode, libraryPath: env.libraryPath, cwd: this.cwd } : null;
-    this.musl = config.flavour === "musl" ? { root: this.root, config, libraryPath: env.libraryPath, cwd: this.cwd } : null;
+    this.glibc = config.flavour === "glibc" ? { root: this.root, config, main: mainNode, libraryPath: env.libraryPath, cwd: this.cwd, readHeader: loader.readHeader } : null;
+    this.musl = config.flavour === "musl" ? { root: this.root, config, libraryPath: env.libraryPath, cwd: this.cwd, readHeader: loader.readHeader } : null;
   }
 
   run(mainElf: ElfFile): void {
@@ -345,13 +364,7 @@ class Walk {
     const env = (this.loader as unknown as { env: { preload: string | null } }).env;
     const names: string[] = [];
     if (env.preload) names.push(...env.preload.split(this.glibc ? /[ :]/ : /[\s:]/).filter((n) => n !== ""));
-    if (this.glibc) {
-      const file = this.root.readFile("/etc/ld.so.preload");
-      if (file) {
-        const text = file.toString("utf8").replace(/#[^\n]*/g, "");
-        names.push(...text.split(/[ \t\n:]/).filter((n) => n !== ""));
-      }
-    }
+    if (this.glibc) names.push(...this.glibc.config.preloadFile);
     return names;
   }
 

@@ -3,7 +3,7 @@
 
 import type { GlibcConfig, MuslConfig } from "./config.js";
 import { lookupCache } from "./ld-so-cache.js";
-import { verifyGlibcCandidate, verifyMuslCandidate, type Verdict } from "./candidate.js";
+import { verifyGlibcCandidate, verifyMuslCandidate, type HeaderReader, type Verdict } from "./candidate.js";
 import { substituteDst, substituteMuslOrigin, type DstValues } from "./dst.js";
 import type { Attempt, FoundBy } from "./model.js";
 import { dirnameOf, joinGuest, type ResolvedPath, type RootFs } from "../fs/root.js";
@@ -50,6 +50,7 @@ export interface GlibcSearchContext {
   /** LD_LIBRARY_PATH of the target (not of this process). */
   libraryPath: string | null;
   cwd: string;
+  readHeader: HeaderReader;
 }
 
 interface SearchDir {
@@ -100,7 +101,7 @@ function openPath(ctx: GlibcSearchContext, name: string, dirs: SearchDir[], atte
         continue;
       }
       const path = base + name;
-      const verdict = verifyGlibcCandidate(ctx.root, path, ctx.cwd, ctx.config.abi);
+      const verdict = verifyGlibcCandidate(ctx.root, path, ctx.cwd, ctx.config.abi, ctx.readHeader);
       const outcome = recordVerdict(verdict, path, dir.via, attempts);
       if (outcome === "next") continue;
       if (outcome === "stop-list") return null;
@@ -207,13 +208,17 @@ export function searchGlibc(ctx: GlibcSearchContext, name: string, loader: Searc
   // 4. ld.so.cache.
   const cache = ctx.config.cache;
   if (cache) {
-    const hit = lookupCache(cache, name, ctx.config.abi.cacheFlags, ctx.config.activeHwcaps);
+    let hit = ctx.config.cacheHits.get(name);
+    if (hit === undefined) {
+      hit = lookupCache(cache, name, ctx.config.abi.cacheFlags, ctx.config.activeHwcaps);
+      ctx.config.cacheHits.set(name, hit);
+    }
     if (hit) {
       const cached = hit.entry.value;
       if (requester.nodeflib && ctx.config.systemDirs.some((dir) => cached.startsWith(dir))) {
         attempts.push({ path: cached, via: "ld.so.cache", rejection: "nodeflib", detail: "in a system directory and the loader has DF_1_NODEFLIB" });
       } else {
-        const verdict = verifyGlibcCandidate(ctx.root, cached, ctx.cwd, ctx.config.abi);
+        const verdict = verifyGlibcCandidate(ctx.root, cached, ctx.cwd, ctx.config.abi, ctx.readHeader);
         const outcome = recordVerdict(verdict, cached, "ld.so.cache", attempts);
         if (outcome === "fatal") return { kind: "missing", attempts, fatal: verdict.kind === "fatal" ? verdict.detail : null };
         if (outcome === "ok") {
@@ -250,7 +255,7 @@ export function openGlibcPath(ctx: GlibcSearchContext, name: string, loader: Sea
   const requester = loader ?? ctx.main;
   const path = substituteDst(name, dstOf(requester, ctx.config));
   if (path === "") return { kind: "missing", attempts, fatal: "empty dynamic string token substitution" };
-  const verdict = verifyGlibcCandidate(ctx.root, path, ctx.cwd, ctx.config.abi);
+  const verdict = verifyGlibcCandidate(ctx.root, path, ctx.cwd, ctx.config.abi, ctx.readHeader);
   const outcome = recordVerdict(verdict, path, "path", attempts);
   if (outcome === "ok") {
     const ok = verdict as Extract<Verdict, { kind: "ok" }>;
@@ -264,6 +269,7 @@ export interface MuslSearchContext {
   config: MuslConfig;
   libraryPath: string | null;
   cwd: string;
+  readHeader: HeaderReader;
 }
 
 /** musl's path_open: elements separated by ':' or newline, empty ones skipped, "dir/name". */
@@ -271,7 +277,7 @@ function muslPathOpen(ctx: MuslSearchContext, name: string, list: string, via: F
   for (const dir of list.split(/[:\n]/)) {
     if (dir === "") continue;
     const path = `${dir}/${name}`;
-    const verdict = verifyMuslCandidate(ctx.root, path, ctx.cwd);
+    const verdict = verifyMuslCandidate(ctx.root, path, ctx.cwd, ctx.readHeader);
     if (verdict.kind === "absent") {
       attempts.push({ path, via, rejection: "absent", detail: verdict.detail });
       continue;
@@ -311,7 +317,7 @@ export function searchMusl(ctx: MuslSearchContext, name: string, loader: SearchO
 
 export function openMuslPath(ctx: MuslSearchContext, name: string): SearchResult {
   const attempts: Attempt[] = [];
-  const verdict = verifyMuslCandidate(ctx.root, name, ctx.cwd);
+  const verdict = verifyMuslCandidate(ctx.root, name, ctx.cwd, ctx.readHeader);
   if (verdict.kind === "ok") return { kind: "found", path: name, file: verdict.file, header: verdict.header, via: "path", searchDir: null, attempts, variants: [] };
   attempts.push({ path: name, via: "path", rejection: verdict.kind === "absent" ? "absent" : "fatal", detail: "detail" in verdict ? verdict.detail : "" });
   return { kind: "missing", attempts, fatal: verdict.kind === "absent" ? null : (verdict as { detail: string }).detail };
