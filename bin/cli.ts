@@ -43,6 +43,12 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   }
   const options = parsed.options as ListOptions & { help?: boolean; version?: boolean };
   if (options.help || options.version) return 0;
+  const known = new Set(["--", "list", "tree", "json", "root", "libraryPath", "preload", "cwd", "help", "h", "version", "v"]);
+  const unknown = Object.keys(options).filter((k) => !known.has(k));
+  if (unknown.length > 0) {
+    write(err, `error: unknown option --${unknown[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} (see --help)`);
+    return 2;
+  }
   const paths = parsed.args.map(String);
   try {
     const modes = [options.list, options.tree, options.json].filter(Boolean).length;

@@ -96,11 +96,16 @@ function openPath(ctx: GlibcSearchContext, name: string, dirs: SearchDir[], atte
   for (const dir of dirs) {
     for (const subdir of ctx.config.subdirs) {
       const base = dir.dirname + subdir;
-      // The loader would get ENOENT for a missing directory; skip those without building candidates.
-      if (base !== "" && !ctx.root.listDirectory(absoluteDir(base, ctx.cwd))?.has(name)) {
-        continue;
-      }
       const path = base + name;
+      // Answer ENOENT from the cached directory listing instead of a probe. Absent hwcaps
+      // subdirectories are not reported: the loader marks them nonexistent and skips them too.
+      if (base !== "") {
+        const listing = ctx.root.listDirectory(absoluteDir(base, ctx.cwd));
+        if (!listing?.has(name)) {
+          if (listing || subdir === "") attempts.push({ path, via: dir.via, rejection: "absent", detail: "No such file or directory" });
+          continue;
+        }
+      }
       const verdict = verifyGlibcCandidate(ctx.root, path, ctx.cwd, ctx.config.abi, ctx.readHeader);
       const outcome = recordVerdict(verdict, path, dir.via, attempts);
       if (outcome === "next") continue;
@@ -213,7 +218,9 @@ export function searchGlibc(ctx: GlibcSearchContext, name: string, loader: Searc
       hit = lookupCache(cache, name, ctx.config.abi.cacheFlags, ctx.config.activeHwcaps);
       ctx.config.cacheHits.set(name, hit);
     }
-    if (hit) {
+    if (!hit) {
+      attempts.push({ path: "/etc/ld.so.cache", via: "ld.so.cache", rejection: "absent", detail: `no entry for ${name}` });
+    } else {
       const cached = hit.entry.value;
       if (requester.nodeflib && ctx.config.systemDirs.some((dir) => cached.startsWith(dir))) {
         attempts.push({ path: cached, via: "ld.so.cache", rejection: "nodeflib", detail: "in a system directory and the loader has DF_1_NODEFLIB" });

@@ -1,0 +1,119 @@
+// The listing modes of the command line, run as a user runs them.
+
+import t from "tap";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { normaliseTrace } from "../support/ground-truth.js";
+import { fixture } from "../support/fixtures.js";
+
+const bin = new URL("../../../bin/magicpak.js", import.meta.url).pathname;
+
+function magicpak(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: {} });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function loaderTrace(file: string, env: Record<string, string> = {}): string[] {
+  return normaliseTrace(execFileSync(file, [], { encoding: "utf8", env: { ...env, LD_TRACE_LOADED_OBJECTS: "1" } }));
+}
+
+const dir = mkdtempSync(join(tmpdir(), "magicpak-cli-"));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+// A program whose library is gone: the loader lists "not found" and the rest.
+writeFileSync(join(dir, "gone.c"), "int gone(void) { return 0; }\n");
+writeFileSync(join(dir, "main.c"), "int gone(void); int main(void) { return gone(); }\n");
+execFileSync("gcc", ["-shared", "-fPIC", "-o", join(dir, "libgone.so"), join(dir, "gone.c")]);
+execFileSync("gcc", ["-o", join(dir, "needs-gone"), join(dir, "main.c"), `-L${dir}`, "-lgone"]);
+rmSync(join(dir, "libgone.so"));
+const needsGone = join(dir, "needs-gone");
+
+t.test("--list prints what the loader prints and exits 0 when all is found", async (t) => {
+  const r = magicpak("--list", "/usr/bin/ssh");
+  t.equal(r.status, 0);
+  t.same(r.stdout.split("\n").filter((l) => l !== ""), loaderTrace("/usr/bin/ssh"));
+  t.equal(r.stderr, "");
+});
+
+t.test("a missing library: listed as not found, the rest printed, exit 1 (as ldd)", async (t) => {
+  const r = magicpak("--list", needsGone);
+  t.equal(r.status, 1);
+  t.same(r.stdout.split("\n").filter((l) => l !== ""), loaderTrace(needsGone));
+  t.match(r.stdout, /\tlibgone\.so => not found/);
+});
+
+t.test("several files: each block headed by FILE:, as ldd does", async (t) => {
+  const r = magicpak("--list", "/usr/bin/ssh", "/usr/bin/ls");
+  t.equal(r.status, 0);
+  const lines = r.stdout.split("\n");
+  t.equal(lines[0], "/usr/bin/ssh:");
+  t.ok(lines.includes("/usr/bin/ls:"));
+});
+
+t.test("--preload and --library-path are the target's environment, compared with the real loader", async (t) => {
+  const r = magicpak("--list", "--preload", "libz.so.1", "/usr/bin/ls");
+  t.same(r.stdout.split("\n").filter((l) => l !== ""), loaderTrace("/usr/bin/ls", { LD_PRELOAD: "libz.so.1" }));
+  t.match(r.stdout.split("\n")[0] ?? "", /^\tlibz\.so\.1 => /, "the preload comes first");
+  const lp = magicpak("--list", "--library-path", `${dir}:/nonexistent`, needsGone);
+  t.same(lp.stdout.split("\n").filter((l) => l !== ""), loaderTrace(needsGone, { LD_LIBRARY_PATH: `${dir}:/nonexistent` }));
+});
+
+t.test("--tree shows why each object was found and every place tried for a miss", async (t) => {
+  const r = magicpak("--tree", needsGone);
+  t.equal(r.status, 1);
+  t.match(r.stdout, /libc\.so\.6 => \/lib\/x86_64-linux-gnu\/libc\.so\.6 \[ld\.so\.cache\]/);
+  t.match(r.stdout, /libgone\.so not found/);
+  t.match(r.stdout, /tried \/lib\/x86_64-linux-gnu\/libgone\.so \[system\]/);
+});
+
+t.test("--json gives the whole graph", async (t) => {
+  const r = magicpak("--json", "/usr/bin/ssh");
+  t.equal(r.status, 0);
+  const graph = JSON.parse(r.stdout) as { flavour: string; objects: { name: string; foundBy: string; realPath: string }[] };
+  t.equal(graph.flavour, "glibc");
+  const libc = graph.objects.find((o) => o.name === "libc.so.6");
+  t.equal(libc?.foundBy, "ld.so.cache");
+  t.equal(libc?.realPath, "/usr/lib/x86_64-linux-gnu/libc.so.6");
+});
+
+t.test("--root analyses a foreign root", async (t) => {
+  let root: string;
+  try {
+    root = fixture("MAGICPAK_ARM64_ROOT");
+  } catch (error) {
+    t.fail((error as Error).message);
+    return;
+  }
+  const r = magicpak("--list", "--root", root, "/usr/bin/ssh");
+  t.equal(r.status, 0);
+  t.match(r.stdout, /\tlibc\.so\.6 => \/lib\/aarch64-linux-gnu\/libc\.so\.6/);
+  t.match(r.stdout, /\t\/lib\/ld-linux-aarch64\.so\.1/);
+});
+
+t.test("errors: one line naming the path, exit 1; usage errors exit 2", async (t) => {
+  const missing = magicpak("--list", "/nonexistent/prog");
+  t.equal(missing.status, 1);
+  t.equal(missing.stderr, "error: /nonexistent/prog: No such file or directory\n");
+  writeFileSync(join(dir, "text"), "just text\n");
+  const text = magicpak("--list", join(dir, "text"));
+  t.equal(text.status, 1);
+  t.match(text.stderr, new RegExp(`^error: ${join(dir, "text")}: not a loadable ELF file: .*\\n$`));
+  t.equal(text.stderr.split("\n").length, 2, "one line, no stack trace");
+  t.equal(magicpak("--list").status, 2, "--list without files");
+  t.equal(magicpak("--list", "--tree", "/usr/bin/ls").status, 2, "two modes");
+  const unknown = magicpak("--list", "--frobnicate", "/usr/bin/ls");
+  t.equal(unknown.status, 2);
+  t.match(unknown.stderr, /unknown option --frobnicate/);
+  t.equal(magicpak("only-one-path").status, 2, "bundling form needs INPUT and OUTPUT");
+});
+
+t.test("--version and --help exit 0", async (t) => {
+  const v = magicpak("--version");
+  t.equal(v.status, 0);
+  t.match(v.stdout, /magicpak\/\d+\.\d+\.\d+/);
+  const h = magicpak("--help");
+  t.equal(h.status, 0);
+  t.match(h.stdout, /--list/);
+});
