@@ -129,6 +129,15 @@ export class Loader {
     const known = this.elfCache.get(file.path);
     if (known && !(known instanceof ElfError)) return known.header;
     let cached = this.headerCache.get(file.path);
+    if (cached === undefined && file.stats.isFile() && !this.elfCache.has(file.path)) {
+      // A candidate that passes is read in full next, so read it in full now: one open, not two.
+      try {
+        return this.readObject(file.path).header;
+      } catch (error) {
+        if (!(error instanceof ElfError)) throw error;
+        // A defect past the header is for the caller to meet later; judge the header alone.
+      }
+    }
     if (cached === undefined) {
       try {
         cached = readHeader(file.path, file.hostPath);
