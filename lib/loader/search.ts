@@ -90,7 +90,8 @@ function dstOf(object: SearchObject, config: GlibcConfig): DstValues {
 /**
  * open_path: each directory, each hwcaps subdirectory inside it, in order. Returns the first
  * loadable candidate, or null; pushes every rejected candidate. A fatal candidate ends the
- * whole search (thrown as a NotFound), another open error abandons the rest of this list.
+ * whole search (returned as a NotFound); another open error (not ENOENT or EACCES) for the
+ * directory's own candidate abandons the rest of this list.
  */
 function openPath(ctx: GlibcSearchContext, name: string, dirs: SearchDir[], attempts: Attempt[]): Found | NotFound | null {
   for (const dir of dirs) {
@@ -109,7 +110,12 @@ function openPath(ctx: GlibcSearchContext, name: string, dirs: SearchDir[], atte
       const verdict = verifyGlibcCandidate(ctx.root, path, ctx.cwd, ctx.config.abi, ctx.readHeader);
       const outcome = recordVerdict(verdict, path, dir.via, attempts);
       if (outcome === "next") continue;
-      if (outcome === "stop-list") return null;
+      // open_path checks errno once per directory, after its last candidate (the directory's own,
+      // tried after its hwcaps subdirectories): an error in a subdirectory does not end the list.
+      if (outcome === "stop-list") {
+        if (subdir === "") return null;
+        continue;
+      }
       if (outcome === "fatal") return { kind: "missing", attempts, fatal: verdict.kind === "fatal" ? verdict.detail : null };
       const ok = verdict as Extract<Verdict, { kind: "ok" }>;
       return {
