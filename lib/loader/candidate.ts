@@ -3,7 +3,7 @@
 import { ELFOSABI_ARM_AEABI, ELFOSABI_GNU, ELFOSABI_SYSV, ET_DYN, ET_EXEC, EV_CURRENT, EM_ARM, PHDR_SIZE } from "../elf/constants.js";
 import { ElfError } from "../elf/errors.js";
 import type { FileHeader } from "../elf/file.js";
-import { RootPathError, type ResolvedPath, type RootFs } from "../fs/root.js";
+import { RootPathError, type PathErrorCode, type ResolvedPath, type RootFs } from "../fs/root.js";
 import { machineMatches, type Abi } from "./machines.js";
 
 /** Reads a resolved file's ELF header (the loader session caches these); throws ElfError. */
@@ -62,12 +62,24 @@ export function verifyGlibcCandidate(root: RootFs, path: string, cwd: string, ab
   return { kind: "ok", file, header };
 }
 
-/** musl's path_open + map_library: no class or machine check; only these open errors continue the search. */
+/** musl's strerror text (src/errno/__strerror.h): what load_library's "%m" prints for a fatal candidate. */
+const MUSL_STRERROR: Record<PathErrorCode, string> = {
+  ENOENT: "No such file or directory",
+  ENOTDIR: "Not a directory",
+  ELOOP: "Symbolic link loop",
+  EACCES: "Permission denied",
+  EIO: "I/O error",
+};
+
+/**
+ * musl's path_open + map_library: no class or machine check; only these open errors continue the
+ * search. A fatal verdict's detail is musl's own message for it.
+ */
 export function verifyMuslCandidate(root: RootFs, path: string, cwd: string, readHeader: HeaderReader): Verdict {
   const file = root.lookup(path, cwd);
   if (file instanceof RootPathError) {
     if (file.code === "ENOENT" || file.code === "ENOTDIR" || file.code === "EACCES") return { kind: "absent", detail: file.message };
-    return { kind: "fatal", detail: file.message };
+    return { kind: "fatal", detail: MUSL_STRERROR[file.code] };
   }
   if (!file.stats.isFile()) return { kind: "fatal", detail: file.stats.isDirectory() ? "Is a directory" : "not a regular file" };
   let header: FileHeader;
@@ -75,7 +87,8 @@ export function verifyMuslCandidate(root: RootFs, path: string, cwd: string, rea
     header = readHeader(file);
   } catch (error) {
     if (!(error instanceof ElfError)) throw error;
-    return { kind: "fatal", detail: error.detail };
+    // map_library: a file it cannot map as an ELF object fails with ENOEXEC.
+    return { kind: "fatal", detail: error.defect === "io" ? error.detail : "Exec format error" };
   }
   return { kind: "ok", file, header };
 }
