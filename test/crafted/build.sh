@@ -289,13 +289,15 @@ case_musl() {
   so musl-gcc "$root/case/lib/libmo.so" libmo.so
   exe musl-gcc "$root/case/real/bin/exe-origin" "$root/case/lib/libmo.so" "$(rpath '$ORIGIN/../lib')"
   ln -s ../real/bin/exe-origin "$root/case/bin/exe-origin"
-  mkdir -p "$root/case/loop"
+  mkdir -p "$root/case/loop" "$root/case/bad"
   ln -s libmb.so "$root/case/loop/libmb.so"
+  echo 'not an ELF file' >"$root/case/bad/libmb.so"
 }
 
 # 14. An open error other than ENOENT/EACCES (here ELOOP, a symlink to itself). glibc: in a hwcaps
 #     subdirectory it is passed over (a/libx.so is found); in the directory itself it ends that
-#     search list (b/liby.so is not tried). musl (case 12, /case/loop/libmb.so): it ends the search.
+#     search list (b/liby.so is not tried). musl (case 12, /case/loop/libmb.so): it ends the search,
+#     and so does a file that is not ELF (/case/bad/libmb.so).
 case_open_error() {
   local fs=$1 v
   so gcc "$fs/b/libx.so" libx.so
