@@ -528,8 +528,10 @@ class Walk {
     const missing: MissingObject = { index: this.graph.missing.length, name, requestedBy: requesterIndex, attempts, fatal };
     this.graph.missing.push(missing);
     if (fatal !== null && !musl) {
-      // glibc gives up on the whole program; musl reports and goes on.
-      this.graph.error = `${name}: ${fatal}`;
+      // glibc gives up on the whole program, naming the file it was verifying (open_verify's
+      // _dl_signal_error) or else the name; musl reports and goes on.
+      const last = attempts[attempts.length - 1];
+      this.graph.error = `${last?.rejection === "fatal" ? last.path : name}: ${fatal}`;
     } else if (!musl) {
       this.graph.chain.push({ kind: "missing", index: missing.index });
     }
