@@ -1,6 +1,23 @@
 // open_verify (glibc elf/dl-load.c): what the loader does with one candidate path.
 
-import { ELFOSABI_ARM_AEABI, ELFOSABI_GNU, ELFOSABI_SYSV, ET_DYN, ET_EXEC, EV_CURRENT, EM_ARM, PHDR_SIZE } from "../elf/constants.js";
+import { closeSync, openSync, readSync } from "node:fs";
+import {
+  EI_ABIVERSION,
+  EI_CLASS,
+  EI_DATA,
+  EI_NIDENT,
+  EI_OSABI,
+  EI_VERSION,
+  ELFMAG,
+  ELFOSABI_ARM_AEABI,
+  ELFOSABI_GNU,
+  ELFOSABI_SYSV,
+  ET_DYN,
+  ET_EXEC,
+  EV_CURRENT,
+  EM_ARM,
+  PHDR_SIZE,
+} from "../elf/constants.js";
 import { ElfError } from "../elf/errors.js";
 import type { FileHeader } from "../elf/file.js";
 import { RootPathError, type PathErrorCode, type ResolvedPath, type RootFs } from "../fs/root.js";
@@ -20,6 +37,43 @@ export type Verdict =
   /** The loader gives up on this name with this message. */
   | { kind: "fatal"; detail: string };
 
+/** The e_ident fields open_verify judges first; raw bytes when the rest of the header would not parse. */
+interface Ident {
+  class: number;
+  data: number;
+  identVersion: number;
+  osabi: number;
+  abiVersion: number;
+}
+
+/** open_verify's e_ident checks, in its order: null when e_ident is acceptable. */
+function identVerdict(ident: Ident, abi: Abi): Verdict | null {
+  if (ident.class !== abi.class) return { kind: "wrong-class", detail: `wrong ELF class: ELFCLASS${ident.class === 2 ? 64 : 32}` };
+  if (ident.data !== abi.data) return { kind: "fatal", detail: `ELF file data encoding not ${abi.data === 1 ? "little" : "big"}-endian` };
+  if (ident.identVersion !== EV_CURRENT) return { kind: "fatal", detail: "ELF file version ident does not match current one" };
+  const osabiOk = ident.osabi === ELFOSABI_SYSV || ident.osabi === ELFOSABI_GNU || (abi.machine === EM_ARM && ident.osabi === ELFOSABI_ARM_AEABI);
+  if (!osabiOk) return { kind: "fatal", detail: "ELF file OS ABI invalid" };
+  if (ident.abiVersion > (ident.osabi === ELFOSABI_GNU ? 5 : 0) && ident.osabi !== ELFOSABI_ARM_AEABI) {
+    return { kind: "fatal", detail: "ELF file ABI version invalid" };
+  }
+  return null;
+}
+
+/** e_ident read from the file itself, or null if it cannot be read or has no ELF magic. */
+function rawIdent(file: ResolvedPath): Ident | null {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file.hostPath, "r");
+    const b = Buffer.alloc(EI_NIDENT);
+    if (readSync(fd, b, 0, EI_NIDENT, 0) < EI_NIDENT || !b.subarray(0, ELFMAG.length).equals(ELFMAG)) return null;
+    return { class: b[EI_CLASS]!, data: b[EI_DATA]!, identVersion: b[EI_VERSION]!, osabi: b[EI_OSABI]!, abiVersion: b[EI_ABIVERSION]! };
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** glibc's checks in open_verify, in its order. `path` is as the loader built it (maybe relative to cwd). */
 export function verifyGlibcCandidate(root: RootFs, path: string, cwd: string, abi: Abi, readHeader: HeaderReader): Verdict {
   const file = root.lookup(path, cwd);
@@ -27,7 +81,9 @@ export function verifyGlibcCandidate(root: RootFs, path: string, cwd: string, ab
     if (file.code === "ENOENT" || file.code === "EACCES") return { kind: "absent", detail: file.message };
     return { kind: "stop", detail: file.message };
   }
-  if (file.stats.isDirectory()) return { kind: "fatal", detail: "cannot read file data: Is a directory" };
+  // open() of a directory succeeds and read() fails with EISDIR, which ld.so's own minimal
+  // strerror (elf/dl-minimal.c, glibc <= 2.36) does not name: "Error 21".
+  if (file.stats.isDirectory()) return { kind: "fatal", detail: "cannot read file data: Error 21" };
   // A FIFO would block the real loader forever; a device reads as empty or garbage. Neither loads.
   if (!file.stats.isFile()) {
     if (file.stats.isCharacterDevice() || file.stats.isBlockDevice()) return { kind: "fatal", detail: "file too short" };
@@ -42,19 +98,16 @@ export function verifyGlibcCandidate(root: RootFs, path: string, cwd: string, ab
     if (!(error instanceof ElfError)) throw error;
     if (error.defect === "io") return { kind: "absent", detail: error.detail };
     if (error.defect === "not-elf") return { kind: "fatal", detail: "invalid ELF header" };
-    if (error.defect === "bad-class") return { kind: "wrong-class", detail: error.detail };
-    if (error.defect === "bad-data-encoding") return { kind: "fatal", detail: error.detail };
+    // e_ident is judged before the rest of the header: a foreign byte order or class is reported
+    // as such even when the other fields, read in that order, make no sense.
+    const ident = rawIdent(file);
+    const verdict = ident ? identVerdict(ident, abi) : null;
+    if (verdict) return verdict;
     if (error.defect === "truncated") return { kind: "fatal", detail: "file too short" };
     return { kind: "fatal", detail: error.detail };
   }
-  if (header.class !== abi.class) return { kind: "wrong-class", detail: `wrong ELF class: ELFCLASS${header.class === 2 ? 64 : 32}` };
-  if (header.data !== abi.data) return { kind: "fatal", detail: `ELF file data encoding not ${abi.data === 1 ? "little" : "big"}-endian` };
-  if (header.identVersion !== EV_CURRENT) return { kind: "fatal", detail: "ELF file version ident does not match current one" };
-  const osabiOk = header.osabi === ELFOSABI_SYSV || header.osabi === ELFOSABI_GNU || (abi.machine === EM_ARM && header.osabi === ELFOSABI_ARM_AEABI);
-  if (!osabiOk) return { kind: "fatal", detail: "ELF file OS ABI invalid" };
-  if (header.abiVersion > (header.osabi === ELFOSABI_GNU ? 5 : 0) && header.osabi !== ELFOSABI_ARM_AEABI) {
-    return { kind: "fatal", detail: "ELF file ABI version invalid" };
-  }
+  const verdict = identVerdict(header, abi);
+  if (verdict) return verdict;
   if (header.version !== EV_CURRENT) return { kind: "fatal", detail: "ELF file version does not match current one" };
   if (!machineMatches(abi, header)) return { kind: "wrong-machine", detail: `machine ${header.machine} is not the target's ${abi.machine}` };
   if (header.type !== ET_DYN && header.type !== ET_EXEC) return { kind: "fatal", detail: "only ET_DYN and ET_EXEC can be loaded" };
