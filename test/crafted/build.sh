@@ -322,6 +322,23 @@ case_dst_tokens() {
     "$(runpath '$ORIGIN/../$LIB:${ORIGIN}/../${PLATFORM}:$ORIGIN/../$FOO')"
 }
 
+# 16. A defective candidate is fatal for the whole program, unlike a wrong class (case 9): one
+#     executable per defect, each with RUNPATH bad-<defect>:good, good/ holding libfatal.so.
+case_fatal_candidate() {
+  local fs=$1 defect
+  so gcc "$fs/good/libfatal.so" libfatal.so
+  mkdir -p "$fs/bad-text" "$fs/bad-short" "$fs/bad-dir/libfatal.so" "$fs/bad-endian" "$fs/bad-osabi"
+  echo '/* A text file (a linker script, say), longer than an ELF header: not an ELF file. */' >"$fs/bad-text/libfatal.so"
+  head -c 40 /dev/zero >"$fs/bad-short/libfatal.so"
+  cp "$fs/good/libfatal.so" "$fs/bad-endian/libfatal.so"
+  printf '\002' | dd of="$fs/bad-endian/libfatal.so" bs=1 seek=5 conv=notrunc status=none # EI_DATA: big-endian
+  cp "$fs/good/libfatal.so" "$fs/bad-osabi/libfatal.so"
+  printf '\011' | dd of="$fs/bad-osabi/libfatal.so" bs=1 seek=7 conv=notrunc status=none # EI_OSABI: FreeBSD
+  for defect in text short dir endian osabi; do
+    exe gcc "$fs/bin/exe-$defect" "$fs/good/libfatal.so" "$(runpath "$fs/bad-$defect:$fs/good")"
+  done
+}
+
 H=$OUT/host
 R=$OUT/roots
 mkdir -p "$H" "$R"
@@ -341,6 +358,7 @@ fresh "$H/ld-library-path" && case_ld_library_path "$H/ld-library-path"
 case_musl "$R/musl"
 fresh "$H/open-error" && case_open_error "$H/open-error"
 fresh "$H/dst-tokens" && case_dst_tokens "$H/dst-tokens"
+fresh "$H/fatal-candidate" && case_fatal_candidate "$H/fatal-candidate"
 
 # 13. aarch64, each in its own small root (paths inside the root start at /case).
 arm64_root "$R/arm64-rpath-chain" && case_rpath_chain aarch64-linux-gnu-gcc "$R/arm64-rpath-chain/case" /case
