@@ -1,80 +1,233 @@
 // The command line: a thin layer over the library. Exit codes: 0 success, 1 runtime error, 2 usage error.
+//
+//   magicpak [OPTIONS] <INPUT>... <OUTPUT>          bundle (magicpak 1.4.0's command line)
+//   magicpak --list|--tree|--json [OPTIONS] FILE... list what the loader would load
 
 import { cac } from "cac";
+import { execFileSync } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
+import { bundle, BundleError, type LogLevel, type Logger } from "../lib/bundle/bundle.js";
+import { TestFailure } from "../lib/jail/jail.js";
 import { InputError, Loader } from "../lib/loader/load.js";
+import type { LoadGraph } from "../lib/loader/model.js";
 import { formatTrace, isComplete } from "../lib/report/trace.js";
 import { formatTree } from "../lib/report/tree.js";
 import { VERSION } from "../lib/version.js";
-import type { LoadGraph } from "../lib/loader/model.js";
 
 class UsageError extends Error {}
 
-interface ListOptions {
-  root: string;
-  libraryPath?: string;
-  preload?: string;
-  cwd?: string;
-  list?: boolean;
-  tree?: boolean;
-  json?: boolean;
-}
+/** Options whose values may start with '-' (magicpak: allow_hyphen_values), one value each. */
+const HYPHEN_VALUE_OPTIONS = new Set(["--dynamic-arg", "--upx-arg"]);
+
+const VALUE_OPTIONS = [
+  "include",
+  "exclude",
+  "mkdir",
+  "installTo",
+  "logLevel",
+  "testCommand",
+  "testStdin",
+  "testStdout",
+  "dynamicStdin",
+  "busybox",
+  "upx",
+  "cc",
+  "root",
+  "libraryPath",
+  "preload",
+  "cwd",
+] as const;
+const FLAG_OPTIONS = ["verbose", "test", "dynamic", "compress", "experimentalNoloadResolver", "list", "tree", "json", "help", "version"] as const;
+const REPEATABLE = new Set(["include", "exclude", "mkdir"]);
+
+type Parsed = Record<string, unknown>;
 
 export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
   const write = (stream: NodeJS.WritableStream, text: string) => stream.write(text.endsWith("\n") ? text : `${text}\n`);
-  const cli = cac("magicpak");
-  cli
-    .command("[...paths]", "Bundle INPUT... into OUTPUT, or list dependencies with --list/--tree/--json")
-    .usage("[OPTIONS] <INPUT>... <OUTPUT>\n  magicpak --list|--tree|--json [OPTIONS] <FILE>...")
-    .option("--list", "Print what the loader would load, as `LD_TRACE_LOADED_OBJECTS=1 FILE` does")
-    .option("--tree", "Print the dependency tree with the reason each object was found")
-    .option("--json", "Print the whole load graph as JSON")
-    .option("--root <DIR>", "Analyse inside this root filesystem, as after chroot", { default: "/" })
-    .option("--library-path <PATH>", "LD_LIBRARY_PATH of the target program")
-    .option("--preload <LIST>", "LD_PRELOAD of the target program")
-    .option("--cwd <DIR>", "Working directory of the target program (inside the root)");
-  cli.help();
-  cli.version(VERSION);
-  let parsed;
   try {
-    parsed = cli.parse(["node", "magicpak", ...argv], { run: false });
-  } catch (error) {
-    write(err, `error: ${(error as Error).message}`);
-    return 2;
-  }
-  const options = parsed.options as ListOptions & { help?: boolean; version?: boolean };
-  if (options.help || options.version) return 0;
-  const known = new Set(["--", "list", "tree", "json", "root", "libraryPath", "preload", "cwd", "help", "h", "version", "v"]);
-  const unknown = Object.keys(options).filter((k) => !known.has(k));
-  if (unknown.length > 0) {
-    write(err, `error: unknown option --${unknown[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} (see --help)`);
-    return 2;
-  }
-  const paths = parsed.args.map(String);
-  try {
-    const modes = [options.list, options.tree, options.json].filter(Boolean).length;
+    const { options, paths, hyphenValues } = parse(argv);
+    if (options["help"] || options["version"]) return 0;
+    const modes = ["list", "tree", "json"].filter((m) => options[m]).length;
     if (modes > 1) throw new UsageError("--list, --tree and --json cannot be combined");
     if (modes === 1) return listMode(paths, options, (t) => write(out, t), (t) => write(err, t));
-    if (paths.length < 2) throw new UsageError("expected <INPUT>... <OUTPUT> (see --help)");
-    write(err, "error: bundling (<INPUT>... <OUTPUT>) is not yet supported in this build; use --list, --tree or --json");
-    return 1;
+    return await bundleMode(paths, options, hyphenValues, (t) => write(err, t));
   } catch (error) {
     if (error instanceof UsageError) {
       write(err, `error: ${error.message}`);
       return 2;
     }
+    if (error instanceof BundleError || error instanceof InputError) {
+      write(err, `error: ${error.message}`);
+      return 1;
+    }
+    if (error instanceof TestFailure) {
+      write(err, `error: test failed: ${error.message}`);
+      return 1;
+    }
     throw error;
   }
 }
 
-function listMode(files: string[], options: ListOptions, print: (text: string) => void, warn: (text: string) => void): number {
-  if (files.length === 0) throw new UsageError("expected at least one FILE to list");
-  for (const value of [options.root, options.libraryPath, options.preload, options.cwd]) {
-    if (Array.isArray(value)) throw new UsageError("--root, --library-path, --preload and --cwd may be given once");
+function parse(argv: string[]): { options: Parsed; paths: string[]; hyphenValues: Record<string, string[]> } {
+  // Take the hyphen-valued options out first: the option parser would read "--help" as a flag.
+  const hyphenValues: Record<string, string[]> = { "--dynamic-arg": [], "--upx-arg": [] };
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf("=");
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (HYPHEN_VALUE_OPTIONS.has(name)) {
+      const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+      if (value === undefined) throw new UsageError(`${name} requires a value`);
+      hyphenValues[name]!.push(value);
+    } else if (arg === "--") {
+      rest.push(...argv.slice(i));
+      break;
+    } else {
+      rest.push(arg);
+    }
   }
-  const loader = new Loader(String(options.root), {
-    libraryPath: options.libraryPath === undefined ? null : String(options.libraryPath),
-    preload: options.preload === undefined ? null : String(options.preload),
-    cwd: options.cwd === undefined ? "/" : String(options.cwd),
+  const cli = cac("magicpak");
+  const command = cli
+    .command("[...paths]", "Bundle <INPUT>... and everything it needs at run time into <OUTPUT>")
+    .usage("[OPTIONS] <INPUT>... <OUTPUT>\n       magicpak --list|--tree|--json [OPTIONS] <FILE>...");
+  const strings = { type: [String] };
+  command
+    .option("-i, --include <GLOB>", "Additionally include files/directories matching GLOB (repeatable)", strings)
+    .option("-e, --exclude <GLOB>", "Exclude files/directories matching GLOB (repeatable)", strings)
+    .option("--mkdir <PATH>", "Make an empty directory at PATH in the bundle (repeatable; /tmp gets 1777)", strings)
+    .option("-r, --install-to <PATH>", "Install the executable at PATH (a trailing / appends its file name)", strings)
+    .option("--log-level <LEVEL>", "Off, Error, Warn, Info or Debug (default Warn)", strings)
+    .option("-v, --verbose", "Same as --log-level Info (overrides it)")
+    .option("-t, --test", "Test the bundle in a jail (chroot and namespaces) before writing it")
+    .option("--test-command <COMMAND>", "Shell command run as /bin/sh -c COMMAND in the jail (default: the executable's name)", strings)
+    .option("--test-stdin <CONTENT>", "Standard input of the test command", strings)
+    .option("--test-stdout <CONTENT>", "Expected standard output of the test command (compared after trimming)", strings)
+    .option("-d, --dynamic", "Also include files the executable opens when run (not yet supported in this build)")
+    .option("--dynamic-arg <ARG>", "Argument for the --dynamic run (repeatable; may start with -)")
+    .option("--dynamic-stdin <CONTENT>", "Standard input for the --dynamic run", strings)
+    .option("-c, --compress", "Compress the executable with UPX (not yet supported in this build)")
+    .option("--upx-arg <ARG>", "Argument passed to UPX (repeatable; may start with -)")
+    .option("--busybox <PATH>", "Static busybox for --test (default: busybox on PATH)", strings)
+    .option("--upx <PATH>", "Native upx to use instead of the built-in one", strings)
+    .option("--cc <PATH>", "Accepted for compatibility: the resolver needs no C compiler", strings)
+    .option("--experimental-noload-resolver", "Accepted for compatibility: the resolver never loads libraries")
+    .option("--list", "Print what the loader would load, as `LD_TRACE_LOADED_OBJECTS=1 FILE` does")
+    .option("--tree", "Print the dependency tree with the reason each object was found")
+    .option("--json", "Print the whole load graph as JSON")
+    .option("--root <DIR>", "Analyse and bundle from this root filesystem, as after chroot", strings)
+    .option("--library-path <PATH>", "LD_LIBRARY_PATH of the target program", strings)
+    .option("--preload <LIST>", "LD_PRELOAD of the target program", strings)
+    .option("--cwd <DIR>", "Working directory of the target program (inside the root)", strings);
+  cli.help();
+  cli.version(VERSION);
+  let parsed;
+  try {
+    parsed = cli.parse(["node", "magicpak", ...rest], { run: false });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const options = parsed.options as Parsed;
+  const known = new Set<string>(["--", "h", "v", "i", "e", "r", "t", "d", "c", ...VALUE_OPTIONS, ...FLAG_OPTIONS]);
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw new UsageError(`unknown option --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} (see --help)`);
+  }
+  for (const key of VALUE_OPTIONS) {
+    const value = options[key];
+    if (value === undefined) continue;
+    const list = (Array.isArray(value) ? value : [value]).map(String);
+    if (list.some((v) => v === "true" || v === "undefined")) throw new UsageError(`--${kebab(key)} requires a value`);
+    if (!REPEATABLE.has(key) && list.length > 1) throw new UsageError(`--${kebab(key)} may be given once`);
+    options[key] = REPEATABLE.has(key) ? list : list[0];
+  }
+  for (const key of FLAG_OPTIONS) {
+    if (options[key] !== undefined && typeof options[key] !== "boolean") throw new UsageError(`--${kebab(key)} takes no value`);
+  }
+  return { options, paths: parsed.args.map(String), hyphenValues };
+}
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+const LEVELS: LogLevel[] = ["Off", "Error", "Warn", "Info", "Debug"];
+
+function logger(options: Parsed, warn: (text: string) => void): Logger {
+  let level = (options["logLevel"] as string | undefined) ?? "Warn";
+  if (!LEVELS.includes(level as LogLevel)) throw new UsageError(`--log-level must be one of ${LEVELS.join(", ")} (got ${JSON.stringify(level)})`);
+  if (options["verbose"]) level = "Info";
+  const threshold = LEVELS.indexOf(level as LogLevel);
+  return (messageLevel, message) => {
+    if (threshold >= LEVELS.indexOf(messageLevel) && threshold > 0) warn(`${messageLevel.toUpperCase().padStart(5)} ${message}`);
+  };
+}
+
+async function bundleMode(paths: string[], options: Parsed, hyphenValues: Record<string, string[]>, warn: (text: string) => void): Promise<number> {
+  if (paths.length < 2) throw new UsageError("expected <INPUT>... <OUTPUT> (see --help)");
+  const log = logger(options, warn);
+  const inputs = paths.slice(0, -1);
+  const output = paths[paths.length - 1]!;
+  if (options["dynamic"] || hyphenValues["--dynamic-arg"]!.length > 0 || options["dynamicStdin"] !== undefined) {
+    throw new BundleError("--dynamic", "not yet supported in this build (coming with the tracer); use --include for files the program opens");
+  }
+  if (options["compress"] || hyphenValues["--upx-arg"]!.length > 0 || options["upx"] !== undefined) {
+    throw new BundleError("--compress", "not yet supported in this build (coming with the built-in UPX)");
+  }
+  if (options["cc"] !== undefined) log("Debug", "--cc is accepted for compatibility and not needed: the resolver compiles nothing");
+  if (options["experimentalNoloadResolver"]) log("Debug", "--experimental-noload-resolver is accepted for compatibility: the resolver never loads libraries");
+  const test = options["test"]
+    ? {
+        busybox: findBusybox(options["busybox"] as string | undefined),
+        command: options["testCommand"] as string | undefined,
+        stdin: options["testStdin"] as string | undefined,
+        stdout: options["testStdout"] as string | undefined,
+      }
+    : undefined;
+  await bundle({
+    inputs,
+    output,
+    root: options["root"] as string | undefined,
+    cwd: options["cwd"] as string | undefined,
+    include: options["include"] as string[] | undefined,
+    exclude: options["exclude"] as string[] | undefined,
+    mkdir: options["mkdir"] as string[] | undefined,
+    installTo: options["installTo"] as string | undefined,
+    environment: { libraryPath: (options["libraryPath"] as string | undefined) ?? null, preload: (options["preload"] as string | undefined) ?? null },
+    test,
+    log,
+  });
+  return 0;
+}
+
+/** --busybox as a path or a name looked up on PATH; it must be statically linked to work in the jail. */
+function findBusybox(given: string | undefined): string {
+  const name = given ?? "busybox";
+  const candidates = name.includes("/") ? [name] : (process.env["PATH"] ?? "").split(delimiter).filter((d) => d !== "").map((d) => join(d, name));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+    } catch {
+      continue;
+    }
+    let description = "";
+    try {
+      description = execFileSync("file", ["-bL", candidate], { encoding: "utf8" });
+    } catch {
+      description = "";
+    }
+    if (/dynamically linked/.test(description)) throw new BundleError(candidate, "busybox must be statically linked to run in the jail (install busybox-static)");
+    return candidate;
+  }
+  throw new BundleError(name, "busybox not found (give a static busybox with --busybox PATH)");
+}
+
+function listMode(files: string[], options: Parsed, print: (text: string) => void, warn: (text: string) => void): number {
+  if (files.length === 0) throw new UsageError("expected at least one FILE to list");
+  const loader = new Loader((options["root"] as string | undefined) ?? "/", {
+    libraryPath: (options["libraryPath"] as string | undefined) ?? null,
+    preload: (options["preload"] as string | undefined) ?? null,
+    cwd: (options["cwd"] as string | undefined) ?? "/",
   });
   let status = 0;
   const graphs: LoadGraph[] = [];
@@ -91,12 +244,12 @@ function listMode(files: string[], options: ListOptions, print: (text: string) =
       throw error;
     }
     if (!isComplete(graph)) status = 1;
-    if (options.json) {
+    if (options["json"]) {
       graphs.push(graph);
       continue;
     }
     if (files.length > 1) print(`${file}:`);
-    if (options.tree) {
+    if (options["tree"]) {
       for (const line of formatTree(graph)) print(line);
     } else {
       const trace = formatTrace(graph, file);
@@ -104,6 +257,6 @@ function listMode(files: string[], options: ListOptions, print: (text: string) =
       for (const line of trace.errors) warn(line);
     }
   }
-  if (options.json) print(JSON.stringify(graphs.length === 1 && files.length === 1 ? graphs[0] : graphs, null, 2));
+  if (options["json"]) print(JSON.stringify(graphs.length === 1 && files.length === 1 ? graphs[0] : graphs, null, 2));
   return status;
 }

@@ -18,6 +18,12 @@ export class RootPathError extends Error {
   }
 }
 
+/** A symlink met while resolving: where it is (its parent canonical) and its raw target. */
+export interface SymlinkHop {
+  at: string;
+  target: string;
+}
+
 export interface ResolvedPath {
   /** Canonical path inside the root: absolute, no symlinks, no `.` or `..`. */
   path: string;
@@ -164,7 +170,18 @@ export class RootFs {
   }
 
   /** Walks `components` from the canonical directory `start`, following symlinks inside the root. */
-  private walk(start: string, components: string[], asked: string, followLast: boolean, hops: number): ResolvedPath {
+  /**
+   * Resolves a path and reports every symlink met on the way, each at its location with a
+   * canonical parent, so the same chain can be rebuilt in an image.
+   */
+  traverse(path: string, cwd = "/"): { resolved: ResolvedPath; links: SymlinkHop[] } {
+    const absolute = path.startsWith("/") ? path : joinGuest(cwd, path);
+    const links: SymlinkHop[] = [];
+    const resolved = this.walk("/", splitGuest(absolute), path, true, 0, links);
+    return { resolved, links };
+  }
+
+  private walk(start: string, components: string[], asked: string, followLast: boolean, hops: number, links?: SymlinkHop[]): ResolvedPath {
     const stack = start === "/" ? [] : start.slice(1).split("/");
     const pending = components.slice();
     let stats: Stats | null = null;
@@ -186,6 +203,7 @@ export class RootFs {
         } catch (error) {
           throw new RootPathError(asked, errorCode(error));
         }
+        links?.push({ at: candidate, target });
         if (target.startsWith("/")) stack.length = 0;
         pending.unshift(...splitGuest(target));
         stats = null;

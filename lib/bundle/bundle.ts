@@ -1,0 +1,204 @@
+// The bundling pipeline, magicpak's order: resolve the inputs and their closures, bundle the
+// executables, --mkdir, --include, --exclude, --test, then emit. Nothing is written to OUTPUT
+// until the plan is complete and the test has passed.
+
+import { isAbsolute, posix, resolve as resolveHost } from "node:path";
+import { ElfError } from "../elf/errors.js";
+import { readElf } from "../elf/file.js";
+import { RootFs } from "../fs/root.js";
+import { FileGraph, GraphConflictError, type Reason } from "../graph/file-graph.js";
+import { testInJail, type JailTest } from "../jail/jail.js";
+import { InputError, Loader, type TargetEnvironment } from "../loader/load.js";
+import type { LoadGraph } from "../loader/model.js";
+import { addFromRoot, BundleError, imageLinkTarget } from "./collect.js";
+import { emitBundle } from "./emit.js";
+import { expandGlob, isExcluded } from "./glob.js";
+
+export type LogLevel = "Off" | "Error" | "Warn" | "Info" | "Debug";
+export type Logger = (level: Exclude<LogLevel, "Off">, message: string) => void;
+
+export interface BundleOptions {
+  /** Executables, as paths inside the root (relative ones against `cwd`). */
+  inputs: string[];
+  /** The directory to write; absent or empty. Omit to plan only. */
+  output?: string;
+  /** Root filesystem to bundle from (default "/"). */
+  root?: string;
+  /** Working directory for relative inputs and patterns (default: this process's for "/", else "/"). */
+  cwd?: string;
+  include?: string[];
+  exclude?: string[];
+  mkdir?: string[];
+  /** Where the input goes in the image; a trailing "/" appends the input's file name. */
+  installTo?: string;
+  /** The target's environment (LD_LIBRARY_PATH, LD_PRELOAD), never this process's. */
+  environment?: Pick<TargetEnvironment, "libraryPath" | "preload">;
+  test?: {
+    /** Default: each input's file name. */
+    command?: string;
+    stdin?: string;
+    stdout?: string;
+    busybox: string;
+  };
+  log?: Logger;
+}
+
+export interface BundleResult {
+  graph: FileGraph;
+  /** The load graph of each input. */
+  loads: LoadGraph[];
+  output: string | null;
+}
+
+/** A failure the user can act on: one line naming the path and the problem. */
+export { BundleError };
+
+export async function bundle(options: BundleOptions): Promise<BundleResult> {
+  const log: Logger = options.log ?? (() => undefined);
+  if (options.inputs.length === 0) throw new BundleError("<INPUT>", "at least one input is required");
+  const rootDir = options.root ?? "/";
+  const root = new RootFs(rootDir);
+  const cwd = options.cwd ?? (root.isHostRoot ? process.cwd() : "/");
+  const loader = new Loader(root, { ...options.environment, cwd });
+  const graph = new FileGraph();
+  const loads: LoadGraph[] = [];
+  try {
+    // 1-2. Each input's shared-object closure, then the executable itself.
+    for (const input of options.inputs) {
+      const path = posix.isAbsolute(input) ? input : posix.join(cwd, input);
+      log("Info", `bundle shared object dependencies of ${path}`);
+      loads.push(addClosure(graph, root, loader, path));
+      placeExecutable(graph, root, path, options.installTo);
+    }
+    // 3. --mkdir
+    for (const dir of options.mkdir ?? []) {
+      const path = posix.normalize(`/${dir}`).replace(/\/+$/, "") || "/";
+      log("Info", `make directory ${path}`);
+      // /tmp and /var/tmp are world-writable and sticky in every container image.
+      const mode = path === "/tmp" || path === "/var/tmp" ? 0o1777 : 0o755;
+      graph.add({ kind: "directory", path: graph.resolveInGraph(path), mode, reasons: [{ kind: "mkdir" }] });
+    }
+    // 4. --include: files, symlinks and directories; ELF files bring their own closure.
+    for (const pattern of options.include ?? []) {
+      const matches = expandGlob(root, pattern, cwd);
+      if (matches.length === 0) log("Warn", `--include ${pattern} matched nothing`);
+      for (const match of matches) {
+        log("Info", `include ${match}`);
+        const reason: Reason = { kind: "include", pattern };
+        const file = addFromRoot(graph, root, match, reason, { recursive: true });
+        if (file.stats.isFile() && isDynamicElf(file.hostPath)) loads.push(addClosure(graph, root, loader, match));
+      }
+    }
+    // 5. --exclude: any entry, also those that came in as symlink targets.
+    for (const pattern of options.exclude ?? []) {
+      for (const node of graph.entries()) {
+        if (isExcluded(node.path, pattern)) {
+          log("Info", `exclude ${node.path}`);
+          graph.remove(node.path);
+        }
+      }
+    }
+  } catch (error) {
+    throw asBundleError(error);
+  }
+  // 6. --test, in a jail built from the plan.
+  if (options.test) {
+    const tests: JailTest[] = options.test.command !== undefined
+      ? [{ command: options.test.command, stdin: options.test.stdin, expectedStdout: options.test.stdout }]
+      : options.inputs.map((input) => ({ command: posix.basename(input), stdin: options.test!.stdin, expectedStdout: options.test!.stdout }));
+    log("Info", `test the bundle: ${tests.map((t) => t.command).join("; ")}`);
+    await testInJail(graph, tests, { busybox: options.test.busybox });
+  }
+  // 7. Emit.
+  let output: string | null = null;
+  if (options.output !== undefined) {
+    output = isAbsolute(options.output) ? options.output : resolveHost(options.output);
+    log("Info", `emit the bundle to ${output}`);
+    try {
+      emitBundle(graph, options.output);
+    } catch (error) {
+      throw asBundleError(error);
+    }
+  }
+  return { graph, loads, output };
+}
+
+/** Loads `path` and adds its interpreter and every library, at the paths the loader opens them by. */
+function addClosure(graph: FileGraph, root: RootFs, loader: Loader, path: string): LoadGraph {
+  let load: LoadGraph;
+  try {
+    load = loader.load(path);
+  } catch (error) {
+    if (error instanceof InputError) throw new BundleError(error.path, error.problem);
+    throw error;
+  }
+  if (load.error) throw new BundleError(path, `cannot be loaded: ${load.error}`);
+  const missing = load.missing[0];
+  if (missing) {
+    const by = load.objects[missing.requestedBy];
+    const tried = missing.attempts.map((a) => a.path).join(", ");
+    throw new BundleError(path, `${missing.name} not found (needed by ${by?.index === 0 ? path : by?.realPath})${tried ? `; tried ${tried}` : ""}`);
+  }
+  if (load.interpreter) addFromRoot(graph, root, load.interpreter, { kind: "interpreter", of: path });
+  for (const object of load.objects.slice(1)) {
+    const requester = load.objects[object.loader ?? 0];
+    const why: Reason =
+      object.foundBy === "interpreter"
+        ? { kind: "interpreter", of: path }
+        : object.foundBy === "preload"
+          ? { kind: "preload", name: object.name }
+          : object.foundBy === "audit"
+            ? { kind: "audit", name: object.name }
+            : { kind: "needed", by: requester?.index === 0 ? path : (requester?.realPath ?? path), name: object.name };
+    addFromRoot(graph, root, object.path.startsWith("/") ? object.path : object.realPath, why);
+    // Another CPU may pick another glibc-hwcaps variant: bring them all.
+    for (const variant of object.variants) addFromRoot(graph, root, variant, why);
+  }
+  return load;
+}
+
+/** The input goes at --install-to (a trailing "/" appends its name), or at its own path. */
+function placeExecutable(graph: FileGraph, root: RootFs, input: string, installTo: string | undefined): void {
+  const reason: Reason = { kind: "input", path: input };
+  if (installTo === undefined) {
+    addFromRoot(graph, root, input, reason);
+    return;
+  }
+  const wanted = installTo.endsWith("/") ? `${installTo}${posix.basename(input)}` : installTo;
+  const at = graph.resolveInGraph(posix.normalize(posix.isAbsolute(wanted) ? wanted : `/${wanted}`));
+  const link = root.lookup(input, "/", false);
+  if (!(link instanceof Error) && link.stats.isSymbolicLink()) {
+    // A symlinked input stays a symlink, so its $ORIGIN is the same in the image as on the host.
+    const target = root.readlink(input)!;
+    const absoluteTarget = target.startsWith("/") ? target : posix.join(posix.dirname(link.path), target);
+    graph.add({ kind: "symlink", path: at, target: imageLinkTarget(at, absoluteTarget), mode: 0o777, reasons: [reason] });
+    addFromRoot(graph, root, absoluteTarget, reason);
+    return;
+  }
+  const file = root.resolve(input);
+  graph.add({
+    kind: "file",
+    path: at,
+    source: file.path,
+    hostSource: file.hostPath,
+    size: file.stats.size,
+    identity: `${file.stats.dev}:${file.stats.ino}`,
+    mode: file.stats.mode & 0o7777,
+    mtimeMs: file.stats.mtimeMs,
+    reasons: [reason],
+  });
+}
+
+function isDynamicElf(hostPath: string): boolean {
+  try {
+    return readElf(hostPath).dynamic !== null;
+  } catch (error) {
+    if (error instanceof ElfError) return false;
+    throw error;
+  }
+}
+
+function asBundleError(error: unknown): unknown {
+  if (error instanceof GraphConflictError) return new BundleError(error.path, error.detail);
+  return error;
+}
