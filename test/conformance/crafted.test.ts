@@ -137,6 +137,7 @@ function cases(out: string): Case[] {
       reject: ["\tlibcommon.so.1 => not found", `\tlibalias.so => ${h}/soname-reuse/lib/libalias.so`],
     }),
     // 6. Names with '/': opened as given, relative to the cwd; $ORIGIN of such a library is cwd-based.
+    //    Relative and empty RPATH elements are relative to the cwd too.
     ...glibcBoth({
       name: "6 DT_NEEDED names containing '/'",
       runner: "host",
@@ -152,6 +153,7 @@ function cases(out: string): Case[] {
         `\tlibdotdep.so => ${h}/slash-names/work/./dot/libdotdep.so`,
         "\tmissing/libnone.so => not found",
         "\tlibrr.so => relrpath/librr.so",
+        "\tlibcwdr.so",
       ],
     }),
     // 7. DF_1_NODEFLIB: neither the system directories nor cache entries in them.

@@ -173,10 +173,12 @@ case_soname_reuse() {
 # 6. DT_NEEDED names containing '/' are opened as given, relative ones against the cwd (work/):
 #    sub/libslash.so (RPATH $ORIGIN/more: its origin is cwd + "/sub"), ./dot/libdot.so (RPATH
 #    $ORIGIN: origin cwd + "/./dot"), an absolute path, $ORIGIN/libdst.so (tokens expanded) and
-#    missing/libnone.so (no such file). The exe's relative RPATH relrpath is relative to the cwd too.
+#    missing/libnone.so (no such file). The exe's RPATH "relrpath:" is relative to the cwd too, and
+#    its empty element is the cwd itself (work/libcwdr.so).
 case_slash_names() {
   local fs=$1
   so gcc "$fs/work/relrpath/librr.so" librr.so
+  so gcc "$fs/work/libcwdr.so" libcwdr.so
   so gcc "$fs/link/libnone.so" missing/libnone.so
   so gcc "$fs/work/sub/more/libmore.so" libmore.so
   so gcc "$fs/work/sub/libslash.so" sub/libslash.so "$fs/work/sub/more/libmore.so" "$(rpath '$ORIGIN/more')"
@@ -185,7 +187,7 @@ case_slash_names() {
   so gcc "$fs/abs/libabs.so" "$fs/abs/libabs.so"
   so gcc "$fs/bin/libdst.so" '$ORIGIN/libdst.so'
   exe gcc "$fs/bin/exe" "$fs/work/sub/libslash.so" "$fs/work/dot/libdot.so" "$fs/abs/libabs.so" "$fs/bin/libdst.so" \
-    "$fs/link/libnone.so" "$fs/work/relrpath/librr.so" "$(rpath relrpath)"
+    "$fs/link/libnone.so" "$fs/work/relrpath/librr.so" "$fs/work/libcwdr.so" "$(rpath relrpath:)"
   rm -r "$fs/link"
 }
 
