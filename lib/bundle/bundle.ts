@@ -10,7 +10,7 @@ import { FileGraph, GraphConflictError, type Reason } from "../graph/file-graph.
 import { testInJail, type JailTest } from "../jail/jail.js";
 import { InputError, Loader, type TargetEnvironment } from "../loader/load.js";
 import type { LoadGraph } from "../loader/model.js";
-import { addFromRoot, BundleError, imageLinkTarget } from "./collect.js";
+import { addDirectoryChain, addFromRoot, addSymlinkAsIs, BundleError, imageLinkTarget } from "./collect.js";
 import { emitBundle } from "./emit.js";
 import { expandGlob, isExcluded } from "./glob.js";
 
@@ -82,11 +82,24 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
     for (const pattern of options.include ?? []) {
       const matches = expandGlob(root, pattern, cwd);
       if (matches.length === 0) log("Warn", `--include ${pattern} matched nothing`);
+      const literal = matches.length === 1 && matches[0] === (posix.isAbsolute(pattern) ? pattern : posix.join(cwd, pattern));
       for (const match of matches) {
         log("Info", `include ${match}`);
         const reason: Reason = { kind: "include", pattern };
+        if (!literal && !root.tryResolve(match) && root.readlink(match) !== null) {
+          // A wildcard matched a dangling or looping symlink: keep the link as the root has it.
+          log("Warn", `${match} is a symlink that does not resolve in the root; kept as a link`);
+          addSymlinkAsIs(graph, root, match, reason);
+          continue;
+        }
         const file = addFromRoot(graph, root, match, reason, { recursive: true });
-        if (file.stats.isFile() && isDynamicElf(file.hostPath)) loads.push(addClosure(graph, root, loader, match));
+        // ELF files matched, directly or inside a matched directory, bring their own closure.
+        const files = file.stats.isDirectory()
+          ? graph.entries().filter((n) => n.kind === "file" && n.path.startsWith(`${file.path}/`)).map((n) => n.path)
+          : [file.path];
+        for (const path of files) {
+          if (isDynamicElf(root.hostPath(path))) loads.push(addClosure(graph, root, loader, path));
+        }
       }
     }
     // 5. --exclude: any entry, also those that came in as symlink targets.
@@ -164,8 +177,10 @@ function placeExecutable(graph: FileGraph, root: RootFs, input: string, installT
     addFromRoot(graph, root, input, reason);
     return;
   }
-  const wanted = installTo.endsWith("/") ? `${installTo}${posix.basename(input)}` : installTo;
-  const at = graph.resolveInGraph(posix.normalize(posix.isAbsolute(wanted) ? wanted : `/${wanted}`));
+  const wanted = posix.normalize(posix.isAbsolute(installTo) ? installTo : `/${installTo}`) + (installTo.endsWith("/") ? posix.basename(input) : "");
+  // Where the root has the install directory (/bin -> usr/bin), the image gets the same chain.
+  const dir = addDirectoryChain(graph, root, graph.resolveInGraph(posix.dirname(wanted)));
+  const at = graph.resolveInGraph(dir === "/" ? `/${posix.basename(wanted)}` : `${dir}/${posix.basename(wanted)}`);
   const link = root.lookup(input, "/", false);
   if (!(link instanceof Error) && link.stats.isSymbolicLink()) {
     // A symlinked input stays a symlink, so its $ORIGIN is the same in the image as on the host.

@@ -49,6 +49,39 @@ export function addFromRoot(graph: FileGraph, root: RootFs, path: string, reason
   return traversal.resolved;
 }
 
+/**
+ * Adds the symlink `path` itself, not what it points to (a dangling or looping link matched by an
+ * include pattern is kept as the root has it). Its parent directory's chain is added too.
+ */
+export function addSymlinkAsIs(graph: FileGraph, root: RootFs, path: string, reason: Reason): string {
+  const slash = path.lastIndexOf("/");
+  const parent = addDirectoryChain(graph, root, path.slice(0, slash) || "/");
+  const at = parent === "/" ? `/${path.slice(slash + 1)}` : `${parent}/${path.slice(slash + 1)}`;
+  const target = root.readlink(at);
+  if (target === null) throw new BundleError(path, "is not a symlink");
+  graph.add({ kind: "symlink", path: at, target: imageLinkTarget(at, target), mode: 0o777, reasons: [reason] });
+  return at;
+}
+
+/**
+ * The symlinks on the way to directory `dir` of the root, added to the graph; returns the
+ * directory's canonical path. A directory that does not exist in the root is returned as is.
+ */
+export function addDirectoryChain(graph: FileGraph, root: RootFs, dir: string): string {
+  let traversal;
+  try {
+    traversal = root.traverse(dir);
+  } catch (error) {
+    if (error instanceof RootPathError) return dir;
+    throw error;
+  }
+  if (!traversal.resolved.stats.isDirectory()) return dir;
+  for (const hop of traversal.links) {
+    graph.add({ kind: "symlink", path: hop.at, target: imageLinkTarget(hop.at, hop.target), mode: 0o777, reasons: [{ kind: "symlink", towards: dir }] });
+  }
+  return traversal.resolved.path;
+}
+
 function addResolved(graph: FileGraph, root: RootFs, file: ResolvedPath, reason: Reason, options: AddOptions): void {
   const stats = file.stats;
   if (stats.isFile()) {
