@@ -137,3 +137,19 @@ t.test("runtime errors exit 1 with one line naming the path, and write nothing",
   }
   t.same(readdirSync(scratch).filter((n) => n.startsWith(".")), [], "no staging directories left behind");
 });
+
+t.test("--test works without root, through user and mount namespaces", async (t) => {
+  const home = mkdtempSync(join(tmpdir(), "magicpak-nobody-"));
+  t.teardown(() => rmSync(home, { recursive: true, force: true }));
+  const bb = join(home, "busybox");
+  spawnSync("cp", [busybox, bb]);
+  spawnSync("chown", ["-R", "65534:65534", home]);
+  spawnSync("chmod", ["755", home]);
+  const r = spawnSync(
+    "setpriv",
+    ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, bin, "/usr/bin/ls", join(home, "out"), "--test", "--busybox", bb, "--test-command", "ls / | grep -c usr; id -u", "--test-stdout", "1\n0"],
+    { encoding: "utf8", env: { PATH: "/usr/bin:/bin", TMPDIR: home } },
+  );
+  t.equal(r.status, 0, r.stderr);
+  t.ok(existsSync(join(home, "out/usr/bin/ls")), "bundle written by an unprivileged user");
+});
