@@ -33,11 +33,12 @@ export function formatTree(graph: LoadGraph): string[] {
         return;
       }
       const child = graph.objects[edge.target]!;
-      const repeat = shown.has(child.index);
-      const reused = child.loader !== object.index || child.name !== edge.name;
-      const tag = reused && child.foundBy !== "interpreter" ? "[already loaded]" : TAGS[child.foundBy];
+      // Each object is shown in full under the object that loaded it (its l_loader, first in
+      // breadth-first order); everywhere else it is a reference.
+      const home = child.loader === object.index && child.name === edge.name && !shown.has(child.index);
+      const tag = home || child.foundBy === "interpreter" ? TAGS[child.foundBy] : "[already loaded]";
       out.push(`${branch}${edge.name} => ${child.path || child.realPath} ${tag}${child.variants.length ? ` (also: ${child.variants.join(", ")})` : ""}`);
-      if (!repeat) {
+      if (home) {
         shown.add(child.index);
         visit(child, childPrefix);
       }
