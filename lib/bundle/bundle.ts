@@ -152,6 +152,17 @@ function addClosure(graph: FileGraph, root: RootFs, loader: Loader, path: string
     const tried = missing.attempts.map((a) => a.path).join(", ");
     throw new BundleError(path, `${missing.name} not found (needed by ${by?.index === 0 ? path : by?.realPath})${tried ? `; tried ${tried}` : ""}`);
   }
+  addLoadedObjects(graph, root, load, path);
+  // Audit modules, each with its own copies of its dependencies.
+  for (const audit of load.audit) {
+    addFromRoot(graph, root, audit.input, { kind: "audit", name: audit.input });
+    addLoadedObjects(graph, root, audit, audit.input);
+  }
+  return load;
+}
+
+/** The interpreter and every object of a load graph but its main one, with the reason each is there. */
+function addLoadedObjects(graph: FileGraph, root: RootFs, load: LoadGraph, path: string): void {
   if (load.interpreter) addFromRoot(graph, root, load.interpreter, { kind: "interpreter", of: path });
   for (const object of load.objects.slice(1)) {
     const requester = load.objects[object.loader ?? 0];
@@ -160,14 +171,11 @@ function addClosure(graph: FileGraph, root: RootFs, loader: Loader, path: string
         ? { kind: "interpreter", of: path }
         : object.foundBy === "preload"
           ? { kind: "preload", name: object.name }
-          : object.foundBy === "audit"
-            ? { kind: "audit", name: object.name }
-            : { kind: "needed", by: requester?.index === 0 ? path : (requester?.realPath ?? path), name: object.name };
+          : { kind: "needed", by: requester?.index === 0 ? path : (requester?.realPath ?? path), name: object.name };
     addFromRoot(graph, root, object.path.startsWith("/") ? object.path : object.realPath, why);
     // Another CPU may pick another glibc-hwcaps variant: bring them all.
     for (const variant of object.variants) addFromRoot(graph, root, variant, why);
   }
-  return load;
 }
 
 /** The input goes at --install-to (a trailing "/" appends its name), or at its own path. */

@@ -189,12 +189,7 @@ export class Loader {
       loader: null,
       requestedBy: [],
       aliases: [],
-      soname: elf.dynamic?.soname ?? null,
-      needed: elf.dynamic?.needed ?? [],
-      rpath: elf.dynamic?.rpath ?? null,
-      runpath: elf.dynamic?.runpath ?? null,
-      nodeflib: hasNodeflib(elf.dynamic),
-      machine: elf.header.machine,
+      ...elfFields(elf),
       variants: [],
       attempts: [],
       edges: [],
@@ -292,7 +287,11 @@ class Walk {
       const index = queue[q]!;
       const object = this.graph.objects[index]!;
       const node = this.nodes[index]!;
-      for (const rawName of object.needed) {
+      // DT_FILTER and DT_AUXILIARY objects are loaded like dependencies (dl-deps.c); a missing
+      // auxiliary filtee is ignored.
+      const names = [...object.needed.map((n) => [n, false] as const), ...object.filtees.map((n) => [n, object.auxiliary.includes(n)] as const)];
+      for (const [rawName, optional] of names) {
+        if (optional && this.glibc && !this.findAuxiliary(rawName, node)) continue;
         let name = rawName;
         if (this.glibc && containsDst(rawName)) {
           name = substituteDst(rawName, { origin: node.origin, platform: this.glibc.config.platform, lib: this.glibc.config.dstLib });
@@ -310,6 +309,13 @@ class Walk {
         if (this.graph.error) return;
       }
     }
+  }
+
+  /** Whether an auxiliary filtee can be loaded at all (if not, glibc skips it silently). */
+  private findAuxiliary(name: string, node: Node): boolean {
+    if (this.findLoadedGlibc(name) !== null) return true;
+    const result = name.includes("/") ? openGlibcPath(this.glibc!, name, node) : searchGlibc(this.glibc!, name, node);
+    return result.kind === "found";
   }
 
   /** The interpreter is loaded first, under its PT_INTERP name and its SONAME, but listed only where first needed. */
@@ -333,12 +339,7 @@ class Walk {
       loader: null,
       requestedBy: [],
       aliases: this.config.flavour === "glibc" && elf.dynamic?.soname ? [elf.dynamic.soname] : [],
-      soname: elf.dynamic?.soname ?? null,
-      needed: elf.dynamic?.needed ?? [],
-      rpath: null,
-      runpath: null,
-      nodeflib: false,
-      machine: elf.header.machine,
+      ...elfFields(elf),
       variants: [],
       attempts: [],
       edges: [],
@@ -497,12 +498,7 @@ class Walk {
       loader: requesterIndex,
       requestedBy: [requesterIndex],
       aliases: [],
-      soname: elf.dynamic?.soname ?? null,
-      needed: elf.dynamic?.needed ?? [],
-      rpath: elf.dynamic?.rpath ?? null,
-      runpath: elf.dynamic?.runpath ?? null,
-      nodeflib: hasNodeflib(elf.dynamic),
-      machine: elf.header.machine,
+      ...elfFields(elf),
       variants: found.variants,
       attempts: found.attempts,
       edges: [],
@@ -538,44 +534,42 @@ class Walk {
     return -1;
   }
 
+  /**
+   * DT_AUDIT / DT_DEPAUDIT of the main program: each module is loaded with dlmopen(LM_ID_NEWLM),
+   * in a namespace of its own with its own copies of its dependencies (rtld.c, glibc >= 2.32).
+   */
   private loadAudit(name: string): void {
     const main = this.nodes[0]!;
     const ctx = this.glibc;
     if (!ctx) return;
     const result = name.includes("/") ? openGlibcPath(ctx, name, main) : searchGlibc(ctx, name, main);
     if (result.kind === "missing") {
+      // The loader reports an audit module that cannot be loaded and goes on without it.
       this.graph.missing.push({ index: this.graph.missing.length, name, requestedBy: 0, attempts: result.attempts, fatal: null });
       return;
     }
     try {
-      const elf = this.loader.readObject(result.file.path);
-      const index = this.graph.objects.length;
-      this.graph.objects.push({
-        index,
-        name,
-        path: result.path,
-        realPath: result.file.path,
-        foundBy: "audit",
-        searchDir: result.searchDir,
-        loader: 0,
-        requestedBy: [0],
-        aliases: [],
-        soname: elf.dynamic?.soname ?? null,
-        needed: elf.dynamic?.needed ?? [],
-        rpath: elf.dynamic?.rpath ?? null,
-        runpath: elf.dynamic?.runpath ?? null,
-        nodeflib: hasNodeflib(elf.dynamic),
-        machine: elf.header.machine,
-        variants: result.variants,
-        attempts: result.attempts,
-        edges: [],
-      });
-      this.nodes.push({ object: this.graph.objects[index]!, rpath: null, runpath: null, nodeflib: false, origin: originOfFoundPath(result.path, this.cwd), loader: main, isMain: false });
-      this.graph.audit.push(index);
-    } catch {
-      // An unreadable audit module is reported by the loader and skipped.
+      this.graph.audit.push(this.loader.load(result.path, { mode: "library" }));
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      this.graph.missing.push({ index: this.graph.missing.length, name, requestedBy: 0, attempts: result.attempts, fatal: error.problem });
     }
   }
+}
+
+/** What a loaded object record takes from its ELF file. */
+function elfFields(elf: ElfFile): Pick<LoadedObject, "soname" | "needed" | "filtees" | "auxiliary" | "rpath" | "runpath" | "nodeflib" | "machine"> {
+  const d = elf.dynamic;
+  return {
+    soname: d?.soname ?? null,
+    needed: d?.needed ?? [],
+    filtees: d ? [...d.filter, ...d.auxiliary] : [],
+    auxiliary: d?.auxiliary ?? [],
+    rpath: d?.rpath ?? null,
+    runpath: d?.runpath ?? null,
+    nodeflib: hasNodeflib(d),
+    machine: elf.header.machine,
+  };
 }
 
 /** musl's reserved names: "lib" + one of c, pthread, rt, m, dl, util, xnet + "." */

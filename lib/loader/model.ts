@@ -51,6 +51,10 @@ export interface LoadedObject {
   aliases: string[];
   soname: string | null;
   needed: string[];
+  /** DT_FILTER and DT_AUXILIARY names (filtees are loaded like dependencies). */
+  filtees: string[];
+  /** The subset of `filtees` that are auxiliary (optional). */
+  auxiliary: string[];
   rpath: string | null;
   runpath: string | null;
   nodeflib: boolean;
@@ -93,8 +97,8 @@ export interface LoadGraph {
   missing: MissingObject[];
   /** Link-map order, main program excluded, as the loader's trace prints it. */
   chain: ChainEntry[];
-  /** Audit modules (DT_AUDIT/DT_DEPAUDIT): loaded in their own namespace, not in the chain. */
-  audit: number[];
+  /** Audit modules (DT_AUDIT/DT_DEPAUDIT), each loaded in a namespace of its own: not in the chain. */
+  audit: LoadGraph[];
   /** Whether the input was listed as a program started for real or as a library (`ld.so --list`). */
   mode: "program" | "library";
   /** A whole-program error (the loader would print only this): fatal defect of a dependency. */

@@ -45,9 +45,9 @@ export function formatTree(graph: LoadGraph): string[] {
     });
   };
   visit(graph.objects[0]!, "");
-  for (const index of graph.audit) {
-    const audit = graph.objects[index]!;
-    out.push(`audit: ${audit.name} => ${audit.path} ${TAGS[audit.foundBy]}`);
+  for (const audit of graph.audit) {
+    out.push(`audit module (its own namespace):`);
+    out.push(...formatTree(audit).map((line) => `  ${line}`));
   }
   if (graph.error) out.push(`error: ${graph.error}`);
   return out;

@@ -244,3 +244,19 @@ t.test("SIGKILL while emitting leaves no OUTPUT", async (t) => {
   t.ok(staged, "emit had started");
   t.notOk(existsSync(out), "no OUTPUT after SIGKILL");
 });
+
+t.test("DT_AUDIT modules are bundled with their own dependencies", async (t) => {
+  const aroot = makeMiniRoot();
+  t.teardown(() => rmSync(aroot.dir, { recursive: true, force: true }));
+  addLibrary(aroot, "foo");
+  const module = join(aroot.dir, aroot.libdir, "libaudmod.so");
+  writeFileSync(`${module}.c`, "unsigned int la_version(unsigned int v) { return v; }\nint foo(void); int use(void) { return foo(); }\n");
+  execFileSync("gcc", ["-shared", "-fPIC", "-o", module, `${module}.c`, join(aroot.dir, aroot.libdir, "libfoo.so.1")]);
+  addProgram(aroot, "audited", [], [`-Wl,--audit=${aroot.libdir}/libaudmod.so`]);
+  const out = fresh("out");
+  const { loads } = await bundle({ inputs: ["/usr/bin/audited"], output: out, root: aroot.dir });
+  t.equal(loads[0]!.audit.length, 1);
+  t.ok(existsSync(join(out, "usr/lib/x86_64-linux-gnu/libaudmod.so")), "the audit module");
+  t.ok(existsSync(join(out, "usr/lib/x86_64-linux-gnu/libfoo.so.1.0")), "its dependency, needed by no one else");
+  t.equal(run(out, "/usr/bin/audited"), "0\n", "the program starts with its audit module");
+});
