@@ -152,26 +152,20 @@ function hwcapsVariants(ctx: GlibcSearchContext, dirname: string, name: string, 
 
 type Outcome = "ok" | "next" | "stop-list" | "fatal";
 
+/** How each rejected verdict is recorded, and whether the search goes on. */
+const REJECTIONS: Record<Exclude<Verdict["kind"], "ok">, [Attempt["rejection"], Outcome]> = {
+  absent: ["absent", "next"],
+  stop: ["absent", "stop-list"],
+  "wrong-class": ["wrong-class", "next"],
+  "wrong-machine": ["wrong-machine", "next"],
+  fatal: ["fatal", "fatal"],
+};
+
 function recordVerdict(verdict: Verdict, path: string, via: FoundBy, attempts: Attempt[]): Outcome {
-  switch (verdict.kind) {
-    case "ok":
-      return "ok";
-    case "absent":
-      attempts.push({ path, via, rejection: "absent", detail: verdict.detail });
-      return "next";
-    case "stop":
-      attempts.push({ path, via, rejection: "absent", detail: verdict.detail });
-      return "stop-list";
-    case "wrong-class":
-      attempts.push({ path, via, rejection: "wrong-class", detail: verdict.detail });
-      return "next";
-    case "wrong-machine":
-      attempts.push({ path, via, rejection: "wrong-machine", detail: verdict.detail });
-      return "next";
-    case "fatal":
-      attempts.push({ path, via, rejection: "fatal", detail: verdict.detail });
-      return "fatal";
-  }
+  if (verdict.kind === "ok") return "ok";
+  const [rejection, outcome] = REJECTIONS[verdict.kind];
+  attempts.push({ path, via, rejection, detail: verdict.detail });
+  return outcome;
 }
 
 /**
