@@ -5,8 +5,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { FileGraph } from "../graph/file-graph.js";
+import { join, posix } from "node:path";
+import { parentOf, type FileGraph } from "../graph/file-graph.js";
 import { writeTree } from "../bundle/emit.js";
 
 export interface JailTest {
@@ -43,7 +43,8 @@ export async function testInJail(graph: FileGraph, tests: JailTest[], options: J
     chmodSync(jail, 0o755);
     installBusybox(jail, options.busybox);
     for (const dir of ["proc", "dev", "tmp"]) if (!existsSync(join(jail, dir))) mkdirSync(join(jail, dir), { mode: dir === "tmp" ? 0o1777 : 0o755 });
-    for (const test of tests) await runOne(jail, test, options);
+    const preamble = bundledProgramsFirst(graph, join(jail, "bin", "busybox"));
+    for (const test of tests) await runOne(jail, test, preamble, options);
   } finally {
     rmSync(jail, { recursive: true, force: true });
   }
@@ -63,16 +64,47 @@ function installBusybox(jail: string, busybox: string): void {
   if (r !== 0 || !existsSync(join(bin, "sh"))) throw new TestFailure(`cannot install busybox applets from ${busybox}: is it a static busybox?`);
 }
 
+/**
+ * Shell functions that make the bundle's programs win over busybox's applets. A static busybox
+ * (Debian's busybox-static) is built with FEATURE_SH_STANDALONE: its sh runs an applet in
+ * preference to any program on PATH, so `ls` in a test command would run busybox's ls even with
+ * /usr/bin/ls in the bundle, and the test would pass without running the bundle at all. A
+ * function comes before an applet: one per applet name that a PATH lookup in the bundle finds.
+ * (Names that cannot be function names, such as `run-parts`, and commands run through `exec`
+ * or through applets like `xargs` still reach the applet.)
+ */
+function bundledProgramsFirst(graph: FileGraph, busybox: string): string {
+  const list = spawnSync(busybox, ["--list"], { encoding: "utf8" });
+  const applets = (list.stdout ?? "").split("\n").filter((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name));
+  const functions: string[] = [];
+  for (const name of applets) {
+    const found = PATH.split(":").map((dir) => `${dir}/${name}`).find((path) => isBundledExecutable(graph, path));
+    if (found) functions.push(`${name}() { ${found} "$@"; }`);
+  }
+  return functions.map((f) => `${f}\n`).join("");
+}
+
+/** Whether `path` names an executable file of the bundle, through its symlinks. */
+function isBundledExecutable(graph: FileGraph, path: string): boolean {
+  let at = graph.resolveInGraph(path);
+  for (let hops = 0; hops <= 40; hops++) {
+    const node = graph.get(at);
+    if (node?.kind !== "symlink") return (node?.kind === "file" || node?.kind === "generated") && (node.mode & 0o111) !== 0;
+    at = graph.resolveInGraph(node.target.startsWith("/") ? node.target : posix.join(parentOf(at), node.target));
+  }
+  return false;
+}
+
 function spawnSyncQuiet(command: string, args: string[]): number {
   return spawnSync(command, args, { stdio: "ignore" }).status ?? 1;
 }
 
-function runOne(jail: string, test: JailTest, options: JailOptions): Promise<void> {
+function runOne(jail: string, test: JailTest, preamble: string, options: JailOptions): Promise<void> {
   const root = process.getuid?.() === 0;
   const args = [...(root ? [] : ["--user", "--map-root-user"]), "--mount", "--pid", "--fork", "/bin/sh", "-c", SETUP];
   return new Promise((resolve, reject) => {
     const child = spawn("unshare", args, {
-      env: { PATH, HOME: "/", JAIL: jail, MAGICPAK_TEST_COMMAND: test.command },
+      env: { PATH, HOME: "/", JAIL: jail, MAGICPAK_TEST_COMMAND: preamble + test.command },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
