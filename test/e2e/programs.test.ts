@@ -7,7 +7,7 @@
 
 import t, { type Test } from "tap";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, appendFileSync, copyFileSync, chmodSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, appendFileSync, copyFileSync, chmodSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -125,7 +125,7 @@ t.test("python3: the interpreter finds its standard library and extension module
     "--test-stdout",
     expected.trim(),
   ]);
-  t.notOk(existsSync(join(out, stdlib, "config-3.11-x86_64-linux-gnu")), "config-3.X-* excluded");
+  t.same(existsSync(join(out, stdlib)) ? readdirSync(join(out, stdlib)).filter((n) => n.startsWith("config-")) : ["(no stdlib)"], [], "config-3.X-* excluded");
   await withFreshJail(out, async (jail) => {
     const r = await jail.run("/usr/bin/python3 -I -", { stdin: script });
     ok(t, r, "python3");
