@@ -21,3 +21,4 @@ export { addFromRoot, imageLinkTarget } from "./bundle/collect.js";
 export { emitBundle, writeTree } from "./bundle/emit.js";
 export { expandGlob, isExcluded } from "./bundle/glob.js";
 export { testInJail, TestFailure, type JailTest, type JailOptions } from "./jail/jail.js";
+export { PathError } from "./errors.js";

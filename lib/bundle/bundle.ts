@@ -222,6 +222,6 @@ function isDynamicElf(hostPath: string): boolean {
 }
 
 function asBundleError(error: unknown): unknown {
-  if (error instanceof GraphConflictError) return new BundleError(error.path, error.detail);
+  if (error instanceof GraphConflictError) return new BundleError(error.path, error.problem);
   return error;
 }

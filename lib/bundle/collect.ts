@@ -3,18 +3,13 @@
 
 import { lstatSync, readdirSync } from "node:fs";
 import { posix } from "node:path";
+import { PathError } from "../errors.js";
 import { RootPathError, type ResolvedPath, type RootFs } from "../fs/root.js";
 import { FileGraph, parentOf, type Reason } from "../graph/file-graph.js";
 
 /** A path that cannot be bundled, named as the user gave it. */
-export class BundleError extends Error {
+export class BundleError extends PathError {
   override readonly name = "BundleError";
-  constructor(
-    readonly path: string,
-    readonly problem: string,
-  ) {
-    super(`${path}: ${problem}`);
-  }
 }
 
 /**

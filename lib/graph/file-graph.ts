@@ -1,6 +1,8 @@
 // The file graph every stage shares: what the bundle will contain, each entry with the reasons it
 // is there. Analysis builds it, stages transform it, one emit step writes it.
 
+import { PathError } from "../errors.js";
+
 /** Why an entry is in the bundle. */
 export type Reason =
   | { kind: "input"; path: string }
@@ -52,14 +54,8 @@ export interface GeneratedNode extends NodeBase {
 
 export type GraphNode = FileNode | SymlinkNode | DirectoryNode | GeneratedNode;
 
-export class GraphConflictError extends Error {
+export class GraphConflictError extends PathError {
   override readonly name = "GraphConflictError";
-  constructor(
-    readonly path: string,
-    readonly detail: string,
-  ) {
-    super(`${path}: ${detail}`);
-  }
 }
 
 /** Entries by image path. Iteration is always in sorted path order, so every stage is deterministic. */

@@ -2,6 +2,8 @@
 // _dl_load_cache_lookup / search_cache). Three layouts: old "ld.so-1.7.0", new
 // "glibc-ld.so.cache1.1", and old followed by new.
 
+import { PathError } from "../errors.js";
+
 const OLD_MAGIC = "ld.so-1.7.0";
 const NEW_MAGIC = "glibc-ld.so.cache1.1";
 const OLD_HEADER = 16;
@@ -25,14 +27,8 @@ export interface CacheEntry {
   hwcapsName: string | null;
 }
 
-export class CacheFormatError extends Error {
+export class CacheFormatError extends PathError {
   override readonly name = "CacheFormatError";
-  constructor(
-    readonly path: string,
-    readonly defect: string,
-  ) {
-    super(`${path}: ${defect}`);
-  }
 }
 
 export interface LdSoCache {

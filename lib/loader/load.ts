@@ -2,6 +2,7 @@
 // walk of DT_NEEDED (glibc elf/dl-deps.c _dl_map_object_deps; musl ldso/dynlink.c load_deps),
 // reusing objects by name, SONAME and file identity exactly where the loader does.
 
+import { PathError } from "../errors.js";
 import { ElfError } from "../elf/errors.js";
 import { hasNodeflib, readElf, readHeader, type ElfFile, type FileHeader } from "../elf/file.js";
 import { RootFs, RootPathError, dirnameOf, joinGuest, type ResolvedPath } from "../fs/root.js";
@@ -52,14 +53,8 @@ export interface LoadOptions {
 }
 
 /** Thrown for an input that cannot be analysed at all (missing, not ELF, no loader for it). */
-export class InputError extends Error {
+export class InputError extends PathError {
   override readonly name = "InputError";
-  constructor(
-    readonly path: string,
-    readonly problem: string,
-  ) {
-    super(`${path}: ${problem}`);
-  }
 }
 
 interface Node extends SearchObject {
