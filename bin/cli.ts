@@ -9,6 +9,7 @@ import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { bundle, BundleError, type LogLevel, type Logger } from "../lib/bundle/bundle.js";
 import { TestFailure } from "../lib/jail/jail.js";
+import type { TracerChoice } from "../lib/trace/index.js";
 import { InputError, Loader } from "../lib/loader/load.js";
 import type { LoadGraph } from "../lib/loader/model.js";
 import { formatTrace, isComplete } from "../lib/report/trace.js";
@@ -30,6 +31,7 @@ const VALUE_OPTIONS = [
   "testStdin",
   "testStdout",
   "dynamicStdin",
+  "tracer",
   "busybox",
   "upx",
   "cc",
@@ -104,9 +106,10 @@ function parse(argv: string[]): { options: Parsed; paths: string[]; hyphenValues
     .option("--test-command <COMMAND>", "Shell command run as /bin/sh -c COMMAND in the jail (default: the executable's name)", strings)
     .option("--test-stdin <CONTENT>", "Standard input of the test command", strings)
     .option("--test-stdout <CONTENT>", "Expected standard output of the test command (compared after trimming)", strings)
-    .option("-d, --dynamic", "Also include files the executable opens when run (not yet supported in this build)")
+    .option("-d, --dynamic", "Run the executable once under a tracer and include every file it uses")
     .option("--dynamic-arg <ARG>", "Argument for the --dynamic run (repeatable; may start with -)")
     .option("--dynamic-stdin <CONTENT>", "Standard input for the --dynamic run", strings)
+    .option("--tracer <TRACER>", "Tracer for --dynamic: auto (default), native or strace", strings)
     .option("-c, --compress", "Compress the executable with UPX (not yet supported in this build)")
     .option("--upx-arg <ARG>", "Argument passed to UPX (repeatable; may start with -)")
     .option("--busybox <PATH>", "Static busybox for --test (default: busybox on PATH)", strings)
@@ -168,9 +171,6 @@ async function bundleMode(paths: string[], options: Parsed, hyphenValues: Record
   const log = logger(options, warn);
   const inputs = paths.slice(0, -1);
   const output = paths[paths.length - 1]!;
-  if (options["dynamic"] || hyphenValues["--dynamic-arg"]!.length > 0 || options["dynamicStdin"] !== undefined) {
-    throw new BundleError("--dynamic", "not yet supported in this build (coming with the tracer); use --include for files the program opens");
-  }
   if (options["compress"] || hyphenValues["--upx-arg"]!.length > 0 || options["upx"] !== undefined) {
     throw new BundleError("--compress", "not yet supported in this build (coming with the built-in UPX)");
   }
@@ -193,11 +193,19 @@ async function bundleMode(paths: string[], options: Parsed, hyphenValues: Record
     exclude: options["exclude"] as string[] | undefined,
     mkdir: options["mkdir"] as string[] | undefined,
     installTo: options["installTo"] as string | undefined,
+    dynamic: options["dynamic"]
+      ? { args: hyphenValues["--dynamic-arg"], stdin: options["dynamicStdin"] as string | undefined, tracer: tracerChoice(options["tracer"] as string | undefined) }
+      : undefined,
     environment: { libraryPath: (options["libraryPath"] as string | undefined) ?? null, preload: (options["preload"] as string | undefined) ?? null },
     test,
     log,
   });
   return 0;
+}
+
+function tracerChoice(value: string | undefined): TracerChoice {
+  if (value === undefined || value === "auto" || value === "native" || value === "strace") return value ?? "auto";
+  throw new UsageError(`--tracer must be auto, native or strace (got ${JSON.stringify(value)})`);
 }
 
 /** --busybox as a path or a name looked up on PATH; it must be statically linked to work in the jail. */

@@ -13,6 +13,7 @@ import type { LoadGraph } from "../loader/model.js";
 import { addDirectoryChain, addFromRoot, addSymlinkAsIs, BundleError, imageLinkTarget } from "./collect.js";
 import { emitBundle } from "./emit.js";
 import { expandGlob, isExcluded } from "./glob.js";
+import { traceProgram, TracerUnavailable, type TracerChoice } from "../trace/index.js";
 
 export type LogLevel = "Off" | "Error" | "Warn" | "Info" | "Debug";
 export type Logger = (level: Exclude<LogLevel, "Off">, message: string) => void;
@@ -31,6 +32,11 @@ export interface BundleOptions {
   mkdir?: string[];
   /** Where the input goes in the image; a trailing "/" appends the input's file name. */
   installTo?: string;
+  /**
+   * --dynamic: run each input once under a tracer and add every file it (or a process it started)
+   * successfully opened, executed, stat'ed or read as a link; ELF files bring their closure.
+   */
+  dynamic?: { args?: string[]; stdin?: string; timeoutMs?: number; tracer?: TracerChoice };
   /** The target's environment (LD_LIBRARY_PATH, LD_PRELOAD), never this process's. */
   environment?: Pick<TargetEnvironment, "libraryPath" | "preload">;
   test?: {
@@ -58,6 +64,7 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   if (options.inputs.length === 0) throw new BundleError("<INPUT>", "at least one input is required");
   const rootDir = options.root ?? "/";
   const root = new RootFs(rootDir);
+  if (options.dynamic && !root.isHostRoot) throw new BundleError("--dynamic", "runs the program on this machine, so it cannot be combined with --root");
   const cwd = options.cwd ?? (root.isHostRoot ? process.cwd() : "/");
   const loader = new Loader(root, { ...options.environment, cwd });
   const graph = new FileGraph();
@@ -69,6 +76,13 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
       log("Info", `bundle shared object dependencies of ${path}`);
       loads.push(addClosure(graph, root, loader, path));
       placeExecutable(graph, root, path, options.installTo);
+    }
+    // --dynamic, for each input (magicpak's step 3, so --exclude applies to what it finds).
+    if (options.dynamic) {
+      for (const input of options.inputs) {
+        const path = posix.isAbsolute(input) ? input : posix.join(cwd, input);
+        await addDynamicAccesses(graph, root, loader, path, options.dynamic, log);
+      }
     }
     // 3. --mkdir
     for (const dir of options.mkdir ?? []) {
@@ -159,6 +173,35 @@ function addClosure(graph: FileGraph, root: RootFs, loader: Loader, path: string
     addLoadedObjects(graph, root, audit, audit.input);
   }
   return load;
+}
+
+/** Files the traced run of `input` used: /proc, /sys and /dev are the kernel's, never bundled. */
+async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader, input: string, dynamic: NonNullable<BundleOptions["dynamic"]>, log: Logger): Promise<void> {
+  log("Info", `trace a run of ${input}${dynamic.args?.length ? ` ${dynamic.args.join(" ")}` : ""}`);
+  let result;
+  try {
+    result = await traceProgram({ argv: [input, ...(dynamic.args ?? [])], stdin: dynamic.stdin, timeoutMs: dynamic.timeoutMs }, dynamic.tracer);
+  } catch (error) {
+    if (error instanceof TracerUnavailable) throw new BundleError("--dynamic", error.message);
+    throw error;
+  }
+  log("Debug", `${result.tracer} recorded ${result.accesses.length} file accesses`);
+  if (result.status !== 0) {
+    const why = result.signal ? `was killed by ${result.signal}` : `exited with ${result.status}`;
+    throw new BundleError(input, `the --dynamic run ${why}${result.stderr.trim() ? `: ${result.stderr.trim()}` : ""}`);
+  }
+  const self = root.tryResolve(input)?.path;
+  const seen = new Set<string>();
+  for (const access of result.accesses) {
+    const path = access.path;
+    if (seen.has(path) || /^\/(proc|sys|dev)(\/|$)/.test(path)) continue;
+    seen.add(path);
+    const file = root.tryResolve(path);
+    if (!file?.stats.isFile() || file.path === self || /^\/(proc|sys|dev)(\/|$)/.test(file.path)) continue;
+    log("Debug", `dynamic: ${access.syscall} ${path}`);
+    addFromRoot(graph, root, path, { kind: "dynamic", by: input });
+    if (isDynamicElf(file.hostPath)) addClosure(graph, root, loader, path);
+  }
 }
 
 /** The interpreter and every object of a load graph but its main one, with the reason each is there. */

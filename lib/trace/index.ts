@@ -1,0 +1,30 @@
+// Chooses the tracer for --dynamic: the native addon's ptrace tracer when it is loaded, else strace.
+
+import { findStrace, traceWithStrace } from "./strace.js";
+import { TracerUnavailable, type TraceRequest, type TraceResult } from "./types.js";
+
+export type Tracer = (request: TraceRequest) => Promise<TraceResult>;
+
+/** Tracers in order of preference; the native one registers itself when its addon loads. */
+const preferred: { name: string; available: () => boolean; run: Tracer }[] = [];
+
+export function registerTracer(name: string, available: () => boolean, run: Tracer): void {
+  preferred.unshift({ name, available, run });
+}
+
+export type TracerChoice = "auto" | "native" | "strace";
+
+/** Runs `request` under the chosen tracer ("auto": the native one if loaded, else strace). */
+export async function traceProgram(request: TraceRequest, choice: TracerChoice = "auto"): Promise<TraceResult> {
+  if (choice !== "strace") {
+    for (const tracer of preferred) if (tracer.available()) return tracer.run(request);
+    if (choice === "native") throw new TracerUnavailable("the native addon is not loaded (build it with npm run build:native)");
+  }
+  const strace = findStrace();
+  if (strace) return traceWithStrace(request, strace);
+  throw new TracerUnavailable(
+    choice === "strace" ? "strace is not on PATH" : "no tracer: build the native addon (npm run build:native) or install strace",
+  );
+}
+
+export { TracerUnavailable, type TraceRequest, type TraceResult };

@@ -1,0 +1,215 @@
+// The --dynamic tracer used when the native addon is not available: strace(1), following every
+// process (-ff, one output file per process so lines never interleave), successful calls only,
+// with file descriptors decoded to paths (-y) so dirfd-relative paths can be made absolute.
+
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, join, posix } from "node:path";
+import { TracerUnavailable, type TraceRequest, type TraceResult, type TracedAccess } from "./types.js";
+
+/** Calls that name a file the program needs; '?' makes strace ignore names this architecture lacks. */
+const FILE_CALLS = ["open", "openat", "openat2", "execve", "execveat", "stat", "lstat", "newfstatat", "fstatat64", "statx", "access", "faccessat", "faccessat2", "readlink", "readlinkat"];
+const PROCESS_CALLS = ["chdir", "fchdir", "clone", "clone3", "fork", "vfork"];
+/** Calls whose first argument is a directory file descriptor. */
+const AT_CALLS = new Set(["openat", "openat2", "execveat", "newfstatat", "fstatat64", "statx", "faccessat", "faccessat2", "readlinkat"]);
+
+export function findStrace(): string | null {
+  for (const dir of (process.env["PATH"] ?? "/usr/bin:/bin").split(delimiter)) {
+    const candidate = join(dir, "strace");
+    if (spawnSync(candidate, ["-V"], { stdio: "ignore" }).status === 0) return candidate;
+  }
+  return null;
+}
+
+export async function traceWithStrace(request: TraceRequest, strace = findStrace()): Promise<TraceResult> {
+  if (!strace) throw new TracerUnavailable("strace is not on PATH");
+  const dir = mkdtempSync(join(tmpdir(), "magicpak-strace-"));
+  try {
+    const prefix = join(dir, "trace");
+    const args = [
+      "-f",
+      "-ff",
+      "-qq",
+      "-z",
+      "-y",
+      "-s",
+      "65535",
+      "-o",
+      prefix,
+      "-e",
+      `trace=${[...FILE_CALLS, ...PROCESS_CALLS].map((c) => `?${c}`).join(",")}`,
+      "--",
+      ...request.argv,
+    ];
+    const run = await runCollecting(strace, args, request);
+    const files = readdirSync(dir).filter((n) => n.startsWith("trace."));
+    const accesses = readTraces(dir, files, request.cwd ?? process.cwd());
+    return { ...run, accesses, tracer: "strace" };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs the command, feeding stdin and draining stdout and stderr as it goes; honours the timeout. */
+export function runCollecting(command: string, args: string[], request: TraceRequest): Promise<Omit<TraceResult, "accesses" | "tracer">> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: request.cwd, env: request.env ?? process.env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(request.stdin ?? "");
+    const timer =
+      request.timeoutMs !== undefined
+        ? setTimeout(() => {
+            // The whole traced tree is in the child's process group.
+            try {
+              process.kill(-child.pid!, "SIGKILL");
+            } catch {
+              child.kill("SIGKILL");
+            }
+          }, request.timeoutMs)
+        : null;
+    child.on("error", (error) => {
+      if (timer) clearTimeout(timer);
+      reject(new TracerUnavailable(`cannot run ${command}: ${error.message}`));
+    });
+    child.on("close", (status, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+  });
+}
+
+interface Line {
+  pid: number;
+  syscall: string;
+  dirfd: string | null;
+  path: string | null;
+  result: number;
+}
+
+/** Reads every per-process trace file, following forks to give each child its parent's cwd. */
+function readTraces(dir: string, files: string[], initialCwd: string): TracedAccess[] {
+  const byPid = new Map<number, Line[]>();
+  for (const file of files) {
+    const pid = Number(file.slice("trace.".length));
+    const lines: Line[] = [];
+    for (const text of readFileSync(join(dir, file), "utf8").split("\n")) {
+      const line = parseStraceLine(pid, text);
+      if (line) lines.push(line);
+    }
+    byPid.set(pid, lines);
+  }
+  const children = new Set<number>();
+  for (const lines of byPid.values()) for (const l of lines) if (isFork(l.syscall) && l.result > 0) children.add(l.result);
+  const roots = [...byPid.keys()].filter((pid) => !children.has(pid)).sort((a, b) => a - b);
+  const accesses: TracedAccess[] = [];
+  const visit = (pid: number, startCwd: string) => {
+    let cwd = startCwd;
+    for (const l of byPid.get(pid) ?? []) {
+      if (l.dirfd?.startsWith("AT_FDCWD<")) cwd = l.dirfd.slice("AT_FDCWD<".length, -1);
+      if (isFork(l.syscall)) {
+        if (l.result > 0) visit(l.result, cwd);
+        continue;
+      }
+      if (l.syscall === "chdir" && l.path !== null) {
+        cwd = posix.resolve(cwd, l.path);
+        continue;
+      }
+      if (l.syscall === "fchdir") {
+        if (l.dirfd?.includes("<")) cwd = l.dirfd.slice(l.dirfd.indexOf("<") + 1, -1);
+        continue;
+      }
+      if (l.path === null || l.path === "") continue;
+      let base = cwd;
+      if (AT_CALLS.has(l.syscall) && l.dirfd !== null && !l.dirfd.startsWith("AT_FDCWD")) {
+        const open = l.dirfd.indexOf("<");
+        if (open < 0) continue; // an undecodable descriptor: no path to record
+        base = l.dirfd.slice(open + 1, -1);
+      }
+      accesses.push({ pid, syscall: l.syscall, path: posix.resolve(base, l.path) });
+    }
+  };
+  for (const pid of roots) visit(pid, initialCwd);
+  return accesses;
+}
+
+function isFork(syscall: string): boolean {
+  return syscall === "clone" || syscall === "clone3" || syscall === "fork" || syscall === "vfork";
+}
+
+/** One line of `strace -y -ff` output: the call, its first (dirfd) and path arguments, and the result. */
+export function parseStraceLine(pid: number, text: string): Line | null {
+  const open = text.indexOf("(");
+  if (open <= 0 || !/^[a-z_0-9]+$/.test(text.slice(0, open))) return null;
+  const syscall = text.slice(0, open);
+  const results = [...text.matchAll(/\)\s+= (-?\d+)/g)];
+  const last = results[results.length - 1];
+  if (!last) return null;
+  const result = Number(last[1]);
+  const args = splitArgs(text, open + 1, 2);
+  let dirfd: string | null = null;
+  let path: string | null = null;
+  if (AT_CALLS.has(syscall) || syscall === "fchdir") {
+    dirfd = args[0] ?? null;
+    path = args[1]?.startsWith('"') ? decodeCString(args[1]) : null;
+  } else {
+    path = args[0]?.startsWith('"') ? decodeCString(args[0]) : null;
+  }
+  return { pid, syscall, dirfd, path, result };
+}
+
+/** The first `count` top-level arguments, as raw text. */
+function splitArgs(text: string, start: number, count: number): string[] {
+  const args: string[] = [];
+  let depth = 0;
+  let current = "";
+  for (let i = start; i < text.length && args.length < count; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      current += text.slice(i, j + 1);
+      i = j;
+      continue;
+    }
+    if ((c === "," || c === ")") && depth === 0) {
+      args.push(current.trim());
+      current = "";
+      if (c === ")") break;
+      continue;
+    }
+    if (c === "(" || c === "[" || c === "{" || c === "<") depth++;
+    if (c === ")" || c === "]" || c === "}" || c === ">") depth--;
+    current += c;
+  }
+  return args;
+}
+
+/** A C string as strace prints it (\n, \t, \", \\, \ooo octal, \xhh), to its bytes as UTF-8. */
+export function decodeCString(quoted: string): string {
+  const bytes: number[] = [];
+  const end = quoted.lastIndexOf('"');
+  for (let i = 1; i < end; i++) {
+    const c = quoted.charCodeAt(i);
+    if (c !== 92) {
+      bytes.push(...Buffer.from(quoted[i]!, "utf8"));
+      continue;
+    }
+    const next = quoted[++i]!;
+    const simple: Record<string, number> = { n: 10, t: 9, r: 13, v: 11, f: 12, a: 7, b: 8, '"': 34, "\\": 92 };
+    if (next in simple) bytes.push(simple[next]!);
+    else if (next === "x") {
+      bytes.push(parseInt(quoted.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (/[0-7]/.test(next)) {
+      let digits = next;
+      while (digits.length < 3 && /[0-7]/.test(quoted[i + 1] ?? "")) digits += quoted[++i];
+      bytes.push(parseInt(digits, 8));
+    } else bytes.push(...Buffer.from(next, "utf8"));
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
