@@ -2,6 +2,7 @@
 // executables, --mkdir, --include, --exclude, --test, then emit. Nothing is written to OUTPUT
 // until the plan is complete and the test has passed.
 
+import { realpathSync } from "node:fs";
 import { isAbsolute, posix, resolve as resolveHost } from "node:path";
 import { ElfError } from "../elf/errors.js";
 import { readElf } from "../elf/file.js";
@@ -64,7 +65,6 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   if (options.inputs.length === 0) throw new BundleError("<INPUT>", "at least one input is required");
   const rootDir = options.root ?? "/";
   const root = new RootFs(rootDir);
-  if (options.dynamic && !root.isHostRoot) throw new BundleError("--dynamic", "runs the program on this machine, so it cannot be combined with --root");
   const cwd = options.cwd ?? (root.isHostRoot ? process.cwd() : "/");
   const loader = new Loader(root, { ...options.environment, cwd });
   const graph = new FileGraph();
@@ -180,7 +180,9 @@ async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader
   log("Info", `trace a run of ${input}${dynamic.args?.length ? ` ${dynamic.args.join(" ")}` : ""}`);
   let result;
   try {
-    result = await traceProgram({ argv: [input, ...(dynamic.args ?? [])], stdin: dynamic.stdin, timeoutMs: dynamic.timeoutMs }, dynamic.tracer);
+    const request = { argv: [input, ...(dynamic.args ?? [])], stdin: dynamic.stdin, timeoutMs: dynamic.timeoutMs };
+    // The kernel reports descriptors by their real host paths: give the tracer the root's real path.
+    result = await traceProgram(root.isHostRoot ? request : { ...request, root: realpathSync(root.root) }, dynamic.tracer);
   } catch (error) {
     if (error instanceof TracerUnavailable) throw new BundleError("--dynamic", error.message);
     throw error;

@@ -16,7 +16,8 @@ export type TracerChoice = "auto" | "native" | "strace";
 
 /** Runs `request` under the chosen tracer ("auto": the native one if loaded, else strace). */
 export async function traceProgram(request: TraceRequest, choice: TracerChoice = "auto"): Promise<TraceResult> {
-  if (choice !== "strace") {
+  if (choice !== "strace" && !(request.root && choice === "auto")) {
+    if (request.root) throw new TracerUnavailable("only the strace tracer can trace inside --root");
     for (const tracer of preferred) if (tracer.available()) return tracer.run(request);
     if (choice === "native") throw new TracerUnavailable("the native addon is not loaded (build it with npm run build:native)");
   }

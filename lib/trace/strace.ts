@@ -10,7 +10,7 @@ import { TracerUnavailable, type TraceRequest, type TraceResult, type TracedAcce
 
 /** Calls that name a file the program needs; '?' makes strace ignore names this architecture lacks. */
 const FILE_CALLS = ["open", "openat", "openat2", "execve", "execveat", "stat", "lstat", "newfstatat", "fstatat64", "statx", "access", "faccessat", "faccessat2", "readlink", "readlinkat"];
-const PROCESS_CALLS = ["chdir", "fchdir", "clone", "clone3", "fork", "vfork"];
+const PROCESS_CALLS = ["chdir", "fchdir", "chroot", "clone", "clone3", "fork", "vfork"];
 /** Calls whose first argument is a directory file descriptor. */
 const AT_CALLS = new Set(["openat", "openat2", "execveat", "newfstatat", "fstatat64", "statx", "faccessat", "faccessat2", "readlinkat"]);
 
@@ -40,11 +40,14 @@ export async function traceWithStrace(request: TraceRequest, strace = findStrace
       "-e",
       `trace=${[...FILE_CALLS, ...PROCESS_CALLS].map((c) => `?${c}`).join(",")}`,
       "--",
+      // In a root, chroot(8) enters it and then executes the program; what chroot(8) itself
+      // opens before its chroot(2) is the host's and is left out below.
+      ...(request.root ? ["/usr/sbin/chroot", request.root] : []),
       ...request.argv,
     ];
-    const run = await runCollecting(strace, args, request);
+    const run = await runCollecting(strace, args, { ...request, cwd: request.root ? "/" : request.cwd });
     const files = readdirSync(dir).filter((n) => n.startsWith("trace."));
-    const accesses = readTraces(dir, files, request.cwd ?? process.cwd());
+    const accesses = readTraces(dir, files, request.root ? "/" : (request.cwd ?? process.cwd()), request.root ?? null);
     return { ...run, accesses, tracer: "strace" };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -92,7 +95,9 @@ interface Line {
 }
 
 /** Reads every per-process trace file, following forks to give each child its parent's cwd. */
-function readTraces(dir: string, files: string[], initialCwd: string): TracedAccess[] {
+function readTraces(dir: string, files: string[], initialCwd: string, root: string | null): TracedAccess[] {
+  // Paths strace decodes from descriptors are seen from outside a chroot: strip the root.
+  const inRoot = (decoded: string) => (root && (decoded === root || decoded.startsWith(`${root}/`)) ? decoded.slice(root.length) || "/" : decoded);
   const byPid = new Map<number, Line[]>();
   for (const file of files) {
     const pid = Number(file.slice("trace.".length));
@@ -107,20 +112,26 @@ function readTraces(dir: string, files: string[], initialCwd: string): TracedAcc
   for (const lines of byPid.values()) for (const l of lines) if (isFork(l.syscall) && l.result > 0) children.add(l.result);
   const roots = [...byPid.keys()].filter((pid) => !children.has(pid)).sort((a, b) => a - b);
   const accesses: TracedAccess[] = [];
-  const visit = (pid: number, startCwd: string) => {
+  const visit = (pid: number, startCwd: string, startEntered: boolean) => {
     let cwd = startCwd;
+    let entered = startEntered;
     for (const l of byPid.get(pid) ?? []) {
-      if (l.dirfd?.startsWith("AT_FDCWD<")) cwd = l.dirfd.slice("AT_FDCWD<".length, -1);
+      if (l.dirfd?.startsWith("AT_FDCWD<")) cwd = inRoot(l.dirfd.slice("AT_FDCWD<".length, -1));
       if (isFork(l.syscall)) {
-        if (l.result > 0) visit(l.result, cwd);
+        if (l.result > 0) visit(l.result, cwd, entered);
         continue;
       }
+      if (l.syscall === "chroot") {
+        entered = true;
+        continue;
+      }
+      if (!entered) continue;
       if (l.syscall === "chdir" && l.path !== null) {
         cwd = posix.resolve(cwd, l.path);
         continue;
       }
       if (l.syscall === "fchdir") {
-        if (l.dirfd?.includes("<")) cwd = l.dirfd.slice(l.dirfd.indexOf("<") + 1, -1);
+        if (l.dirfd?.includes("<")) cwd = inRoot(l.dirfd.slice(l.dirfd.indexOf("<") + 1, -1));
         continue;
       }
       if (l.path === null || l.path === "") continue;
@@ -128,12 +139,12 @@ function readTraces(dir: string, files: string[], initialCwd: string): TracedAcc
       if (AT_CALLS.has(l.syscall) && l.dirfd !== null && !l.dirfd.startsWith("AT_FDCWD")) {
         const open = l.dirfd.indexOf("<");
         if (open < 0) continue; // an undecodable descriptor: no path to record
-        base = l.dirfd.slice(open + 1, -1);
+        base = inRoot(l.dirfd.slice(open + 1, -1));
       }
       accesses.push({ pid, syscall: l.syscall, path: posix.resolve(base, l.path) });
     }
   };
-  for (const pid of roots) visit(pid, initialCwd);
+  for (const pid of roots) visit(pid, initialCwd, root === null);
   return accesses;
 }
 

@@ -7,6 +7,11 @@ export interface TraceRequest {
   stdin?: string;
   cwd?: string;
   env?: Record<string, string>;
+  /**
+   * Run inside chroot(root) (same architecture; needs root): argv[0] and the reported paths are
+   * then paths inside the root. Tracers that cannot do this refuse the request.
+   */
+  root?: string;
   /** Kill the whole traced tree after this long. */
   timeoutMs?: number;
 }

@@ -98,14 +98,11 @@ for (const tracer of ["strace"] as const) {
   });
 }
 
-t.test("--dynamic: a failing run is an error with its status and stderr; --root is refused", async (t) => {
+t.test("--dynamic: a failing run is an error with its status and stderr", async (t) => {
   const r = magicpak(join(app, "prog"), join(base, "out-fail"), "--dynamic", "--tracer", "strace");
   t.equal(r.status, 1);
   t.match(r.stderr, /the --dynamic run exited with 10/);
   t.notOk(existsSync(join(base, "out-fail")));
-  const root = magicpak("/bin/ls", join(base, "out-root"), "--dynamic", "--root", "/tmp");
-  t.equal(root.status, 1);
-  t.match(root.stderr, /cannot be combined with --root/);
   t.equal(magicpak("/bin/ls", join(base, "out-x"), "--dynamic", "--tracer", "gdb").status, 2, "unknown tracer is a usage error");
 });
 
@@ -115,4 +112,16 @@ t.test("--dynamic-stdin is given to the run and stdin is closed after it", async
   t.equal(r.status, 0, r.stderr);
   const closed = magicpak("/usr/bin/cat", join(base, "out-closed"), "--dynamic", "--tracer", "strace");
   t.equal(closed.status, 0, "without --dynamic-stdin, stdin is closed at once (cat does not hang)");
+});
+
+t.test("magicpak's patchelf example, inside the provisioned amd64 root (the run is traced in a chroot of the root)", async (t) => {
+  const root = fixture("MAGICPAK_AMD64_ROOT");
+  const out = join(base, "out-patchelf");
+  const r = magicpak("--root", root, "/usr/bin/patchelf", out, "-v", "--dynamic", "--dynamic-arg", "--help", "--test", "--busybox", fixture("MAGICPAK_BUSYBOX"), "--test-command", "/bin/patchelf --help", "--install-to", "/bin/");
+  t.equal(r.status, 0, r.stderr);
+  t.ok(existsSync(join(out, "usr/bin/patchelf")), "installed to /bin/ (the root's /bin -> usr/bin)");
+  t.ok(existsSync(join(out, "etc/ld.so.cache")), "what the run opened inside the root: the root's own ld.so.cache");
+  t.notOk(existsSync(join(out, root)), "no host path of the root leaked into the bundle");
+  const reference = spawnSync("chroot", [root, "/usr/bin/patchelf", "--help"], { encoding: "utf8" });
+  t.match(reference.stdout + reference.stderr, /^syntax: \/usr\/bin\/patchelf/, "the reference run prints its usage");
 });
