@@ -16,6 +16,19 @@ if (provision.status !== 0) {
   process.exit();
 }
 
+// The optional native addon (native/, Rust): built here whenever the tests run. Without cargo, or
+// when the build fails, the tests go on and test/native/addon.test.ts fails with this reason.
+const napi = join(root, "node_modules/.bin/napi");
+const started = Date.now();
+if (spawnSync("cargo", ["--version"], { stdio: "ignore" }).status !== 0) {
+  process.env.MAGICPAK_NATIVE_BUILD = "cargo is not on PATH: install Rust (cargo) so that `npm run build:native` can build native/";
+} else {
+  const build = spawnSync(napi, ["build", "--platform", "--release"], { cwd: join(root, "native"), stdio: ["ignore", 2, 2] });
+  process.env.MAGICPAK_NATIVE_BUILD =
+    build.status === 0 ? `built in ${((Date.now() - started) / 1000).toFixed(1)} s` : `\`npm run build:native\` failed (${build.error?.message ?? `exit ${build.status}`}): see its output above`;
+}
+console.error(`[native] ${process.env.MAGICPAK_NATIVE_BUILD}`);
+
 const files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir).sort()) {
