@@ -12,6 +12,8 @@ const buildNote = process.env["MAGICPAK_NATIVE_BUILD"];
 
 t.test("the addon is built and loads", async (t) => {
   t.comment(`build: ${buildNote ?? "(not run through test/run.js)"}; status: ${nativeStatus()}`);
+  // A stale build from earlier must not hide a set-up that cannot build it (no cargo in CI).
+  if (buildNote !== undefined) t.match(buildNote, /^built in /, "the test set-up built the addon (npm run build:native)");
   const addon = nativeAddon();
   t.ok(addon, `the native addon is loaded (${nativeStatus()}${buildNote ? `; build: ${buildNote}` : ""})`);
   if (!addon) return;
