@@ -197,7 +197,14 @@ export async function traceNative(request: TraceRequest): Promise<NativeTraceRes
   if (request.cwd !== undefined) native.cwd = request.cwd;
   if (request.stdin !== undefined) native.stdin = request.stdin;
   if (request.timeoutMs !== undefined) native.timeoutMs = request.timeoutMs;
-  const out = await inWorker<NativeTraceOutput>({ addonPath: path, op: "trace", request: native });
+  let out: NativeTraceOutput;
+  try {
+    out = await inWorker<NativeTraceOutput>({ addonPath: path, op: "trace", request: native });
+  } catch (error) {
+    // No ptrace here (a seccomp profile, a Yama policy): the tracer cannot run, the program may.
+    if (/\(ptrace [A-Z_]+\)|ptrace\(PTRACE_SETOPTIONS\)/.test((error as Error).message)) throw new TracerUnavailable((error as Error).message);
+    throw error;
+  }
   const text = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
   return { ...out, stdout: text(out.stdout), stderr: text(out.stderr), tracer: "native" };
 }

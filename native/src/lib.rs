@@ -137,6 +137,9 @@ unsafe extern "C" fn js_trace(env: napi_env, info: napi_callback_info) -> napi_v
 }
 
 /// Node-API's module entry point (what NAPI_MODULE_INIT defines).
+///
+/// # Safety
+/// Called by node only, with a valid environment and exports object.
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_value) -> napi_value {
     let e = Env(env);

@@ -94,18 +94,15 @@ pub fn decode_aarch64(words: &[u64]) -> Option<Regs> {
     Some(Regs { nr: words[8], args: [words[0], words[1], words[2], words[3], words[4], words[5]], ret: words[0] as i64 })
 }
 
-/// Size in bytes of this architecture's NT_PRSTATUS register set.
-#[cfg(target_arch = "x86_64")]
-pub const REGSET_WORDS: usize = 27;
-#[cfg(target_arch = "aarch64")]
-pub const REGSET_WORDS: usize = 34;
+/// Decodes the NT_PRSTATUS words of one stop (None: another ABI's register set).
+pub type Decoder = fn(&[u64]) -> Option<Regs>;
 
 #[cfg(target_arch = "x86_64")]
-pub fn native() -> (&'static [Syscall], fn(&[u64]) -> Option<Regs>) {
+pub fn native() -> (&'static [Syscall], Decoder) {
     (X86_64, decode_x86_64)
 }
 #[cfg(target_arch = "aarch64")]
-pub fn native() -> (&'static [Syscall], fn(&[u64]) -> Option<Regs>) {
+pub fn native() -> (&'static [Syscall], Decoder) {
     (AARCH64, decode_aarch64)
 }
 

@@ -436,7 +436,7 @@ fn event_msg(pid: i32) -> Option<c_ulong> {
     }
 }
 
-fn regs(pid: i32, decode: fn(&[u64]) -> Option<Regs>) -> Option<Regs> {
+fn regs(pid: i32, decode: syscalls::Decoder) -> Option<Regs> {
     let mut words = [0u64; 64];
     let mut iov = iovec { iov_base: words.as_mut_ptr() as *mut c_void, iov_len: std::mem::size_of_val(&words) };
     let r = unsafe { ptrace(PTRACE_GETREGSET, pid, NT_PRSTATUS, &mut iov as *mut iovec) };
@@ -661,14 +661,13 @@ fn run(request: TraceRequest) -> Result<TraceOutcome, String> {
         if !wifstopped(s) {
             continue;
         }
-        if !tasks.contains_key(&pid) {
+        let task = tasks.entry(pid).or_insert_with(|| {
             // A child whose initial stop came before its parent's fork event.
-            tasks.insert(pid, Task::default());
             reaped.remove(&pid);
             task_count += 1;
             watchdog.add(pid);
-        }
-        let task = tasks.get_mut(&pid).expect("registered above");
+            Task::default()
+        });
         let sig = wstopsig(s);
         let event = s >> 16;
 
