@@ -22,6 +22,7 @@ export { emitBundle, writeTree } from "./bundle/emit.js";
 export { expandGlob, isExcluded } from "./bundle/glob.js";
 export { testInJail, TestFailure, type JailTest, type JailOptions } from "./jail/jail.js";
 export { PathError } from "./errors.js";
+export { compressFile, runUpx, warmUpUpx, CompressError, type CompressOptions, type CompressResult, type CompressFailure, type UpxOptions, type UpxRun } from "./compress/upx.js";
 export { nativeAddon, nativeStatus, nativeAddonPath, nativePlatform, traceNative, resolveNative } from "./native/addon.js";
 export type { NativeAddon, NativeResolution, NativeTraceRequest, NativeTraceOutput, NativeTraceResult, ResolveNativeOptions } from "./native/addon.js";
 export { nativeLoadGraph, crossCheck, type NativeLoadGraph, type NativeLoadedObject, type NativeMissingObject, type CrossCheckEntry, type CrossCheckSkip } from "./loader/native-resolver.js";
