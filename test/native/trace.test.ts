@@ -5,7 +5,7 @@
 // also traced by strace(1) through magicpak's strace tracer: every file strace sees, ours sees.
 
 import t from "tap";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -290,6 +290,18 @@ t.test("the main thread stays responsive while a trace runs", async (t) => {
   clearInterval(timer);
   t.equal(r.status, 0);
   t.ok(ticks >= 10, `${ticks} timer ticks of 20 ms ran during the 600 ms trace`);
+});
+
+t.test("concurrent traces, and node's own children beside them, each get their own processes", async (t) => {
+  // The tracer waits only for children of its own thread: node's child_process still sees its exits.
+  const own = new Promise<number | null>((resolve) => spawn("/bin/sh", ["-c", "sleep 0.3; exit 9"]).on("exit", (code) => resolve(code)));
+  const runs = await Promise.all([1, 2, 3, 4].map((i) => traceNative({ argv: ["/bin/sh", "-c", `sleep 0.${i}; echo ${i}; exit ${i}`], timeoutMs: 20000 })));
+  t.same(
+    runs.map((r) => [r.status, r.stdout]),
+    [1, 2, 3, 4].map((i) => [i, `${i}\n`]),
+    "four traces at once, each with its own status and output",
+  );
+  t.equal(await own, 9, "a child node started meanwhile reports its own exit status");
 });
 
 t.test("environment, working directory, PATH search and errors", async (t) => {
