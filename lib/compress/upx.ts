@@ -230,8 +230,9 @@ class WorkerPool {
 
   private spawn(): Worker {
     this.count++;
-    // The worker writes nothing itself (UPX's output is captured in the worker and sent back).
-    const worker = new Worker(new URL("./worker.js", import.meta.url));
+    // The worker writes nothing itself (UPX's output is captured in the worker and sent back). It
+    // runs only our code: none of this process's Node options (--input-type, test loaders, ...).
+    const worker = new Worker(new URL("./worker.js", import.meta.url), { execArgv: [] });
     worker.on("message", (m: UpxRun & { id: number }) => {
       const { id: _id, ...run } = m;
       this.finish(worker, run);
