@@ -15,6 +15,8 @@ import type { LoadGraph } from "../lib/loader/model.js";
 import { formatTrace, isComplete } from "../lib/report/trace.js";
 import { formatTree } from "../lib/report/tree.js";
 import { VERSION } from "../lib/version.js";
+import { nativeStatus } from "../lib/native/addon.js";
+import { nativeLoadGraph } from "../lib/loader/native-resolver.js";
 
 class UsageError extends Error {}
 
@@ -39,6 +41,7 @@ const VALUE_OPTIONS = [
   "libraryPath",
   "preload",
   "cwd",
+  "resolver",
 ] as const;
 const FLAG_OPTIONS = ["verbose", "test", "dynamic", "compress", "experimentalNoloadResolver", "list", "tree", "json", "help", "version"] as const;
 const REPEATABLE = new Set(["include", "exclude", "mkdir"]);
@@ -49,10 +52,20 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   const write = (stream: NodeJS.WritableStream, text: string) => stream.write(text.endsWith("\n") ? text : `${text}\n`);
   try {
     const { options, paths, hyphenValues } = parse(argv);
-    if (options["help"] || options["version"]) return 0;
+    if (options["help"]) return 0;
+    if (options["version"]) {
+      write(out, `magicpak ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})\nnative addon: ${nativeStatus()}`);
+      return 0;
+    }
     const modes = ["list", "tree", "json"].filter((m) => options[m]).length;
     if (modes > 1) throw new UsageError("--list, --tree and --json cannot be combined");
-    if (modes === 1) return listMode(paths, options, (t) => write(out, t), (t) => write(err, t));
+    if (options["resolver"] !== undefined && options["resolver"] !== "ts" && options["resolver"] !== "native") {
+      throw new UsageError(`--resolver must be ts or native (got ${JSON.stringify(options["resolver"])})`);
+    }
+    if (modes === 1) {
+      if (options["resolver"] === "native") return await nativeListMode(paths, options, (t) => write(out, t), (t) => write(err, t));
+      return listMode(paths, options, (t) => write(out, t), (t) => write(err, t));
+    }
     return await bundleMode(paths, options, hyphenValues, (t) => write(err, t));
   } catch (error) {
     if (error instanceof UsageError) {
@@ -122,9 +135,10 @@ function parse(argv: string[]): { options: Parsed; paths: string[]; hyphenValues
     .option("--root <DIR>", "Analyse and bundle from this root filesystem, as after chroot", strings)
     .option("--library-path <PATH>", "LD_LIBRARY_PATH of the target program", strings)
     .option("--preload <LIST>", "LD_PRELOAD of the target program", strings)
-    .option("--cwd <DIR>", "Working directory of the target program (inside the root)", strings);
+    .option("--cwd <DIR>", "Working directory of the target program (inside the root)", strings)
+    .option("--resolver <R>", "With --list/--json: ts (default, the model) or native (ask this machine's loader by dlopen, host root only)", strings)
+    .option("-V, --version", "Print the version and whether the native addon is loaded");
   cli.help();
-  cli.version(VERSION);
   let parsed;
   try {
     parsed = cli.parse(["node", "magicpak", ...rest], { run: false });
@@ -132,7 +146,7 @@ function parse(argv: string[]): { options: Parsed; paths: string[]; hyphenValues
     throw new UsageError((error as Error).message);
   }
   const options = parsed.options as Parsed;
-  const known = new Set<string>(["--", "h", "v", "i", "e", "r", "t", "d", "c", ...VALUE_OPTIONS, ...FLAG_OPTIONS]);
+  const known = new Set<string>(["--", "h", "v", "V", "i", "e", "r", "t", "d", "c", ...VALUE_OPTIONS, ...FLAG_OPTIONS]);
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new UsageError(`unknown option --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} (see --help)`);
   }
@@ -228,6 +242,33 @@ function findBusybox(given: string | undefined): string {
     return candidate;
   }
   throw new BundleError(name, "busybox not found (give a static busybox with --busybox PATH)");
+}
+
+/** --list/--json --resolver native: what this machine's loader answers for each name (dlopen + dlinfo). */
+async function nativeListMode(files: string[], options: Parsed, print: (text: string) => void, warn: (text: string) => void): Promise<number> {
+  if (files.length === 0) throw new UsageError("expected at least one FILE to list");
+  if (options["tree"]) throw new UsageError("--resolver native works with --list and --json");
+  if (options["root"] !== undefined && options["root"] !== "/") throw new UsageError("--resolver native asks this machine's loader: it cannot be combined with --root");
+  let status = 0;
+  for (const file of files) {
+    let graph;
+    try {
+      graph = await nativeLoadGraph(file, { libraryPath: (options["libraryPath"] as string | undefined) ?? null });
+    } catch (error) {
+      warn(`error: ${(error as Error).message}`);
+      status = 1;
+      continue;
+    }
+    if (graph.missing.length > 0) status = 1;
+    if (options["json"]) {
+      print(JSON.stringify(graph, null, 2));
+      continue;
+    }
+    if (files.length > 1) print(`${file}:`);
+    for (const object of graph.objects.slice(1)) print(object.name === object.path ? `\t${object.name}` : `\t${object.name} => ${object.path}`);
+    for (const missing of graph.missing) print(`\t${missing.name} => not found (${missing.error})`);
+  }
+  return status;
 }
 
 function listMode(files: string[], options: Parsed, print: (text: string) => void, warn: (text: string) => void): number {

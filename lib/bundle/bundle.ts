@@ -15,6 +15,8 @@ import { addDirectoryChain, addFromRoot, addSymlinkAsIs, BundleError, imageLinkT
 import { emitBundle } from "./emit.js";
 import { expandGlob, isExcluded } from "./glob.js";
 import { traceProgram, TracerUnavailable, type TracerChoice } from "../trace/index.js";
+// Registers the native ptrace tracer when the optional addon loads; everything works without it.
+import "../native/addon.js";
 
 export type LogLevel = "Off" | "Error" | "Warn" | "Info" | "Debug";
 export type Logger = (level: Exclude<LogLevel, "Off">, message: string) => void;

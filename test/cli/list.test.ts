@@ -112,8 +112,21 @@ t.test("errors: one line naming the path, exit 1; usage errors exit 2", async (t
 t.test("--version and --help exit 0", async (t) => {
   const v = magicpak("--version");
   t.equal(v.status, 0);
-  t.match(v.stdout, /magicpak\/\d+\.\d+\.\d+/);
+  t.match(v.stdout, /^magicpak \d+\.\d+\.\d+ /);
+  t.match(v.stdout, /\nnative addon: (loaded|not loaded)/, "--version says whether the native addon is loaded");
   const h = magicpak("--help");
   t.equal(h.status, 0);
   t.match(h.stdout, /--list/);
+});
+
+t.test("--resolver native asks this machine's loader; it agrees with --list on a program found through the cache", async (t) => {
+  const ours = magicpak("--list", "/usr/bin/ssh");
+  const native = magicpak("--list", "--resolver", "native", "/usr/bin/ssh");
+  t.equal(native.status, 0, native.stderr);
+  // The interpreter is named by its PT_INTERP path in the trace and by the name asked for by dlopen.
+  const names = (out: string) => out.split("\n").filter((l) => l.includes(" => ") && !l.includes("ld-linux")).sort();
+  t.ok(names(ours.stdout).length > 5);
+  t.same(names(native.stdout), names(ours.stdout));
+  t.equal(magicpak("--list", "--resolver", "native", "--root", "/tmp", "/usr/bin/ssh").status, 2);
+  t.equal(magicpak("--list", "--resolver", "bogus", "/usr/bin/ssh").status, 2);
 });

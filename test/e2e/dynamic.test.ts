@@ -84,7 +84,7 @@ function listTree(dir: string): string[] {
   return out;
 }
 
-for (const tracer of ["strace"] as const) {
+for (const tracer of ["native", "strace"] as const) {
   t.test(`--dynamic with the ${tracer} tracer finds all four files and the bundle passes --test`, async (t) => {
     const out = join(base, `out-${tracer}`);
     const r = magicpak(join(app, "prog"), out, "--dynamic", "--tracer", tracer, "--dynamic-arg", join(base, "work"), "--test", "--busybox", fixture("MAGICPAK_BUSYBOX"), "--test-command", command, "--test-stdout", "helper ran\nplugin 42");
