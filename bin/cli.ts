@@ -123,7 +123,7 @@ function parse(argv: string[]): { options: Parsed; paths: string[]; hyphenValues
     .option("--dynamic-arg <ARG>", "Argument for the --dynamic run (repeatable; may start with -)")
     .option("--dynamic-stdin <CONTENT>", "Standard input for the --dynamic run", strings)
     .option("--tracer <TRACER>", "Tracer for --dynamic: auto (default), native or strace", strings)
-    .option("-c, --compress", "Compress the executable with UPX (not yet supported in this build)")
+    .option("-c, --compress", "Compress the executables with UPX (built in; no upx binary needed)")
     .option("--upx-arg <ARG>", "Argument passed to UPX (repeatable; may start with -)")
     .option("--busybox <PATH>", "Static busybox for --test (default: busybox on PATH)", strings)
     .option("--upx <PATH>", "Native upx to use instead of the built-in one", strings)
@@ -185,9 +185,6 @@ async function bundleMode(paths: string[], options: Parsed, hyphenValues: Record
   const log = logger(options, warn);
   const inputs = paths.slice(0, -1);
   const output = paths[paths.length - 1]!;
-  if (options["compress"] || hyphenValues["--upx-arg"]!.length > 0 || options["upx"] !== undefined) {
-    throw new BundleError("--compress", "not yet supported in this build (coming with the built-in UPX)");
-  }
   if (options["cc"] !== undefined) log("Debug", "--cc is accepted for compatibility and not needed: the resolver compiles nothing");
   if (options["experimentalNoloadResolver"]) log("Debug", "--experimental-noload-resolver is accepted for compatibility: the resolver never loads libraries");
   const test = options["test"]
@@ -210,6 +207,9 @@ async function bundleMode(paths: string[], options: Parsed, hyphenValues: Record
     dynamic: options["dynamic"]
       ? { args: hyphenValues["--dynamic-arg"], stdin: options["dynamicStdin"] as string | undefined, tracer: tracerChoice(options["tracer"] as string | undefined) }
       : undefined,
+    compress: options["compress"]
+      ? { upxArgs: hyphenValues["--upx-arg"], upx: options["upx"] === undefined ? undefined : findExecutable(options["upx"] as string, "upx") }
+      : undefined,
     environment: { libraryPath: (options["libraryPath"] as string | undefined) ?? null, preload: (options["preload"] as string | undefined) ?? null },
     test,
     log,
@@ -220,6 +220,20 @@ async function bundleMode(paths: string[], options: Parsed, hyphenValues: Record
 function tracerChoice(value: string | undefined): TracerChoice {
   if (value === undefined || value === "auto" || value === "native" || value === "strace") return value ?? "auto";
   throw new UsageError(`--tracer must be auto, native or strace (got ${JSON.stringify(value)})`);
+}
+
+/** A program given as a path or a name looked up on PATH (magicpak's `which`). */
+function findExecutable(given: string, what: string): string {
+  const candidates = given.includes("/") ? [given] : (process.env["PATH"] ?? "").split(delimiter).filter((d) => d !== "").map((d) => join(d, given));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // try the next one
+    }
+  }
+  throw new BundleError(given, `${what} not found`);
 }
 
 /** --busybox as a path or a name looked up on PATH; it must be statically linked to work in the jail. */

@@ -2,12 +2,14 @@
 // executables, --mkdir, --include, --exclude, --test, then emit. Nothing is written to OUTPUT
 // until the plan is complete and the test has passed.
 
-import { realpathSync } from "node:fs";
-import { isAbsolute, posix, resolve as resolveHost } from "node:path";
+import { mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { isAbsolute, join, posix, resolve as resolveHost } from "node:path";
 import { ElfError } from "../elf/errors.js";
 import { readElf } from "../elf/file.js";
 import { RootFs } from "../fs/root.js";
-import { FileGraph, GraphConflictError, type Reason } from "../graph/file-graph.js";
+import { FileGraph, GraphConflictError, type FileNode, type Reason } from "../graph/file-graph.js";
+import { compressFile, CompressError, warmUpUpx } from "../compress/upx.js";
 import { testInJail, type JailTest } from "../jail/jail.js";
 import { InputError, Loader, type TargetEnvironment } from "../loader/load.js";
 import type { LoadGraph } from "../loader/model.js";
@@ -40,6 +42,11 @@ export interface BundleOptions {
    * successfully opened, executed, stat'ed or read as a link; ELF files bring their closure.
    */
   dynamic?: { args?: string[]; stdin?: string; timeoutMs?: number; tracer?: TracerChoice };
+  /**
+   * --compress: each input executable is packed with UPX (built in as WebAssembly, or the native
+   * upx given) after analysis and before the test, so the test runs the packed program.
+   */
+  compress?: { upxArgs?: string[]; upx?: string };
   /** The target's environment (LD_LIBRARY_PATH, LD_PRELOAD), never this process's. */
   environment?: Pick<TargetEnvironment, "libraryPath" | "preload">;
   test?: {
@@ -67,6 +74,7 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   if (options.inputs.length === 0) throw new BundleError("<INPUT>", "at least one input is required");
   const rootDir = options.root ?? "/";
   const root = new RootFs(rootDir);
+  if (options.compress && options.compress.upx === undefined) void warmUpUpx(); // start UPX while the inputs are analysed
   const cwd = options.cwd ?? (root.isHostRoot ? process.cwd() : "/");
   const loader = new Loader(root, { ...options.environment, cwd });
   const graph = new FileGraph();
@@ -130,6 +138,17 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   } catch (error) {
     throw asBundleError(error);
   }
+  // --compress: the input executables only, as magicpak does (never the libraries).
+  const scratch = options.compress ? mkdtempSync(join(tmpdir(), "magicpak-upx-")) : null;
+  try {
+    if (options.compress) await compressInputs(graph, root, options.inputs.map((i) => (posix.isAbsolute(i) ? i : posix.join(cwd, i))), options.compress, scratch!, log);
+    return await testAndEmit(graph, loads, options, log);
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function testAndEmit(graph: FileGraph, loads: LoadGraph[], options: BundleOptions, log: Logger): Promise<BundleResult> {
   // 6. --test, in a jail built from the plan.
   if (options.test) {
     const tests: JailTest[] = options.test.command !== undefined
@@ -175,6 +194,30 @@ function addClosure(graph: FileGraph, root: RootFs, loader: Loader, path: string
     addLoadedObjects(graph, root, audit, audit.input);
   }
   return load;
+}
+
+/** Replaces each input's file in the plan by its UPX-packed copy (every path that is that file). */
+async function compressInputs(graph: FileGraph, root: RootFs, inputs: string[], compress: NonNullable<BundleOptions["compress"]>, scratch: string, log: Logger): Promise<void> {
+  for (const [i, input] of inputs.entries()) {
+    const file = root.resolve(input);
+    const identity = `${file.stats.dev}:${file.stats.ino}`;
+    const nodes = graph.entries().filter((n): n is FileNode => n.kind === "file" && n.identity === identity);
+    if (nodes.length === 0) continue; // excluded
+    const packed = join(scratch, `${i}-${posix.basename(file.path)}`);
+    log("Info", `compress ${input} with ${compress.upx ?? "the built-in UPX"}${compress.upxArgs?.length ? ` ${compress.upxArgs.join(" ")}` : ""}`);
+    let result;
+    try {
+      result = await compressFile(file.hostPath, packed, compress.upxArgs ?? [], { upx: compress.upx });
+    } catch (error) {
+      if (error instanceof CompressError) throw new BundleError(input, `cannot be compressed: ${error.reason}`);
+      throw error;
+    }
+    log("Info", `${input}: ${result.inputSize} -> ${result.outputSize} bytes`);
+    for (const node of nodes) {
+      graph.remove(node.path);
+      graph.add({ ...node, hostSource: packed, size: result.outputSize, identity: `upx:${identity}`, reasons: [...node.reasons, { kind: "extra", what: "compressed with UPX" }] });
+    }
+  }
 }
 
 /** Files the traced run of `input` used: /proc, /sys and /dev are the kernel's, never bundled. */

@@ -245,7 +245,6 @@ async function checkExample(t: Test, example: string): Promise<void> {
   const runLine = builder.instructions.find((i) => i.keyword === "RUN" && /(^|&&|;)\s*(npx\s+)?magicpak\s/.test(i.args))!.args;
   const run = magicpakRun(shellWords(runLine, source.which));
   if (!run) throw new Error(`cannot read the magicpak command in ${runLine}`);
-  t.notOk(run.args.some((a) => ["--compress", "-c"].includes(a)), "no --compress (not supported yet)");
   t.ok(run.args.includes("--test") || run.args.includes("-t"), "the bundle is tested in the builder");
   t.ok(run.positionals.length >= 2, "INPUT... OUTPUT");
   const outputIndex = run.positionals[run.positionals.length - 1]!;
