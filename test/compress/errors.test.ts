@@ -135,3 +135,10 @@ t.test("nothing reaches the process's stdout or stderr, on success or failure", 
   t.equal(r.stdout, "", "no stdout");
   t.equal(r.stderr, "", "no stderr");
 });
+
+t.test("the module is compiled once per process and reused by every run", async (t) => {
+  const { upxModule } = await import("../../lib/compress/wasm.js");
+  const first = await upxModule();
+  await compressFile("/usr/bin/ls", fresh("again.upx"), []);
+  t.equal(await upxModule(), first, "the same compiled WebAssembly.Module");
+});
