@@ -42,8 +42,9 @@ const VALUE_OPTIONS = [
   "preload",
   "cwd",
   "resolver",
+  "dlopenNotes",
 ] as const;
-const FLAG_OPTIONS = ["verbose", "test", "dynamic", "compress", "experimentalNoloadResolver", "list", "tree", "json", "help", "version"] as const;
+const FLAG_OPTIONS = ["verbose", "test", "dynamic", "compress", "experimentalNoloadResolver", "list", "tree", "json", "help", "version", "nss", "passwd", "tmp", "caCertificates", "tzdata", "gconv"] as const;
 const REPEATABLE = new Set(["include", "exclude", "mkdir"]);
 
 type Parsed = Record<string, unknown>;
@@ -136,6 +137,13 @@ function parse(argv: string[]): { options: Parsed; paths: string[]; hyphenValues
     .option("--library-path <PATH>", "LD_LIBRARY_PATH of the target program", strings)
     .option("--preload <LIST>", "LD_PRELOAD of the target program", strings)
     .option("--cwd <DIR>", "Working directory of the target program (inside the root)", strings)
+    .option("--no-nss", "Do not add NSS modules and configuration for programs that use NSS lookups")
+    .option("--passwd", "Add a minimal /etc/passwd and /etc/group (root, nobody)")
+    .option("--tmp", "Add /tmp with mode 1777")
+    .option("--ca-certificates", "Add the root's CA certificates (/etc/ssl/certs)")
+    .option("--tzdata", "Add time zone data (/usr/share/zoneinfo, /etc/localtime)")
+    .option("--gconv", "Add gconv modules when the program uses iconv")
+    .option("--dlopen-notes <WHICH>", "Sonames from .note.dlopen to add: none, required (default), recommended, all", strings)
     .option("--resolver <R>", "With --list/--json: ts (default, the model) or native (ask this machine's loader by dlopen, host root only)", strings)
     .option("-V, --version", "Print the version and whether the native addon is loaded");
   cli.help();
@@ -211,10 +219,25 @@ async function bundleMode(paths: string[], options: Parsed, hyphenValues: Record
       ? { upxArgs: hyphenValues["--upx-arg"], upx: options["upx"] === undefined ? undefined : findExecutable(options["upx"] as string, "upx") }
       : undefined,
     environment: { libraryPath: (options["libraryPath"] as string | undefined) ?? null, preload: (options["preload"] as string | undefined) ?? null },
+    extras: {
+      nss: options["nss"] !== false,
+      passwd: options["passwd"] === true,
+      tmp: options["tmp"] === true,
+      caCertificates: options["caCertificates"] === true,
+      tzdata: options["tzdata"] === true,
+      gconv: options["gconv"] === true,
+      dlopenNotes: dlopenNotesChoice(options["dlopenNotes"] as string | undefined),
+    },
     test,
     log,
   });
   return 0;
+}
+
+function dlopenNotesChoice(value: string | undefined): "none" | "required" | "recommended" | "all" {
+  if (value === undefined) return "required";
+  if (value === "none" || value === "required" || value === "recommended" || value === "all") return value;
+  throw new UsageError(`--dlopen-notes must be none, required, recommended or all (got ${JSON.stringify(value)})`);
 }
 
 function tracerChoice(value: string | undefined): TracerChoice {

@@ -16,6 +16,7 @@ import type { LoadGraph } from "../loader/model.js";
 import { addDirectoryChain, addFromRoot, addSymlinkAsIs, BundleError, imageLinkTarget } from "./collect.js";
 import { emitBundle } from "./emit.js";
 import { expandGlob, isExcluded } from "./glob.js";
+import { addRuntimeExtras, type ExtrasOptions } from "./extras.js";
 import { traceProgram, TracerUnavailable, type TracerChoice } from "../trace/index.js";
 // Registers the native ptrace tracer when the optional addon loads; everything works without it.
 import "../native/addon.js";
@@ -47,6 +48,8 @@ export interface BundleOptions {
    * upx given) after analysis and before the test, so the test runs the packed program.
    */
   compress?: { upxArgs?: string[]; upx?: string };
+  /** Runtime extras: NSS, libgcc_s, .note.dlopen, gconv, CA certificates, passwd, /tmp, tzdata, ld.so.cache. */
+  extras?: ExtrasOptions;
   /** The target's environment (LD_LIBRARY_PATH, LD_PRELOAD), never this process's. */
   environment?: Pick<TargetEnvironment, "libraryPath" | "preload">;
   test?: {
@@ -126,6 +129,8 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
         }
       }
     }
+    // Files no DT_NEEDED names: NSS, libgcc_s, dlopen notes, and the extras asked for.
+    addRuntimeExtras(graph, root, loader, loads, options.extras ?? {}, log);
     // 5. --exclude: any entry, also those that came in as symlink targets.
     for (const pattern of options.exclude ?? []) {
       for (const node of graph.entries()) {

@@ -18,7 +18,7 @@ import {
   type MuslConfig,
 } from "./config.js";
 import { containsDst, substituteDst } from "./dst.js";
-import { abiOf, type Abi } from "./machines.js";
+import { abiByName, abiOf, type Abi } from "./machines.js";
 import type { Attempt, FoundBy, LoadedObject, LoadGraph, MissingObject } from "./model.js";
 import {
   openGlibcPath,
@@ -146,6 +146,20 @@ export class Loader {
     return cached;
   };
 
+  /**
+   * Where the loader of `graph` finds `name` for a dlopen from libc itself (NSS modules,
+   * libgcc_s): the caller has no RPATH or RUNPATH, so LD_LIBRARY_PATH, the cache and the system
+   * directories decide (glibc's __libc_dlopen). Null when it is not found.
+   */
+  dlopenFromLibc(graph: LoadGraph, name: string): string | null {
+    const abi = graph.abi ? abiByName(graph.abi) : null;
+    if (!abi || graph.flavour !== "glibc" || !graph.interpreter) return null;
+    const config = this.config("glibc", abi, graph.interpreter) as GlibcConfig;
+    const caller: SearchObject = { rpath: null, runpath: null, nodeflib: false, origin: null, loader: null, isMain: true };
+    const result = searchGlibc({ root: this.root, config, main: caller, libraryPath: this.env.libraryPath, cwd: this.env.cwd, readHeader: this.readHeader }, name, null);
+    return result.kind === "found" ? result.path : null;
+  }
+
   /** The glibc interpreter for a library listed on its own: the ABI's canonical one present in the root. */
   private interpreterForLibrary(abi: Abi): { flavour: Flavour; interpreter: string } | null {
     for (const interp of abi.glibcInterpreters) if (this.root.tryResolve(interp)) return { flavour: "glibc", interpreter: interp };
@@ -194,6 +208,7 @@ export class Loader {
       root: this.root.root,
       flavour: "static",
       interpreter: null,
+      abi: abi?.name ?? null,
       objects: [mainObject],
       missing: [],
       chain: [],

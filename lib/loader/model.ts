@@ -92,6 +92,8 @@ export interface LoadGraph {
   root: string;
   flavour: Flavour | "static";
   interpreter: string | null;
+  /** The ABI (Debian architecture name, e.g. "amd64", "arm64") of the main object, when known. */
+  abi: string | null;
   /** Objects; index 0 is the main program. */
   objects: LoadedObject[];
   missing: MissingObject[];

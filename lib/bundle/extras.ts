@@ -1,0 +1,183 @@
+// Runtime extras: files a program needs that no DT_NEEDED names, found from what its closure
+// imports and declares (NSS modules and their configuration, libgcc_s, .note.dlopen sonames,
+// gconv), plus the container basics users ask for (CA certificates, passwd, /tmp, tzdata,
+// ld.so.cache). Each one enters the graph with the reason it is there.
+
+import { ElfError } from "../elf/errors.js";
+import { readElf } from "../elf/file.js";
+import type { RootFs } from "../fs/root.js";
+import type { FileGraph, Reason } from "../graph/file-graph.js";
+import { abiByName } from "../loader/machines.js";
+import type { GlibcConfig } from "../loader/config.js";
+import type { Loader } from "../loader/load.js";
+import type { LoadGraph } from "../loader/model.js";
+import { addFromRoot, BundleError } from "./collect.js";
+
+export interface ExtrasOptions {
+  /** NSS modules and configuration when the closure uses NSS lookups (default on; --no-nss). */
+  nss?: boolean;
+  /** A minimal /etc/passwd and /etc/group (root, nobody); also added when passwd lookups are used and the root's would be missing. */
+  passwd?: boolean;
+  /** /tmp with mode 1777. */
+  tmp?: boolean;
+  caCertificates?: boolean;
+  tzdata?: boolean;
+  /** gconv modules and their configuration when iconv is used (opt-in: they are large). */
+  gconv?: boolean;
+  /** Which .note.dlopen entries to bring: "required" (default), "recommended" (and required), "all", or "none". */
+  dlopenNotes?: "none" | "required" | "recommended" | "all";
+}
+
+export type ExtraLog = (level: "Warn" | "Info" | "Debug", message: string) => void;
+
+/** Lookups that go through NSS (glibc nss/, resolv/, inet/). */
+const NSS_HOSTS = ["getaddrinfo", "gethostbyname", "gethostbyname2", "gethostbyname_r", "gethostbyname2_r", "gethostbyaddr", "gethostbyaddr_r", "getnameinfo", "getaddrinfo_a", "gethostent"];
+const NSS_PASSWD = ["getpwnam", "getpwnam_r", "getpwuid", "getpwuid_r", "getpwent", "getgrnam", "getgrnam_r", "getgrgid", "getgrgid_r", "getgrent", "getgrouplist", "initgroups", "getspnam", "getspnam_r"];
+const NSS_OTHER: Record<string, string> = { getservbyname: "/etc/services", getservbyport: "/etc/services", getservbyname_r: "/etc/services", getprotobyname: "/etc/protocols", getprotobynumber: "/etc/protocols" };
+/** glibc dlopens libgcc_s.so.1 for these (nptl/pthread_cancel.c, misc/unwind-link.c). */
+const NEEDS_LIBGCC_S = ["pthread_cancel", "pthread_exit", "backtrace", "_Unwind_Backtrace"];
+const ICONV = ["iconv_open"];
+
+const MINIMAL_PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+const MINIMAL_GROUP = "root:x:0:\nnogroup:x:65534:\n";
+
+/** Adds every extra the loads call for. `loads` are the load graphs of the inputs and included ELF files. */
+export function addRuntimeExtras(graph: FileGraph, root: RootFs, loader: Loader, loads: LoadGraph[], options: ExtrasOptions, log: ExtraLog): void {
+  const glibcLoads = loads.filter((l) => l.flavour === "glibc");
+  const imports = importsOf(root, glibcLoads);
+  const uses = (names: string[]) => names.some((n) => imports.has(n));
+  const extra = (what: string): Reason => ({ kind: "extra", what });
+  const addLibrary = (load: LoadGraph, name: string, why: string): boolean => {
+    const path = loader.dlopenFromLibc(load, name);
+    if (!path) return false;
+    log("Info", `${why}: ${name} => ${path}`);
+    addFromRoot(graph, root, path, extra(why));
+    const module = loader.load(path, { mode: "library" });
+    for (const object of module.objects.slice(1)) addFromRoot(graph, root, object.path.startsWith("/") ? object.path : object.realPath, extra(`${why} (needed by ${name})`));
+    return true;
+  };
+  const addIfPresent = (path: string, why: string, recursive = false): boolean => {
+    if (!root.tryResolve(path, "/", false)) return false;
+    log("Info", `${why}: ${path}`);
+    addFromRoot(graph, root, path, extra(why), { recursive });
+    return true;
+  };
+
+  if (options.nss !== false && glibcLoads.length > 0 && uses([...NSS_HOSTS, ...NSS_PASSWD, ...Object.keys(NSS_OTHER)])) {
+    const load = glibcLoads[0]!;
+    addIfPresent("/etc/nsswitch.conf", "NSS configuration");
+    if (uses(NSS_HOSTS)) addIfPresent("/etc/hosts", "NSS hosts database (files)");
+    for (const [symbol, file] of Object.entries(NSS_OTHER)) if (imports.has(symbol)) addIfPresent(file, `${symbol} reads it`);
+    const databases = new Set<string>();
+    if (uses(NSS_HOSTS)) databases.add("hosts");
+    if (uses(NSS_PASSWD)) for (const db of ["passwd", "group", "shadow", "initgroups"]) databases.add(db);
+    if (uses(["getservbyname", "getservbyport", "getservbyname_r"])) databases.add("services");
+    if (uses(["getprotobyname", "getprotobynumber"])) databases.add("protocols");
+    for (const service of nssServices(root, databases)) {
+      if (builtIntoLibc(loader, load, service)) continue;
+      const name = `libnss_${service}.so.2`;
+      if (!addLibrary(load, name, `NSS service "${service}" of /etc/nsswitch.conf`)) log("Warn", `NSS service "${service}" is named in /etc/nsswitch.conf but ${name} is not in the root`);
+    }
+    if (uses(NSS_PASSWD) && !graph.has("/etc/passwd") && !options.passwd) options = { ...options, passwd: true };
+  }
+  if (options.passwd) {
+    for (const [path, content] of [["/etc/passwd", MINIMAL_PASSWD], ["/etc/group", MINIMAL_GROUP]] as const) {
+      if (graph.has(path)) continue;
+      log("Info", `minimal ${path} (root, nobody)`);
+      graph.add({ kind: "generated", path: graph.resolveInGraph(path), content: Buffer.from(content), mode: 0o644, reasons: [extra("passwd: users root and nobody")] });
+    }
+  }
+  if (glibcLoads.length > 0 && uses(NEEDS_LIBGCC_S)) {
+    const load = glibcLoads[0]!;
+    if (!load.objects.some((o) => o.soname === "libgcc_s.so.1") && !addLibrary(load, "libgcc_s.so.1", "dlopened by glibc for pthread_cancel/pthread_exit/unwinding")) {
+      log("Warn", "the program uses pthread_cancel, pthread_exit or unwinding but libgcc_s.so.1 is not in the root");
+    }
+  }
+  const notes = options.dlopenNotes ?? "required";
+  if (notes !== "none") {
+    const accepted = notes === "all" ? ["required", "recommended", "suggested"] : notes === "recommended" ? ["required", "recommended"] : ["required"];
+    for (const load of glibcLoads) {
+      for (const object of load.objects) {
+        for (const note of dlopenNotesOf(root, object.realPath)) {
+          if (!accepted.includes(note.priority)) continue;
+          // Any one of the listed sonames satisfies the feature: the first one present is taken.
+          if (!note.soname.some((name) => addLibrary(load, name, `.note.dlopen of ${object.realPath} (${note.feature ?? "feature"}, ${note.priority})`))) {
+            log(note.priority === "required" ? "Warn" : "Debug", `${object.realPath} may dlopen ${note.soname.join(" or ")}, which is not in the root`);
+          }
+        }
+      }
+    }
+  }
+  if (options.gconv && glibcLoads.length > 0 && uses(ICONV)) {
+    const abi = glibcLoads[0]!.abi ? abiByName(glibcLoads[0]!.abi) : null;
+    const dir = abi ? `/usr/lib/${abi.triplet}/gconv` : null;
+    if (!dir || !addIfPresent(dir, "gconv modules for iconv", true)) log("Warn", "iconv is used but no gconv directory was found");
+  }
+  if (options.caCertificates) {
+    const found = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"].filter((p) => addIfPresent(p, "CA certificates"));
+    addIfPresent("/etc/ssl/certs", "CA certificates", true);
+    if (found.length === 0) throw new BundleError("/etc/ssl/certs/ca-certificates.crt", "--ca-certificates: no CA bundle in the root (install ca-certificates there)");
+  }
+  if (options.tzdata) {
+    if (!addIfPresent("/usr/share/zoneinfo", "time zone data", true)) throw new BundleError("/usr/share/zoneinfo", "--tzdata: no time zone data in the root (install tzdata there)");
+    addIfPresent("/etc/localtime", "time zone data");
+  }
+  if (options.tmp) graph.add({ kind: "directory", path: graph.resolveInGraph("/tmp"), mode: 0o1777, reasons: [extra("a world-writable /tmp")] });
+  // A library that only the cache knows how to find needs the cache in the image too.
+  for (const load of glibcLoads) {
+    const config = load.abi && load.interpreter ? (loader.config("glibc", abiByName(load.abi)!, load.interpreter) as GlibcConfig) : null;
+    const cacheOnly = load.objects.filter((o) => o.foundBy === "ld.so.cache" && !config?.systemDirs.some((d) => o.path.startsWith(d) && !o.path.slice(d.length).includes("/")));
+    if (cacheOnly.length > 0 && !graph.has("/etc/ld.so.cache")) {
+      addIfPresent("/etc/ld.so.cache", `ld.so.cache: ${cacheOnly.map((o) => o.path).join(", ")} are found only through it`);
+    }
+  }
+}
+
+/** Undefined dynamic symbols of every object of the loads but libc's own. */
+function importsOf(root: RootFs, loads: LoadGraph[]): Set<string> {
+  const names = new Set<string>();
+  const seen = new Set<string>();
+  for (const load of loads) {
+    for (const object of load.objects) {
+      if (seen.has(object.realPath) || object.soname?.startsWith("libc.so") || object.foundBy === "interpreter") continue;
+      seen.add(object.realPath);
+      try {
+        for (const name of readElf(object.realPath, { imports: true }, root.hostPath(object.realPath)).imports ?? []) names.add(name);
+      } catch (error) {
+        if (!(error instanceof ElfError)) throw error;
+      }
+    }
+  }
+  return names;
+}
+
+function dlopenNotesOf(root: RootFs, realPath: string) {
+  try {
+    return readElf(realPath, { dlopenNotes: true }, root.hostPath(realPath)).dlopenNotes ?? [];
+  } catch (error) {
+    if (error instanceof ElfError) return [];
+    throw error;
+  }
+}
+
+/** Service names of the given databases in /etc/nsswitch.conf ("hosts: files mdns4_minimal [NOTFOUND=return] dns"). */
+export function nssServices(root: RootFs, databases: ReadonlySet<string>): string[] {
+  const text = root.readFile("/etc/nsswitch.conf")?.toString("utf8") ?? "";
+  const services = new Set<string>();
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/#.*/, "").trim();
+    const colon = line.indexOf(":");
+    if (colon < 0 || !databases.has(line.slice(0, colon).trim())) continue;
+    for (const word of line.slice(colon + 1).replace(/\[[^\]]*\]/g, " ").split(/\s+/)) if (/^[a-z0-9_]+$/.test(word)) services.add(word);
+  }
+  return [...services].sort();
+}
+
+/** glibc 2.34 and later build the files and dns services into libc (nss/nss_module.c). */
+function builtIntoLibc(loader: Loader, load: LoadGraph, service: string): boolean {
+  if (service !== "files" && service !== "dns") return false;
+  const abi = load.abi ? abiByName(load.abi) : null;
+  if (!abi || !load.interpreter) return false;
+  const version = (loader.config("glibc", abi, load.interpreter) as GlibcConfig).version;
+  return version !== null && (version[0] > 2 || version[1] >= 34);
+}
