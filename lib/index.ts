@@ -26,3 +26,5 @@ export { compressFile, runUpx, warmUpUpx, CompressError, type CompressOptions, t
 export { nativeAddon, nativeStatus, nativeAddonPath, nativePlatform, traceNative, resolveNative } from "./native/addon.js";
 export type { NativeAddon, NativeResolution, NativeTraceRequest, NativeTraceOutput, NativeTraceResult, ResolveNativeOptions } from "./native/addon.js";
 export { nativeLoadGraph, crossCheck, type NativeLoadGraph, type NativeLoadedObject, type NativeMissingObject, type CrossCheckEntry, type CrossCheckSkip } from "./loader/native-resolver.js";
+export { writeOciLayout, writeOciArchive, writeDockerArchive, imageDefaults, imageEntrypoint, imagePlatform, layerEntries, tarStream, StableGzip, ImageError, DEFAULT_PATH } from "./image/index.js";
+export type { ImageOptions, ImageResult, ImagePlatform, TarEntry, Descriptor } from "./image/index.js";
