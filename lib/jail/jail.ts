@@ -1,13 +1,21 @@
 // The --test jail: the planned bundle plus a static busybox, in fresh mount and PID namespaces,
 // with /proc and /dev/{null,zero,random,urandom} as a container has them. The jail and busybox
 // are removed afterwards and never reach OUTPUT.
+//
+// A bundle for another architecture (an arm64 bundle on x86_64, or the reverse) runs through the
+// static qemu-user of its architecture, copied into the jail as /.magicpak/qemu-<arch>-static next
+// to a busybox of that architecture: binfmt_misc is mounted in the jail's own user namespace
+// (sandboxed binfmt_misc, Linux >= 6.7) and a handler registered there with the F flag (the
+// emulator is opened at registration) makes the kernel start every ELF file of the architecture
+// through it, after chroot and across execve. The host's binfmt_misc is never touched.
 
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { release, tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { parentOf, type FileGraph } from "../graph/file-graph.js";
 import { writeTree } from "../bundle/emit.js";
+import { binfmtRegistration, choosePlatform, type JailPlatform } from "./emulation.js";
 
 export interface JailTest {
   /** Run as `/bin/sh -c COMMAND` inside the jail. */
@@ -22,36 +30,87 @@ export class TestFailure extends Error {
 }
 
 export interface JailOptions {
-  /** A static busybox on the host. */
-  busybox: string;
+  /**
+   * A static busybox on the host, of the bundle's architecture or this machine's. Default:
+   * `busybox` on PATH for a bundle of this machine's architecture, else `busybox-<arch>` (Debian's
+   * architecture name, as busybox-arm64).
+   */
+  busybox?: string;
+  /**
+   * The ABIs (names of loader/machines.ts, as LoadGraph.abi) of the bundle's executables, from
+   * their ELF headers. Default: this machine's. Another one runs through an emulator.
+   */
+  architectures?: (string | null)[];
+  /** The static qemu-user for a foreign bundle (default: qemu-<qemu target>-static on PATH). */
+  emulator?: string;
+  /**
+   * Run the bundle through the emulator even when it is for this machine's architecture, to test
+   * the emulated jail on one machine. The handler then matches only executables marked EI_OSABI 0
+   * (SYSV), so the emulator (Debian's are marked GNU/Linux) and busybox still run natively.
+   */
+  emulateHostArchitecture?: boolean;
   timeoutMs?: number;
 }
 
 const DEVICES = ["null", "zero", "random", "urandom", "full"];
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/** Mounts /proc and the devices, then chroots; run by the host's sh inside new namespaces. */
+/**
+ * Mounts /proc and the devices (and, for a foreign bundle, binfmt_misc with the emulator's handler
+ * in it), then chroots; run by the host's sh inside new namespaces. A set-up step the kernel refuses
+ * exits 125 with a line starting "magicpak-jail-setup:".
+ */
 const SETUP = `set -e
 mount -t proc proc "$JAIL/proc"
 for d in ${DEVICES.join(" ")}; do : > "$JAIL/dev/$d"; mount --bind "/dev/$d" "$JAIL/dev/$d"; done
+if [ -n "\${MAGICPAK_BINFMT-}" ]; then
+  b="$JAIL/proc/sys/fs/binfmt_misc"
+  e=$(mount -t binfmt_misc binfmt_misc "$b" 2>&1) || { printf 'magicpak-jail-setup: mount: %s\n' "$e" >&2; exit 125; }
+  e=$( (printf '%s' "$MAGICPAK_BINFMT" > "$b/register") 2>&1) || { printf 'magicpak-jail-setup: register: %s\n' "$e" >&2; exit 125; }
+fi
 exec chroot "$JAIL" /bin/sh -c "$MAGICPAK_TEST_COMMAND"`;
 
+/** Where the emulator goes in the jail (never a path of the bundle). */
+const EMULATOR_DIR = "/.magicpak";
+
 export async function testInJail(graph: FileGraph, tests: JailTest[], options: JailOptions): Promise<void> {
+  const platform = choosePlatform(options);
+  if (platform.emulation && graph.get(EMULATOR_DIR)) throw new TestFailure(`the bundle has ${EMULATOR_DIR}, where the jail puts the emulator`);
   const jail = mkdtempSync(join(tmpdir(), "magicpak-jail-"));
   try {
     writeTree(graph, jail);
     chmodSync(jail, 0o755);
-    installBusybox(jail, options.busybox);
+    const binfmt = platform.emulation ? installEmulator(jail, platform) : undefined;
+    installBusybox(jail, platform);
     for (const dir of ["proc", "dev", "tmp"]) if (!existsSync(join(jail, dir))) mkdirSync(join(jail, dir), { mode: dir === "tmp" ? 0o1777 : 0o755 });
-    const preamble = bundledProgramsFirst(graph, join(jail, "bin", "busybox"));
-    for (const test of tests) await runOne(jail, test, preamble, options);
+    const preamble = bundledProgramsFirst(graph, join(jail, "bin", "busybox"), platform);
+    for (const test of tests) await runOne(jail, test, preamble, options, platform, binfmt);
   } finally {
     rmSync(jail, { recursive: true, force: true });
   }
 }
 
+/** The emulator at /.magicpak/qemu-<arch>-static; returns the binfmt_misc registration naming it. */
+function installEmulator(jail: string, platform: JailPlatform): string {
+  const emulation = platform.emulation!;
+  const dir = join(jail, EMULATOR_DIR);
+  mkdirSync(dir, { mode: 0o755 });
+  const path = join(dir, emulation.name);
+  copyFileSync(emulation.emulator, path);
+  chmodSync(path, 0o755);
+  // F: the kernel opens the emulator now, by its host path, and uses that file after chroot.
+  return binfmtRegistration(`magicpak-${emulation.qemuTarget}`, platform.target, path, emulation.osabi);
+}
+
+/** Runs the jail's busybox on the host: directly, or through the emulator when it is foreign. */
+function runBusyboxOnHost(busybox: string, args: string[], platform: JailPlatform): ReturnType<typeof spawnSync> {
+  if (platform.busybox.abi.name === platform.host.name) return spawnSync(busybox, args, { encoding: "utf8" });
+  return spawnSync(platform.emulation!.emulator, [busybox, ...args], { encoding: "utf8" });
+}
+
 /** busybox at /bin/busybox and its applets linked beside it; files of the bundle win (EEXIST). */
-function installBusybox(jail: string, busybox: string): void {
+function installBusybox(jail: string, platform: JailPlatform): void {
+  const busybox = platform.busybox.path;
   const bin = join(jail, "bin");
   mkdirSync(bin, { recursive: true });
   const target = join(bin, "busybox");
@@ -60,8 +119,11 @@ function installBusybox(jail: string, busybox: string): void {
     chmodSync(target, 0o755);
   }
   // `busybox --install DIR` links every applet into DIR without replacing existing files.
-  const r = spawnSyncQuiet(target, ["--install", bin]);
-  if (r !== 0 || !existsSync(join(bin, "sh"))) throw new TestFailure(`cannot install busybox applets from ${busybox}: is it a static busybox?`);
+  const r = runBusyboxOnHost(target, ["--install", bin], platform);
+  if (r.status !== 0 || !existsSync(join(bin, "sh"))) {
+    const through = platform.busybox.abi.name === platform.host.name ? "" : ` (run through ${platform.emulation!.emulator})`;
+    throw new TestFailure(`cannot install busybox applets from ${busybox}${through}: is it a static busybox?${r.error ? ` ${r.error.message}` : ""}`);
+  }
 }
 
 /**
@@ -73,9 +135,10 @@ function installBusybox(jail: string, busybox: string): void {
  * (Names that cannot be function names, such as `run-parts`, and commands run through `exec`
  * or through applets like `xargs` still reach the applet.)
  */
-function bundledProgramsFirst(graph: FileGraph, busybox: string): string {
-  const list = spawnSync(busybox, ["--list"], { encoding: "utf8" });
-  const applets = (list.stdout ?? "").split("\n").filter((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name));
+function bundledProgramsFirst(graph: FileGraph, busybox: string, platform: JailPlatform): string {
+  const list = runBusyboxOnHost(busybox, ["--list"], platform);
+  if (list.status !== 0) throw new TestFailure(`${busybox} --list failed: ${String(list.stderr ?? list.error?.message ?? "").trim()}`);
+  const applets = String(list.stdout ?? "").split("\n").filter((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name));
   const functions: string[] = [];
   for (const name of applets) {
     const found = PATH.split(":").map((dir) => `${dir}/${name}`).find((path) => isBundledExecutable(graph, path));
@@ -95,16 +158,13 @@ function isBundledExecutable(graph: FileGraph, path: string): boolean {
   return false;
 }
 
-function spawnSyncQuiet(command: string, args: string[]): number {
-  return spawnSync(command, args, { stdio: "ignore" }).status ?? 1;
-}
-
-function runOne(jail: string, test: JailTest, preamble: string, options: JailOptions): Promise<void> {
-  const root = process.getuid?.() === 0;
-  const args = [...(root ? [] : ["--user", "--map-root-user"]), "--mount", "--pid", "--fork", "/bin/sh", "-c", SETUP];
+function runOne(jail: string, test: JailTest, preamble: string, options: JailOptions, platform: JailPlatform, binfmt: string | undefined): Promise<void> {
+  // binfmt_misc mounted in the initial user namespace would be the host's own: always a new one.
+  const userns = process.getuid?.() !== 0 || binfmt !== undefined;
+  const args = [...(userns ? ["--user", "--map-root-user"] : []), "--mount", "--pid", "--fork", "--kill-child", "/bin/sh", "-c", SETUP];
   return new Promise((resolve, reject) => {
     const child = spawn("unshare", args, {
-      env: { PATH, HOME: "/", JAIL: jail, MAGICPAK_TEST_COMMAND: preamble + test.command },
+      env: { PATH, HOME: "/", JAIL: jail, MAGICPAK_TEST_COMMAND: preamble + test.command, ...(binfmt ? { MAGICPAK_BINFMT: binfmt } : {}) },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
@@ -121,6 +181,11 @@ function runOne(jail: string, test: JailTest, preamble: string, options: JailOpt
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       const detail = stderr.trim() ? `\n${stderr.trim()}` : "";
+      const setup = code === 125 ? /^magicpak-jail-setup: (mount|register): (.*)$/m.exec(stderr) : null;
+      if (setup) {
+        reject(new TestFailure(setupFailure(setup[1]!, setup[2]!, platform)));
+        return;
+      }
       if (code !== 0) {
         reject(new TestFailure(`test command ${JSON.stringify(test.command)} ${signal ? `was killed by ${signal}` : `exited with ${code}`}${detail}`));
         return;
@@ -132,4 +197,13 @@ function runOne(jail: string, test: JailTest, preamble: string, options: JailOpt
       resolve();
     });
   });
+}
+
+/** The kernel refused binfmt_misc in the jail's user namespace: say what it takes. */
+function setupFailure(step: string, detail: string, platform: JailPlatform): string {
+  const what = `running ${platform.target.name} programs in the jail on this ${platform.host.name} machine`;
+  if (step === "mount") {
+    return `cannot mount binfmt_misc in the jail's user namespace (${detail.trim()}): ${what} needs binfmt_misc that a user namespace can mount: Linux 6.7 or later with CONFIG_BINFMT_MISC (this kernel is ${release()})`;
+  }
+  return `the kernel refused the binfmt_misc handler for ${platform.emulation?.emulator} (${detail.trim()}): ${what} needs it`;
 }
