@@ -35,6 +35,7 @@ const VALUE_OPTIONS = [
   "dynamicStdin",
   "tracer",
   "busybox",
+  "emulator",
   "upx",
   "cc",
   "root",
@@ -126,7 +127,8 @@ function parse(argv: string[]): { options: Parsed; paths: string[]; hyphenValues
     .option("--tracer <TRACER>", "Tracer for --dynamic: auto (default), native or strace", strings)
     .option("-c, --compress", "Compress the executables with UPX (built in; no upx binary needed)")
     .option("--upx-arg <ARG>", "Argument passed to UPX (repeatable; may start with -)")
-    .option("--busybox <PATH>", "Static busybox for --test (default: busybox on PATH)", strings)
+    .option("--busybox <PATH>", "Static busybox for --test (default: busybox on PATH; busybox-<arch> for another architecture)", strings)
+    .option("--emulator <PATH>", "Static qemu-user for --test of another architecture (default: qemu-<arch>-static on PATH)", strings)
     .option("--upx <PATH>", "Native upx to use instead of the built-in one", strings)
     .option("--cc <PATH>", "Accepted for compatibility: the resolver needs no C compiler", strings)
     .option("--experimental-noload-resolver", "Accepted for compatibility: the resolver never loads libraries")
@@ -197,7 +199,9 @@ async function bundleMode(paths: string[], options: Parsed, hyphenValues: Record
   if (options["experimentalNoloadResolver"]) log("Debug", "--experimental-noload-resolver is accepted for compatibility: the resolver never loads libraries");
   const test = options["test"]
     ? {
-        busybox: findBusybox(options["busybox"] as string | undefined),
+        // Absent: the library picks the busybox of the inputs' architecture.
+        busybox: options["busybox"] === undefined ? undefined : findBusybox(options["busybox"] as string),
+        emulator: options["emulator"] as string | undefined,
         command: options["testCommand"] as string | undefined,
         stdin: options["testStdin"] as string | undefined,
         stdout: options["testStdout"] as string | undefined,

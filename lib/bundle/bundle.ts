@@ -57,7 +57,10 @@ export interface BundleOptions {
     command?: string;
     stdin?: string;
     stdout?: string;
-    busybox: string;
+    /** A static busybox of the inputs' architecture or this machine's (default: found on PATH, see JailOptions). */
+    busybox?: string;
+    /** The static qemu-user for inputs of another architecture (default: qemu-<arch>-static on PATH). */
+    emulator?: string;
   };
   log?: Logger;
 }
@@ -160,7 +163,9 @@ async function testAndEmit(graph: FileGraph, loads: LoadGraph[], options: Bundle
       ? [{ command: options.test.command, stdin: options.test.stdin, expectedStdout: options.test.stdout }]
       : options.inputs.map((input) => ({ command: posix.basename(input), stdin: options.test!.stdin, expectedStdout: options.test!.stdout }));
     log("Info", `test the bundle: ${tests.map((t) => t.command).join("; ")}`);
-    await testInJail(graph, tests, { busybox: options.test.busybox });
+    // The inputs' architecture (their loads come first): another than this machine's is emulated.
+    const architectures = loads.slice(0, options.inputs.length).map((load) => load.abi);
+    await testInJail(graph, tests, { busybox: options.test.busybox, emulator: options.test.emulator, architectures });
   }
   // 7. Emit.
   let output: string | null = null;
