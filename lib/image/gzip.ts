@@ -53,10 +53,14 @@ export class StableGzip extends Transform {
 
 let table: Uint32Array | null = null;
 
-/** CRC-32 (the gzip one): Node's zlib.crc32 where it exists (>= 20.15), else a table. */
+/** CRC-32 (the gzip one): Node's zlib.crc32 where it exists (>= 20.15), else crc32Table. */
 export function crc32(data: Buffer, value = 0): number {
   const native = (zlib as { crc32?: (data: Buffer, value?: number) => number }).crc32;
-  if (native) return native(data, value);
+  return native ? native(data, value) : crc32Table(data, value);
+}
+
+/** CRC-32 from a table, for a Node without zlib.crc32. */
+export function crc32Table(data: Buffer, value = 0): number {
   if (!table) {
     table = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
