@@ -1,0 +1,255 @@
+// --test of a bundle for another architecture than this machine's: bash and python3 bundled from the
+// arm64 root of the conformance suite run in the jail through qemu-aarch64 (binfmt_misc registered
+// in the jail's own user namespace), next to Debian's arm64 busybox; neither reaches OUTPUT. Each
+// bundle then runs again in a jail of the test's own making (a copy of OUTPUT, the arm64 busybox,
+// unshare, binfmt_misc with Debian's aarch64 handler pointing at the host's qemu, chroot), which
+// uses nothing of lib/jail. Expected outputs come from node (sha256, sorting) or from the root's own
+// programs run through qemu outside any jail.
+
+import t, { type Test } from "tap";
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fixture, tool } from "../support/fixtures.js";
+import { bundleStats, describeStats, magicpakCli, pathInJail, runProcess, shellQuote, SYSTEM_PATH, type ProcessResult } from "../support/scratch-jail.js";
+import { bundle } from "../../lib/bundle/bundle.js";
+import { testInJail, TestFailure } from "../../lib/jail/jail.js";
+import { binfmtRegistration } from "../../lib/jail/emulation.js";
+import { abiByName } from "../../lib/loader/machines.js";
+
+const work = mkdtempSync(join(tmpdir(), "magicpak-e2e-foreign-"));
+t.teardown(() => rmSync(work, { recursive: true, force: true }));
+
+/** The provisioned pieces; a missing one fails the test with the remedy (never a skip). */
+function pieces() {
+  return {
+    root: fixture("MAGICPAK_ARM64_ROOT"),
+    qemu: fixture("MAGICPAK_QEMU_AARCH64"),
+    qemuInRoot: fixture("MAGICPAK_QEMU_AARCH64_IN_ROOT"),
+    busybox: fixture("MAGICPAK_BUSYBOX_ARM64"),
+    // The CLI finds these two on PATH (MAGICPAK_TOOLS) when --busybox/--emulator are not given.
+    onPath: [tool("busybox-arm64"), tool("qemu-aarch64-static")],
+  };
+}
+
+/** Debian's qemu-user-binfmt handler for aarch64 (/usr/lib/binfmt.d/qemu-aarch64.conf of qemu-user-static 7.2) up to the interpreter. */
+const DEBIAN_AARCH64 =
+  ":qemu-aarch64:M::\\x7f\\x45\\x4c\\x46\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\xb7\\x00:\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:";
+/** qemu's scripts/qemu-binfmt-conf.sh for x86_64 (Debian registers none on amd64), in the same form. */
+const QEMU_X86_64 =
+  ":qemu-x86_64:M::\\x7f\\x45\\x4c\\x46\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x3e\\x00:\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:";
+
+/** Runs the CLI with ARGS, where "OUT" is the output; asserts exit 0 and OUTPUT; reports what was bundled. */
+async function bundleWithCli(t: Test, name: string, args: string[]): Promise<string> {
+  const out = join(work, name);
+  const r = await magicpakCli(args.map((a) => (a === "OUT" ? out : a)));
+  const shown = args.map((a) => (a.length > 60 ? `${shellQuote(a.slice(0, 40))}…` : /^[\w/.:=*-]+$/.test(a) ? a : shellQuote(a)));
+  t.equal(r.status, 0, `magicpak ${shown.join(" ")}`, { stderr: r.stderr });
+  t.ok(existsSync(out), "OUTPUT was written");
+  if (existsSync(out)) t.comment(`${name}: ${describeStats(bundleStats(out))}; magicpak (analysis, jail test under qemu, emit) took ${r.ms} ms`);
+  return out;
+}
+
+/** Neither the emulator nor busybox (by name or by content) nor the jail's /.magicpak is in OUTPUT. */
+function assertNoJailPieces(t: Test, out: string, hostFiles: string[]): void {
+  const digest = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+  const sizes = new Map(hostFiles.map((f) => [lstatSync(f).size, digest(f)] as const));
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      const st = lstatSync(path);
+      if (/busybox|qemu|^\.magicpak$/.test(name)) found.push(path);
+      if (st.isDirectory()) walk(path);
+      else if (st.isFile() && sizes.get(st.size) === digest(path)) found.push(`${path} (same bytes as ${hostFiles.find((f) => lstatSync(f).size === st.size)})`);
+    }
+  };
+  walk(out);
+  t.same(found, [], "no qemu, no busybox, no /.magicpak in OUTPUT");
+}
+
+interface ForeignJail {
+  dir: string;
+  run(command: string, options?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<ProcessResult>;
+}
+
+// The test's own jail: new user, mount and PID namespaces; proc, binfmt_misc with Debian's aarch64
+// handler whose interpreter is the HOST's qemu (F: opened now, used after chroot), four /dev nodes.
+const SETUP = [
+  "set -e",
+  'mount -t proc proc "$J/proc"',
+  'mount -t binfmt_misc binfmt_misc "$J/proc/sys/fs/binfmt_misc"',
+  'printf "%s" "$REG" > "$J/proc/sys/fs/binfmt_misc/register"',
+  'for d in null zero urandom random; do : > "$J/dev/$d"; mount --bind "/dev/$d" "$J/dev/$d"; done',
+  'exec chroot "$J" /bin/sh -c "$CMD"',
+].join("; ");
+
+async function withForeignJail<T>(out: string, use: (jail: ForeignJail) => Promise<T>): Promise<T> {
+  const { qemu, busybox } = pieces();
+  const dir = mkdtempSync(join(tmpdir(), "magicpak-e2e-foreign-jail-"));
+  try {
+    const copy = await runProcess("cp", ["-a", `${out}/.`, `${dir}/`]);
+    if (copy.status !== 0) throw new Error(`cannot copy ${out} into the jail: ${copy.stderr}`);
+    const bin = pathInJail(dir, "/bin");
+    mkdirSync(bin, { recursive: true });
+    if (existsSync(join(bin, "busybox"))) throw new Error(`the bundle already has /bin/busybox`);
+    copyFileSync(busybox, join(bin, "busybox"));
+    chmodSync(join(bin, "busybox"), 0o755);
+    // The arm64 busybox links its applets beside itself, run by qemu on the host.
+    const install = await runProcess(qemu, [join(bin, "busybox"), "--install", bin]);
+    if (install.status !== 0 || !existsSync(join(bin, "sh"))) throw new Error(`busybox --install through qemu failed: ${install.stderr}`);
+    for (const d of ["/proc", "/dev"]) mkdirSync(pathInJail(dir, d), { recursive: true });
+    return await use({
+      dir,
+      run: (command, options = {}) =>
+        runProcess("unshare", ["--user", "--map-root-user", "--mount", "--pid", "--fork", "--kill-child", "/bin/sh", "-c", SETUP], {
+          env: { PATH: SYSTEM_PATH, J: dir, CMD: command, REG: `${DEBIAN_AARCH64}${qemu}:F` },
+          stdin: options.stdin,
+          timeoutMs: options.timeoutMs ?? 120_000,
+        }),
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A program of the arm64 root run by qemu in a chroot of the root, outside any jail: builtins only (no binfmt there). */
+async function inArm64Root(args: string[]): Promise<string> {
+  const { root, qemuInRoot } = pieces();
+  const r = await runProcess("chroot", [root, qemuInRoot, ...args]);
+  if (r.status !== 0) throw new Error(`chroot ${root} ${qemuInRoot} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+t.test("binfmt_misc handlers: Debian's for aarch64 and qemu's for x86_64, byte for byte", async (t) => {
+  t.equal(binfmtRegistration("qemu-aarch64", abiByName("arm64")!, "/q"), `${DEBIAN_AARCH64}/q:POF`);
+  t.equal(binfmtRegistration("qemu-x86_64", abiByName("amd64")!, "/q"), `${QEMU_X86_64}/q:POF`);
+  t.throws(() => binfmtRegistration("x", abiByName("arm64")!, "/tmp/a:b/q"), /cannot contain ':'/);
+});
+
+t.test("bash from the arm64 root: --test runs it through qemu-aarch64 with the arm64 busybox (both found on PATH)", async (t) => {
+  const { root, qemu, busybox } = pieces();
+  // bash only: a pipeline of subshells, bash starting bash ($BASH: an execve the kernel hands to
+  // qemu again), and busybox's tr and uname, which are arm64 programs too.
+  const script = [
+    "set -o pipefail",
+    "words=(delta alpha charlie bravo)",
+    `printf '%s\\n' "\${words[@]}" | while read -r w; do echo "\${#w}:\${w^^}"; done | "$BASH" -c 'mapfile -t l; echo "\${#l[@]} lines: \${l[*]}"'`,
+    'echo "$(( 6 * 7 )) bash-${BASH_VERSINFO[0]}.${BASH_VERSINFO[1]} $HOSTTYPE" | tr a-z A-Z',
+    "uname -m",
+    "",
+  ].join("\n");
+  // The version line from the root's own bash (builtins only: there is no binfmt outside a jail).
+  const version = (await inArm64Root(["/usr/bin/bash", "-c", 'echo "bash-${BASH_VERSINFO[0]}.${BASH_VERSINFO[1]} $HOSTTYPE"'])).trim().toUpperCase();
+  t.match(version, /^BASH-5\.\d+ AARCH64$/);
+  const expected = `4 lines: 5:DELTA 5:ALPHA 7:CHARLIE 5:BRAVO\n42 ${version}\naarch64\n`;
+  // No --test-command: the test runs `bash` (the input's name) with the script on its input.
+  const out = await bundleWithCli(t, "bash", ["--root", root, "/usr/bin/bash", "OUT", "--test", "--test-stdin", script, "--test-stdout", expected.trim()]);
+  t.ok(existsSync(join(out, "usr/bin/bash")) && existsSync(join(out, "lib/ld-linux-aarch64.so.1")), "the arm64 bash and its loader are in OUTPUT");
+  assertNoJailPieces(t, out, [qemu, busybox]);
+  await withForeignJail(out, async (jail) => {
+    const r = await jail.run("bash", { stdin: script });
+    t.equal(r.status, 0, "exit 0 in the test's own jail", { stderr: r.stderr });
+    t.equal(r.stdout, expected, "the same output in the test's own jail");
+  });
+});
+
+t.test("python3.11 from the arm64 root with its standard library: json and hashlib, sha256 as node computes it", async (t) => {
+  const { root, qemu, busybox } = pieces();
+  const program = [
+    "import sys, json, hashlib, platform, _hashlib",
+    "doc = json.loads(sys.stdin.buffer.read())",
+    "out = {'machine': platform.machine(), 'sha256': hashlib.sha256(doc['blob'].encode()).hexdigest(), 'sorted': sorted(doc['xs'])}",
+    "print(json.dumps(out, sort_keys=True, separators=(',', ':')))",
+    "print(json.__file__, hashlib.__file__, _hashlib.__file__)",
+  ].join("\n");
+  const expectFor = (blob: string, xs: number[]) => JSON.stringify({ machine: "aarch64", sha256: createHash("sha256").update(blob, "utf8").digest("hex"), sorted: [...xs].sort((a, b) => a - b) });
+  const stdlib = "/usr/lib/python3.11";
+  const modules = `${stdlib}/json/__init__.py ${stdlib}/hashlib.py ${stdlib}/lib-dynload/_hashlib.cpython-311-aarch64-linux-gnu.so`;
+  const blob = `magicpak ✓ ${randomBytes(16).toString("hex")}`;
+  const command = `python3 -I -c ${shellQuote(program)}`;
+  // The standard library without what a program never imports: its tests, IDLE, Tk, docs data,
+  // pip's wheels and CPython's own test extensions. --busybox and --emulator given this time.
+  const out = await bundleWithCli(t, "python3", [
+    "--root", root, "/usr/bin/python3", "OUT",
+    "--include", `${stdlib}/**`,
+    "--exclude", `${stdlib}/{test,idlelib,tkinter,turtledemo,pydoc_data,ensurepip,lib2to3}`,
+    "--exclude", `${stdlib}/lib-dynload/{_test,_xxtest,xxlimited}*`,
+    "--test", "--busybox", busybox, "--emulator", qemu,
+    "--test-command", command,
+    "--test-stdin", JSON.stringify({ blob, xs: [3, 1, 2] }),
+    "--test-stdout", `${expectFor(blob, [3, 1, 2])}\n${modules}`,
+  ]);
+  t.ok(existsSync(join(out, `${stdlib}/json/__init__.py`)) && !existsSync(join(out, `${stdlib}/test`)), "the standard library is in OUTPUT, its tests are not");
+  assertNoJailPieces(t, out, [qemu, busybox]);
+  await withForeignJail(out, async (jail) => {
+    const big = randomBytes(48 * 1024).toString("base64");
+    const xs = Array.from({ length: 50 }, () => randomBytes(2).readUInt16LE());
+    const r = await jail.run(command, { stdin: JSON.stringify({ blob: big, xs }) });
+    t.equal(r.status, 0, "exit 0 in the test's own jail", { stderr: r.stderr });
+    t.equal(r.stdout, `${expectFor(big, xs)}\n${modules}\n`, "node's sha256 and sort of another input, modules from the bundle");
+  });
+});
+
+t.test("the host's busybox in the jail of an arm64 bundle: busybox runs natively, the bundle through qemu", async (t) => {
+  const { root } = pieces();
+  const out = await bundleWithCli(t, "bash-host-busybox", [
+    "--root", root, "/usr/bin/bash", "OUT", "--test", "--busybox", fixture("MAGICPAK_BUSYBOX"),
+    "--test-command", 'uname -m; bash -c "uname -m; echo \\$HOSTTYPE"', "--test-stdout", "x86_64\nx86_64\naarch64",
+  ]);
+  assertNoJailPieces(t, out, [fixture("MAGICPAK_BUSYBOX"), pieces().qemu]);
+});
+
+t.test("refusals name what is missing and leave no OUTPUT", async (t) => {
+  const { root, busybox, qemu } = pieces();
+  const cli = new URL("../../../bin/magicpak.js", import.meta.url).pathname;
+  const run = (path: string, ...args: string[]) => runProcess(process.execPath, [cli, ...args], { env: { PATH: path } });
+  const bbOnly = join(work, "bb-only");
+  mkdirSync(bbOnly);
+  symlinkSync(busybox, join(bbOnly, "busybox-arm64"));
+  const cases: [string, string, string[], RegExp][] = [
+    ["no arm64 busybox on PATH", SYSTEM_PATH, [], /^error: busybox-arm64: busybox not found: a jail for arm64 programs needs a static busybox for arm64 .*--busybox PATH or put it on PATH as busybox-arm64\n$/],
+    ["no emulator on PATH", `${bbOnly}:${SYSTEM_PATH}`, [], /^error: qemu-aarch64-static: emulator not found: arm64 programs are tested on this amd64 machine through a static qemu-user for arm64 .*--emulator PATH or put qemu-aarch64-static on PATH\n$/],
+    ["--emulator missing", SYSTEM_PATH, ["--busybox", busybox, "--emulator", "/nonexistent/qemu"], /^error: \/nonexistent\/qemu: emulator not found: .*give it with --emulator PATH\n$/],
+    ["a dynamic emulator", SYSTEM_PATH, ["--busybox", busybox, "--emulator", "/usr/bin/ls"], /^error: \/usr\/bin\/ls: the emulator must be statically linked to run in the jail/],
+    ["an emulator for another machine", SYSTEM_PATH, ["--busybox", busybox, "--emulator", busybox], /^error: .*busybox: the emulator is for arm64: it must be a program for this amd64 machine\n$/],
+  ];
+  for (const [what, path, extra, message] of cases) {
+    const out = join(work, `refused-${what.replace(/\W+/g, "-")}`);
+    const r = await run(path, "--root", root, "/usr/bin/bash", out, "--test", ...extra);
+    t.equal(r.status, 1, `${what}: exit 1`);
+    t.match(r.stderr, message, what);
+    t.notOk(existsSync(out), `${what}: no OUTPUT`);
+  }
+  const tools = `${fixture("MAGICPAK_TOOLS")}:${SYSTEM_PATH}`;
+  // An arm64 busybox cannot serve a bundle of this machine's architecture.
+  const native = join(work, "refused-native");
+  const r = await run(tools, "/usr/bin/true", native, "--test", "--busybox", busybox);
+  t.equal(r.status, 1, "arm64 busybox for an amd64 bundle: exit 1");
+  t.match(r.stderr, /^error: .*busybox: busybox is for arm64: a jail for amd64 programs on this amd64 machine needs a static busybox for amd64\n$/);
+  t.notOk(existsSync(native), "no OUTPUT");
+  // A test that fails under qemu fails the bundle: no OUTPUT.
+  const failed = join(work, "refused-mismatch");
+  const m = await run(tools, "--root", root, "/usr/bin/bash", failed, "--test", "--emulator", qemu, "--test-command", "bash -c 'echo $HOSTTYPE'", "--test-stdout", "x86_64");
+  t.equal(m.status, 1, "stdout mismatch under qemu: exit 1");
+  t.match(m.stderr, /^error: test failed: test command .*: stdout mismatch: expected "x86_64", got "aarch64"\n$/);
+  t.notOk(existsSync(failed), "no OUTPUT");
+});
+
+// The reverse direction (an amd64 bundle on an arm64 machine) cannot run here; the same code path
+// runs when the jail emulates this machine's own architecture. The handler then matches EI_OSABI 0
+// only, so Debian's qemu-x86_64-static and busybox (marked GNU/Linux) run natively while the
+// bundle's bash (SYSV) runs under qemu-x86_64: its /proc/PID/exe is the emulator.
+t.test("an amd64 bundle as if foreign: bash under qemu-x86_64 in the jail (library)", async (t) => {
+  const amd64 = fixture("MAGICPAK_AMD64_ROOT");
+  const { graph, loads } = await bundle({ inputs: ["/usr/bin/bash"], root: amd64 });
+  t.equal(loads[0]?.abi, "amd64");
+  const options = { architectures: ["amd64"], busybox: fixture("MAGICPAK_BUSYBOX"), emulator: fixture("MAGICPAK_QEMU_X86_64") };
+  const probe = { command: 'bash -c "readlink /proc/\\$\\$/exe; echo \\$HOSTTYPE | tr a-z A-Z"' };
+  await testInJail(graph, [{ ...probe, expectedStdout: "/.magicpak/qemu-x86_64-static\nX86_64" }], { ...options, emulateHostArchitecture: true });
+  t.pass("bash ran as a qemu-x86_64 process");
+  await testInJail(graph, [{ ...probe, expectedStdout: "/usr/bin/bash\nX86_64" }], options);
+  t.pass("without emulateHostArchitecture it runs natively");
+  await t.rejects(testInJail(graph, [{ command: "bash -c 'exit 3'" }], { ...options, emulateHostArchitecture: true }), TestFailure, "a failing command is a TestFailure under emulation too");
+});
