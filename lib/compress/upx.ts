@@ -11,6 +11,7 @@ import { spawn } from "node:child_process";
 import { lstatSync, statSync, unlinkSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { SEA_ASSETS, assetText, isStandalone } from "../sea.js";
 import type { UpxRun } from "./types.js";
 import { upxModule } from "./wasm.js";
 import type { Job } from "./worker.js";
@@ -232,7 +233,10 @@ class WorkerPool {
     this.count++;
     // The worker writes nothing itself (UPX's output is captured in the worker and sent back). It
     // runs only our code: none of this process's Node options (--input-type, test loaders, ...).
-    const worker = new Worker(new URL("./worker.js", import.meta.url), { execArgv: [] });
+    // The standalone binary has no worker.js on disk: the same code is one of its assets.
+    const worker = isStandalone()
+      ? new Worker(assetText(SEA_ASSETS.upxWorker), { eval: true, execArgv: [] })
+      : new Worker(new URL("./worker.js", import.meta.url), { execArgv: [] });
     worker.on("message", (m: UpxRun & { id: number }) => {
       const { id: _id, ...run } = m;
       this.finish(worker, run);

@@ -5,11 +5,16 @@
 // The WebAssembly.Module is compiled once per thread that asks for it and kept (a worker gets the
 // main thread's compiled module by structured clone, which shares the compiled code); every run
 // instantiates it afresh, because UPX keeps global state and expects a new process each time.
+//
+// In the standalone binary (lib/sea.ts) the artifact and the glue are assets of the executable,
+// not files beside the code.
 
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { compileFunction } from "node:vm";
+import { SEA_ASSETS, assetBytes, assetText, isStandalone } from "../sea.js";
 import type { UpxRun } from "./types.js";
 
 /** The directory of the committed artifact (wasm/ at the top of the package). */
@@ -41,14 +46,29 @@ let compiling: Promise<WebAssembly.Module> | undefined;
 
 /** The emscripten glue, loaded once per thread. */
 export function glue(): Factory {
-  factory ??= createRequire(import.meta.url)(GLUE_FILE) as Factory;
+  factory ??= isStandalone() ? embeddedGlue() : (createRequire(import.meta.url)(GLUE_FILE) as Factory);
   return factory;
+}
+
+/** The glue from the standalone binary's asset, run as the CommonJS module it is. */
+function embeddedGlue(): Factory {
+  const params = ["exports", "require", "module", "__filename", "__dirname"];
+  const run = compileFunction(assetText(SEA_ASSETS.upxGlue), params, { filename: "upx.cjs" });
+  const module = { exports: {} as unknown };
+  // It requires only Node's built-in modules (fs, path), which any require() resolves.
+  run(module.exports, createRequire(import.meta.url), module, "upx.cjs", ".");
+  return module.exports as Factory;
+}
+
+/** The bytes of upx.wasm. */
+function wasmBytes(): Uint8Array {
+  return isStandalone() ? assetBytes(SEA_ASSETS.upxWasm) : readFileSync(WASM_FILE);
 }
 
 /** The compiled module, compiled off the main thread by V8 on first use and then kept. */
 export function upxModule(): Promise<WebAssembly.Module> {
   if (compiled) return Promise.resolve(compiled);
-  compiling ??= WebAssembly.compile(readFileSync(WASM_FILE)).then(
+  compiling ??= WebAssembly.compile(wasmBytes()).then(
     (module: WebAssembly.Module) => (compiled = module),
     (error: unknown) => {
       compiling = undefined;
@@ -60,7 +80,7 @@ export function upxModule(): Promise<WebAssembly.Module> {
 
 /** The compiled module, compiled synchronously if nobody asked for it before. */
 export function upxModuleSync(): WebAssembly.Module {
-  compiled ??= new WebAssembly.Module(readFileSync(WASM_FILE));
+  compiled ??= new WebAssembly.Module(wasmBytes());
   return compiled;
 }
 

@@ -12,6 +12,7 @@ import { createRequire } from "node:module";
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { isStandalone } from "../sea.js";
 import { registerTracer } from "../trace/index.js";
 import { TracerUnavailable, type TraceRequest, type TraceResult, type TracedAccess } from "../trace/types.js";
 
@@ -97,6 +98,7 @@ function load(): NonNullable<typeof state> {
   if (state) return state;
   const path = nativeAddonPath();
   if (path === null) return (state = { addon: null, reason: "disabled by MAGICPAK_NATIVE=off" });
+  if (isStandalone()) return (state = { addon: null, reason: "the standalone binary does not embed it (the npm package can build and load it)" });
   if (!existsSync(path)) return (state = { addon: null, reason: `${display(path)} is absent (build it with npm run build:native)` });
   try {
     const addon = createRequire(import.meta.url)(path) as Partial<NativeAddon>;
