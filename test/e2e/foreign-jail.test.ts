@@ -201,6 +201,32 @@ t.test("the host's busybox in the jail of an arm64 bundle: busybox runs natively
   assertNoJailPieces(t, out, [fixture("MAGICPAK_BUSYBOX"), pieces().qemu]);
 });
 
+t.test("without root: an arm64 bundle tested by an unprivileged user (its own user namespace, its own binfmt_misc)", async (t) => {
+  const { root, qemu, busybox } = pieces();
+  // The fixtures live under root's home: give nobody a world-readable copy of what it needs.
+  const home = mkdtempSync(join(tmpdir(), "magicpak-foreign-nobody-"));
+  t.teardown(() => rmSync(home, { recursive: true, force: true }));
+  const source = join(home, "root");
+  const planned = await magicpakCli(["--root", root, "/usr/bin/bash", source]);
+  t.equal(planned.status, 0, "an arm64 bash bundle to bundle from", { stderr: planned.stderr });
+  mkdirSync(join(home, "bin"));
+  copyFileSync(busybox, join(home, "bin/busybox-arm64"));
+  copyFileSync(qemu, join(home, "bin/qemu-aarch64-static"));
+  await runProcess("chmod", ["-R", "a+rX", home]);
+  await runProcess("chown", ["65534:65534", home]);
+  const cli = new URL("../../../bin/magicpak.js", import.meta.url).pathname;
+  const out = join(home, "out");
+  const r = await runProcess(
+    "setpriv",
+    ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, cli, "--root", source, "/usr/bin/bash", out, "--test",
+      "--test-command", 'id -u; uname -m; bash -c "echo \\$HOSTTYPE"', "--test-stdout", "0\naarch64\naarch64"],
+    { env: { PATH: `${join(home, "bin")}:${SYSTEM_PATH}`, TMPDIR: home } },
+  );
+  t.equal(r.status, 0, "nobody's --test passes", { stderr: r.stderr });
+  t.ok(existsSync(join(out, "usr/bin/bash")), "OUTPUT written by nobody");
+  assertNoJailPieces(t, out, [qemu, busybox]);
+});
+
 t.test("refusals name what is missing and leave no OUTPUT", async (t) => {
   const { root, busybox, qemu } = pieces();
   const cli = new URL("../../../bin/magicpak.js", import.meta.url).pathname;
