@@ -5,8 +5,12 @@
 import { Transform, type TransformCallback } from "node:stream";
 import * as zlib from "node:zlib";
 
-/** The compression level of every gzipped layer (changing it changes every image digest). */
-export const GZIP_LEVEL = 9;
+/**
+ * The compression level of every gzipped layer (changing it changes every image digest): zlib's
+ * default, as Docker and Go use. Level 9 takes 7x longer for 0.6% less on a python3 bundle
+ * (84 MB of tar: 2 s and 28.0 MB against 15 s and 27.9 MB).
+ */
+export const GZIP_LEVEL = 6;
 
 /** ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL OS=3 (Unix). XFL is 2 for the slowest level, 4 for the fastest. */
 function gzipHeader(level: number): Buffer {
