@@ -9,6 +9,7 @@ import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { bundle, BundleError, type LogLevel, type Logger } from "../lib/bundle/bundle.js";
 import { TestFailure } from "../lib/jail/jail.js";
+import { ImageError } from "../lib/image/index.js";
 import type { TracerChoice } from "../lib/trace/index.js";
 import { InputError, Loader } from "../lib/loader/load.js";
 import type { LoadGraph } from "../lib/loader/model.js";
@@ -21,7 +22,7 @@ import { nativeLoadGraph } from "../lib/loader/native-resolver.js";
 class UsageError extends Error {}
 
 /** Options whose values may start with '-' (magicpak: allow_hyphen_values), one value each. */
-const HYPHEN_VALUE_OPTIONS = new Set(["--dynamic-arg", "--upx-arg"]);
+const HYPHEN_VALUE_OPTIONS = new Set(["--dynamic-arg", "--upx-arg", "--cmd"]);
 
 const VALUE_OPTIONS = [
   "include",
@@ -44,9 +45,17 @@ const VALUE_OPTIONS = [
   "cwd",
   "resolver",
   "dlopenNotes",
+  "oci",
+  "ociArchive",
+  "dockerArchive",
+  "env",
+  "workdir",
+  "user",
+  "label",
+  "tag",
 ] as const;
 const FLAG_OPTIONS = ["verbose", "test", "dynamic", "compress", "experimentalNoloadResolver", "list", "tree", "json", "help", "version", "nss", "passwd", "tmp", "caCertificates", "tzdata", "gconv"] as const;
-const REPEATABLE = new Set(["include", "exclude", "mkdir"]);
+const REPEATABLE = new Set(["include", "exclude", "mkdir", "env", "label"]);
 
 type Parsed = Record<string, unknown>;
 
@@ -74,7 +83,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       write(err, `error: ${error.message}`);
       return 2;
     }
-    if (error instanceof BundleError || error instanceof InputError) {
+    if (error instanceof BundleError || error instanceof InputError || error instanceof ImageError) {
       write(err, `error: ${error.message}`);
       return 1;
     }
@@ -88,7 +97,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
 
 function parse(argv: string[]): { options: Parsed; paths: string[]; hyphenValues: Record<string, string[]> } {
   // Take the hyphen-valued options out first: the option parser would read "--help" as a flag.
-  const hyphenValues: Record<string, string[]> = { "--dynamic-arg": [], "--upx-arg": [] };
+  const hyphenValues: Record<string, string[]> = { "--dynamic-arg": [], "--upx-arg": [], "--cmd": [] };
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -146,6 +155,15 @@ function parse(argv: string[]): { options: Parsed; paths: string[]; hyphenValues
     .option("--tzdata", "Add time zone data (/usr/share/zoneinfo, /etc/localtime)")
     .option("--gconv", "Add gconv modules when the program uses iconv")
     .option("--dlopen-notes <WHICH>", "Sonames from .note.dlopen to add: none, required (default), recommended, all", strings)
+    .option("--oci <DIR>", "Also write the bundle as an OCI image layout", strings)
+    .option("--oci-archive <FILE>", "Also write the bundle as an OCI archive", strings)
+    .option("--docker-archive <FILE>", "Also write the bundle as a tarball for docker load / podman load", strings)
+    .option("--cmd <ARG>", "Image Cmd (repeatable, one argument each; may start with -)")
+    .option("--env <NAME=VALUE>", "Image Env (repeatable; PATH is set by default)", strings)
+    .option("--workdir <DIR>", "Image WorkingDir", strings)
+    .option("--user <USER>", "Image User", strings)
+    .option("--label <KEY=VALUE>", "Image label (repeatable)", strings)
+    .option("--tag <NAME[:TAG]>", "Image reference name (OCI ref.name, Docker RepoTags)", strings)
     .option("--resolver <R>", "With --list/--json: ts (default, the model) or native (ask this machine's loader by dlopen, host root only)", strings)
     .option("-V, --version", "Print the version and whether the native addon is loaded");
   cli.help();
@@ -223,6 +241,7 @@ async function bundleMode(paths: string[], options: Parsed, hyphenValues: Record
       ? { upxArgs: hyphenValues["--upx-arg"], upx: options["upx"] === undefined ? undefined : findExecutable(options["upx"] as string, "upx") }
       : undefined,
     environment: { libraryPath: (options["libraryPath"] as string | undefined) ?? null, preload: (options["preload"] as string | undefined) ?? null },
+    images: imageOptions(options, hyphenValues["--cmd"]!),
     extras: {
       nss: options["nss"] !== false,
       passwd: options["passwd"] === true,
@@ -236,6 +255,28 @@ async function bundleMode(paths: string[], options: Parsed, hyphenValues: Record
     log,
   });
   return 0;
+}
+
+function imageOptions(options: Parsed, cmd: string[]) {
+  const labels: Record<string, string> = {};
+  for (const label of (options["label"] as string[] | undefined) ?? []) {
+    const eq = label.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--label ${label}: expected KEY=VALUE`);
+    labels[label.slice(0, eq)] = label.slice(eq + 1);
+  }
+  return {
+    ociLayout: options["oci"] as string | undefined,
+    ociArchive: options["ociArchive"] as string | undefined,
+    dockerArchive: options["dockerArchive"] as string | undefined,
+    config: {
+      ...(cmd.length > 0 ? { cmd } : {}),
+      ...(options["env"] !== undefined ? { env: options["env"] as string[] } : {}),
+      ...(options["workdir"] !== undefined ? { workdir: options["workdir"] as string } : {}),
+      ...(options["user"] !== undefined ? { user: options["user"] as string } : {}),
+      ...(Object.keys(labels).length > 0 ? { labels } : {}),
+      ...(options["tag"] !== undefined ? { tag: options["tag"] as string } : {}),
+    },
+  };
 }
 
 function dlopenNotesChoice(value: string | undefined): "none" | "required" | "recommended" | "all" {

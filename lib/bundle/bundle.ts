@@ -17,6 +17,7 @@ import { addDirectoryChain, addFromRoot, addSymlinkAsIs, BundleError, imageLinkT
 import { emitBundle } from "./emit.js";
 import { expandGlob, isExcluded } from "./glob.js";
 import { addRuntimeExtras, type ExtrasOptions } from "./extras.js";
+import { imageDefaults, writeDockerArchive, writeOciArchive, writeOciLayout, type ImageOptions, type ImageResult } from "../image/index.js";
 import { traceProgram, TracerUnavailable, type TracerChoice } from "../trace/index.js";
 // Registers the native ptrace tracer when the optional addon loads; everything works without it.
 import "../native/addon.js";
@@ -48,6 +49,11 @@ export interface BundleOptions {
    * upx given) after analysis and before the test, so the test runs the packed program.
    */
   compress?: { upxArgs?: string[]; upx?: string };
+  /**
+   * Container images of the bundle, written after the test passed: an OCI image layout, an OCI
+   * archive and/or a Docker archive. Entrypoint and platform default to the first input's.
+   */
+  images?: { ociLayout?: string; ociArchive?: string; dockerArchive?: string; config?: Partial<ImageOptions> };
   /** Runtime extras: NSS, libgcc_s, .note.dlopen, gconv, CA certificates, passwd, /tmp, tzdata, ld.so.cache. */
   extras?: ExtrasOptions;
   /** The target's environment (LD_LIBRARY_PATH, LD_PRELOAD), never this process's. */
@@ -85,20 +91,17 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   const loader = new Loader(root, { ...options.environment, cwd });
   const graph = new FileGraph();
   const loads: LoadGraph[] = [];
+  const inputs = options.inputs.map((i) => (posix.isAbsolute(i) ? i : posix.join(cwd, i)));
   try {
     // 1-2. Each input's shared-object closure, then the executable itself.
-    for (const input of options.inputs) {
-      const path = posix.isAbsolute(input) ? input : posix.join(cwd, input);
+    for (const path of inputs) {
       log("Info", `bundle shared object dependencies of ${path}`);
       loads.push(addClosure(graph, root, loader, path));
       placeExecutable(graph, root, path, options.installTo);
     }
     // --dynamic, for each input (magicpak's step 3, so --exclude applies to what it finds).
     if (options.dynamic) {
-      for (const input of options.inputs) {
-        const path = posix.isAbsolute(input) ? input : posix.join(cwd, input);
-        await addDynamicAccesses(graph, root, loader, path, options.dynamic, log);
-      }
+      for (const path of inputs) await addDynamicAccesses(graph, root, loader, path, options.dynamic, log);
     }
     // 3. --mkdir
     for (const dir of options.mkdir ?? []) {
@@ -149,14 +152,14 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   // --compress: the input executables only, as magicpak does (never the libraries).
   const scratch = options.compress ? mkdtempSync(join(tmpdir(), "magicpak-upx-")) : null;
   try {
-    if (options.compress) await compressInputs(graph, root, options.inputs.map((i) => (posix.isAbsolute(i) ? i : posix.join(cwd, i))), options.compress, scratch!, log);
-    return await testAndEmit(graph, loads, options, log);
+    if (options.compress) await compressInputs(graph, root, inputs, options.compress, scratch!, log);
+    return await testAndEmit(graph, loads, inputs, options, log);
   } finally {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
 }
 
-async function testAndEmit(graph: FileGraph, loads: LoadGraph[], options: BundleOptions, log: Logger): Promise<BundleResult> {
+async function testAndEmit(graph: FileGraph, loads: LoadGraph[], inputs: string[], options: BundleOptions, log: Logger): Promise<BundleResult> {
   // 6. --test, in a jail built from the plan.
   if (options.test) {
     const tests: JailTest[] = options.test.command !== undefined
@@ -178,7 +181,32 @@ async function testAndEmit(graph: FileGraph, loads: LoadGraph[], options: Bundle
       throw asBundleError(error);
     }
   }
+  // Images, from the same tested plan.
+  const images = options.images;
+  if (images && (images.ociLayout || images.ociArchive || images.dockerArchive)) {
+    const input = inputs[0]!;
+    const defaults = imageDefaults(graph, input);
+    // With --install-to the image runs the program by the path the user chose (/bin/ + name).
+    const entrypoint = options.installTo !== undefined ? [installPath(options.installTo, input)] : defaults.entrypoint;
+    const config: ImageOptions = { ...defaults, entrypoint, ...images.config } as ImageOptions;
+    const written: [string | undefined, (g: FileGraph, p: string, o: ImageOptions) => Promise<ImageResult>, string][] = [
+      [images.ociLayout, writeOciLayout, "OCI image layout"],
+      [images.ociArchive, writeOciArchive, "OCI archive"],
+      [images.dockerArchive, writeDockerArchive, "Docker archive"],
+    ];
+    for (const [path, write, what] of written) {
+      if (!path) continue;
+      const result = await write(graph, path, config);
+      log("Info", `${what} ${path}: ${result.digest}`);
+    }
+  }
   return { graph, loads, output };
+}
+
+/** The image path of an input installed with --install-to (a trailing "/" appends its name). */
+function installPath(installTo: string, input: string): string {
+  const wanted = posix.normalize(posix.isAbsolute(installTo) ? installTo : `/${installTo}`);
+  return installTo.endsWith("/") ? posix.join(wanted, posix.basename(input)) : wanted;
 }
 
 /** Loads `path` and adds its interpreter and every library, at the paths the loader opens them by. */
@@ -285,7 +313,7 @@ function placeExecutable(graph: FileGraph, root: RootFs, input: string, installT
     addFromRoot(graph, root, input, reason);
     return;
   }
-  const wanted = posix.normalize(posix.isAbsolute(installTo) ? installTo : `/${installTo}`) + (installTo.endsWith("/") ? posix.basename(input) : "");
+  const wanted = installPath(installTo, input);
   // Where the root has the install directory (/bin -> usr/bin), the image gets the same chain.
   const dir = addDirectoryChain(graph, root, graph.resolveInGraph(posix.dirname(wanted)));
   const at = graph.resolveInGraph(dir === "/" ? `/${posix.basename(wanted)}` : `${dir}/${posix.basename(wanted)}`);
