@@ -4,11 +4,9 @@
 //   magicpak --list|--tree|--json [OPTIONS] FILE... list what the loader would load
 
 import { cac } from "cac";
-import { execFileSync } from "node:child_process";
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
 import { bundle, BundleError, type LogLevel, type Logger } from "../lib/bundle/bundle.js";
 import { TestFailure } from "../lib/jail/jail.js";
+import { findOnPath } from "../lib/fs/which.js";
 import { ImageError } from "../lib/image/index.js";
 import type { TracerChoice } from "../lib/trace/index.js";
 import { InputError, Loader } from "../lib/loader/load.js";
@@ -218,7 +216,8 @@ async function bundleMode(paths: string[], options: Parsed, hyphenValues: Record
   const test = options["test"]
     ? {
         // Absent: the library picks the busybox of the inputs' architecture.
-        busybox: options["busybox"] === undefined ? undefined : findBusybox(options["busybox"] as string),
+        // The jail finds and checks busybox (static, the right architecture); absent: by the inputs' architecture.
+        busybox: options["busybox"] as string | undefined,
         emulator: options["emulator"] as string | undefined,
         command: options["testCommand"] as string | undefined,
         stdin: options["testStdin"] as string | undefined,
@@ -238,7 +237,7 @@ async function bundleMode(paths: string[], options: Parsed, hyphenValues: Record
       ? { args: hyphenValues["--dynamic-arg"], stdin: options["dynamicStdin"] as string | undefined, tracer: tracerChoice(options["tracer"] as string | undefined) }
       : undefined,
     compress: options["compress"]
-      ? { upxArgs: hyphenValues["--upx-arg"], upx: options["upx"] === undefined ? undefined : findExecutable(options["upx"] as string, "upx") }
+      ? { upxArgs: hyphenValues["--upx-arg"], upx: options["upx"] === undefined ? undefined : requireOnPath(options["upx"] as string, "upx") }
       : undefined,
     environment: { libraryPath: (options["libraryPath"] as string | undefined) ?? null, preload: (options["preload"] as string | undefined) ?? null },
     images: imageOptions(options, hyphenValues["--cmd"]!),
@@ -279,6 +278,13 @@ function imageOptions(options: Parsed, cmd: string[]) {
   };
 }
 
+/** A program given as a path or a name on PATH (magicpak's `which`), or a one-line error. */
+function requireOnPath(given: string, what: string): string {
+  const found = findOnPath(given);
+  if (!found) throw new BundleError(given, `${what} not found`);
+  return found;
+}
+
 function dlopenNotesChoice(value: string | undefined): "none" | "required" | "recommended" | "all" {
   if (value === undefined) return "required";
   if (value === "none" || value === "required" || value === "recommended" || value === "all") return value;
@@ -288,42 +294,6 @@ function dlopenNotesChoice(value: string | undefined): "none" | "required" | "re
 function tracerChoice(value: string | undefined): TracerChoice {
   if (value === undefined || value === "auto" || value === "native" || value === "strace") return value ?? "auto";
   throw new UsageError(`--tracer must be auto, native or strace (got ${JSON.stringify(value)})`);
-}
-
-/** A program given as a path or a name looked up on PATH (magicpak's `which`). */
-function findExecutable(given: string, what: string): string {
-  const candidates = given.includes("/") ? [given] : (process.env["PATH"] ?? "").split(delimiter).filter((d) => d !== "").map((d) => join(d, given));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // try the next one
-    }
-  }
-  throw new BundleError(given, `${what} not found`);
-}
-
-/** --busybox as a path or a name looked up on PATH; it must be statically linked to work in the jail. */
-function findBusybox(given: string | undefined): string {
-  const name = given ?? "busybox";
-  const candidates = name.includes("/") ? [name] : (process.env["PATH"] ?? "").split(delimiter).filter((d) => d !== "").map((d) => join(d, name));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-    } catch {
-      continue;
-    }
-    let description = "";
-    try {
-      description = execFileSync("file", ["-bL", candidate], { encoding: "utf8" });
-    } catch {
-      description = "";
-    }
-    if (/dynamically linked/.test(description)) throw new BundleError(candidate, "busybox must be statically linked to run in the jail (install busybox-static)");
-    return candidate;
-  }
-  throw new BundleError(name, "busybox not found (give a static busybox with --busybox PATH)");
 }
 
 /** --list/--json --resolver native: what this machine's loader answers for each name (dlopen + dlinfo). */

@@ -4,6 +4,7 @@
 import { chmodSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, rmdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { FileGraph } from "../graph/file-graph.js";
+import { pathExists } from "../fs/which.js";
 import { BundleError } from "./collect.js";
 
 /** Writes every entry of the graph below `dir`, which must exist and be empty. Never writes outside it. */
@@ -60,7 +61,7 @@ export function emitBundle(graph: FileGraph, output: string): void {
   try {
     writeTree(graph, staging);
     chmodSync(staging, 0o755);
-    if (exists(absolute)) rmdirSync(absolute);
+    if (pathExists(absolute)) rmdirSync(absolute);
     renameSync(staging, absolute);
   } catch (error) {
     rmSync(staging, { recursive: true, force: true });
@@ -78,13 +79,4 @@ export function checkDestination(absolute: string, asGiven: string): void {
   }
   if (!stats.isDirectory()) throw new BundleError(asGiven, "destination exists and is not a directory");
   if (readdirSync(absolute).length > 0) throw new BundleError(asGiven, "destination is not empty");
-}
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -8,9 +8,10 @@
 // the error), for a caller that wants to show it.
 
 import { spawn } from "node:child_process";
-import { lstatSync, statSync, unlinkSync } from "node:fs";
+import { statSync, unlinkSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { pathExists } from "../fs/which.js";
 import { SEA_ASSETS, assetText, isStandalone } from "../sea.js";
 import type { UpxRun } from "./types.js";
 import { upxModule } from "./wasm.js";
@@ -74,7 +75,7 @@ const BUILT_IN = "built-in";
  * CompressError naming the file and UPX's reason; after a failure `output` does not exist.
  */
 export async function compressFile(input: string, output: string, upxArgs: readonly string[] = [], options: CompressOptions = {}): Promise<CompressResult> {
-  const existedBefore = exists(output);
+  const existedBefore = pathExists(output);
   const args = [...upxArgs, "--no-progress", safeName(input), "-o", safeName(output)];
   const run = await runUpx(args, options);
   const engine = options.upx ?? BUILT_IN;
@@ -82,7 +83,7 @@ export async function compressFile(input: string, output: string, upxArgs: reado
   if (outputSize !== null) {
     return { input, output, inputSize: sizeOf(input) ?? 0, outputSize, engine, stdout: run.stdout, stderr: run.stderr };
   }
-  if (!existedBefore && exists(output)) unlinkSync(output);
+  if (!existedBefore && pathExists(output)) unlinkSync(output);
   throw failure(input, run, engine);
 }
 
@@ -133,15 +134,6 @@ function classify(reason: string, aboutTheFile: boolean): CompressFailure {
 /** A file name UPX takes as a file, never as an option. */
 function safeName(path: string): string {
   return path.startsWith("-") ? `./${path}` : path;
-}
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function sizeOf(path: string): number | null {

@@ -3,11 +3,10 @@
 // of that architecture through it (registered in the jail's own user namespace, Linux >= 6.7), and
 // a static busybox that can run there. Nothing is installed on the host.
 
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
 import { EM_386, EM_X86_64, ELFDATA2LSB } from "../elf/constants.js";
 import { ElfError } from "../elf/errors.js";
 import { readElf } from "../elf/file.js";
+import { findOnPath } from "../fs/which.js";
 import { abiByName, abiOf, type Abi } from "../loader/machines.js";
 import { BundleError } from "../bundle/collect.js";
 
@@ -69,20 +68,6 @@ export function binfmtRegistration(name: string, abi: Abi, interpreter: string, 
   const hex = (bytes: number[]) => bytes.map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join("");
   const { magic, mask } = binfmtMagic(abi, osabi);
   return `:${name}:M::${hex(magic)}:${hex(mask)}:${interpreter}:POF`;
-}
-
-/** A program given as a path, or looked up on PATH by name; null when absent. */
-export function findOnPath(given: string): string | null {
-  const candidates = given.includes("/") ? [given] : (process.env["PATH"] ?? "").split(delimiter).filter((d) => d !== "").map((d) => join(d, given));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // try the next one
-    }
-  }
-  return null;
 }
 
 /** A static ELF executable's ABI; a BundleError naming `what` for anything else. */
