@@ -190,6 +190,15 @@ export function muslConfig(root: RootFs, abi: Abi, interpreter: string): MuslCon
   return { flavour: "musl", abi, interpreter, pathFile, systemPath: content.toString("utf8"), systemPathFrom: "path-file" };
 }
 
+/**
+ * The directories of a musl path list: the content of <prefix>/etc/ld-musl-ARCH.path, and also
+ * LD_LIBRARY_PATH and RPATH/RUNPATH (ldso/dynlink.c path_open): elements are separated by ':' or
+ * '\n', and empty elements are skipped.
+ */
+export function parseMuslPath(text: string): string[] {
+  return text.split(/[:\n]/).filter((dir) => dir !== "");
+}
+
 /** The running machine's CPU as glibc would classify it (sysdeps/x86/cpu-features.c, dl-hwcaps-subdirs.c). */
 export function detectHostCpu(): HostCpu | null {
   if (process.arch !== "x64") {

@@ -1,7 +1,7 @@
 // The library search of the two Linux loaders, each as one function in the order the loader
 // itself follows. Every result carries how it was found; a miss carries every place tried.
 
-import type { GlibcConfig, MuslConfig } from "./config.js";
+import { parseMuslPath, type GlibcConfig, type MuslConfig } from "./config.js";
 import { lookupCache } from "./ld-so-cache.js";
 import { verifyGlibcCandidate, verifyMuslCandidate, type HeaderReader, type Verdict } from "./candidate.js";
 import { substituteDst, substituteMuslOrigin, type DstValues } from "./dst.js";
@@ -279,10 +279,9 @@ export interface MuslSearchContext {
   readHeader: HeaderReader;
 }
 
-/** musl's path_open: elements separated by ':' or newline, empty ones skipped, "dir/name". */
+/** musl's path_open: "dir/name" for each element of the list (parseMuslPath). */
 function muslPathOpen(ctx: MuslSearchContext, name: string, list: string, via: FoundBy, attempts: Attempt[]): Found | NotFound | null {
-  for (const dir of list.split(/[:\n]/)) {
-    if (dir === "") continue;
+  for (const dir of parseMuslPath(list)) {
     const path = `${dir}/${name}`;
     const verdict = verifyMuslCandidate(ctx.root, path, ctx.cwd, ctx.readHeader);
     if (verdict.kind === "absent") {
