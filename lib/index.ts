@@ -8,6 +8,7 @@ export { RootFs, RootPathError, type ResolvedPath, type SymlinkHop } from "./fs/
 export { Loader, InputError, type TargetEnvironment, type LoadOptions } from "./loader/load.js";
 export type { LoadGraph, LoadedObject, MissingObject, Attempt, FoundBy, Rejection, ChainEntry, Edge } from "./loader/model.js";
 export { parseLdSoCache, lookupCache, cacheLibCompare, CacheFormatError, type LdSoCache, type CacheEntry } from "./loader/ld-so-cache.js";
+export { parseLdSoConf, LdSoConfError, type LdSoConf, type ConfDirectory } from "./loader/ld-so-conf.js";
 export { glibcConfig, muslConfig, parseMuslPath, detectHostCpu, flavourOfInterpreter } from "./loader/config.js";
 export type { GlibcConfig, MuslConfig, LoaderConfig, HostCpu, Flavour } from "./loader/config.js";
 export { abiOf, abiByName, type Abi } from "./loader/machines.js";
