@@ -3,6 +3,7 @@
 
 import { parseMuslPath, type GlibcConfig, type MuslConfig } from "./config.js";
 import { lookupCache } from "./ld-so-cache.js";
+import { LdSoConfError, parseLdSoConf, type ConfDirectory } from "./ld-so-conf.js";
 import { verifyGlibcCandidate, verifyMuslCandidate, type HeaderReader, type Verdict } from "./candidate.js";
 import { substituteDst, substituteMuslOrigin, type DstValues } from "./dst.js";
 import type { Attempt, FoundBy } from "./model.js";
@@ -212,6 +213,7 @@ export function searchGlibc(ctx: GlibcSearchContext, name: string, loader: Searc
 
   // 4. ld.so.cache.
   const cache = ctx.config.cache;
+  let cacheLacksName = cache === null;
   if (cache) {
     let hit = ctx.config.cacheHits.get(name);
     if (hit === undefined) {
@@ -219,6 +221,7 @@ export function searchGlibc(ctx: GlibcSearchContext, name: string, loader: Searc
       ctx.config.cacheHits.set(name, hit);
     }
     if (!hit) {
+      cacheLacksName = true;
       attempts.push({ path: "/etc/ld.so.cache", via: "ld.so.cache", rejection: "absent", detail: `no entry for ${name}` });
     } else {
       const cached = hit.entry.value;
@@ -253,7 +256,40 @@ export function searchGlibc(ctx: GlibcSearchContext, name: string, loader: Searc
     const r = openPath(ctx, name, ctx.config.systemDirs.map((dirname) => ({ dirname, via: "system" as const })), attempts);
     if (r) return r;
   }
+  if (cacheLacksName) attempts.push(...unreachableConfFiles(ctx, name, attempts));
   return { kind: "missing", attempts, fatal: null };
+}
+
+/** The directories /etc/ld.so.conf lists for a configuration, read once; none when it cannot be read. */
+const confDirectories = new WeakMap<GlibcConfig, ConfDirectory[]>();
+
+/**
+ * Files of this name in directories /etc/ld.so.conf lists that the search did not reach: the
+ * loader never reads ld.so.conf, only the cache ldconfig builds from it, so they count only once
+ * ldconfig has run. Reported as hints after the places the loader tried.
+ */
+function unreachableConfFiles(ctx: GlibcSearchContext, name: string, attempts: Attempt[]): Attempt[] {
+  let directories = confDirectories.get(ctx.config);
+  if (directories === undefined) {
+    try {
+      directories = parseLdSoConf(ctx.root).directories;
+    } catch (error) {
+      if (!(error instanceof LdSoConfError)) throw error;
+      directories = [];
+    }
+    confDirectories.set(ctx.config, directories);
+  }
+  const seen = new Set(attempts.map((a) => a.path));
+  const hints: Attempt[] = [];
+  for (const dir of directories) {
+    const path = `${dir.path}/${name}`;
+    if (seen.has(path)) continue;
+    seen.add(path);
+    if (!ctx.root.listDirectory(dir.path)?.has(name)) continue;
+    const listed = dir.file === "/etc/ld.so.conf" ? `/etc/ld.so.conf:${dir.line}` : `/etc/ld.so.conf (${dir.file}:${dir.line})`;
+    hints.push({ path, via: "ld.so.cache", rejection: "absent", detail: `listed in ${listed} but not in /etc/ld.so.cache: run ldconfig` });
+  }
+  return hints;
 }
 
 /** A name containing '/': no search, tokens expanded with the requester's values, relative to the cwd. */
