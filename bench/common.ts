@@ -107,6 +107,32 @@ export function cpuBusy(ms = 2000): number {
   return b.total === a.total ? 0 : 1 - (b.idle - a.idle) / (b.total - a.total);
 }
 
+export interface CpuSnapshot {
+  /** Jiffies of all CPUs together: total, and busy (neither idle nor waiting for I/O). */
+  total: number;
+  busy: number;
+  /** Jiffies of this process and its reaped descendants (utime, stime, cutime, cstime). */
+  own: number;
+}
+
+export function cpuSnapshot(): CpuSnapshot {
+  const f = readText("/proc/stat").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  const stat = readText("/proc/self/stat");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+  // After the command name: state is field 3, so utime..cstime (14..17) are at 11..14 here.
+  const own = fields.slice(11, 15).reduce((a, b) => a + b, 0);
+  return { total, busy: total - (f[3] ?? 0) - (f[4] ?? 0), own };
+}
+
+/** Between two snapshots: the shares of the machine's CPU time used by this benchmark's processes and by everything else. */
+export function cpuShares(a: CpuSnapshot, b: CpuSnapshot): { own: number; others: number } {
+  const total = b.total - a.total;
+  if (total <= 0) return { own: 0, others: 0 };
+  const own = b.own - a.own;
+  return { own: own / total, others: Math.max(0, b.busy - a.busy - own) / total };
+}
+
 export interface Quiet {
   /** Load averages (1, 5, 15 min) when we started looking. */
   loadFirst: number[];
@@ -223,6 +249,9 @@ export interface Section {
   /** Filled in by the runner. */
   quiet?: Quiet;
   durationS?: number;
+  /** Shares of the machine's CPU time during the benchmark: its own processes, and all others. */
+  cpu?: { own: number; others: number };
+  loadAtEnd?: number[];
 }
 
 export function renderTable(t: Table): string {
@@ -242,6 +271,11 @@ export function renderSection(s: Section, level = 2): string {
   const timing: string[] = [];
   if (s.quiet) timing.push(`Load average (1 / 5 / 15 min) when this benchmark started: ${describeQuiet(s.quiet)}.`);
   if (s.durationS !== undefined) timing.push(`This benchmark took ${fixed(s.durationS)} s.`);
+  if (s.cpu) {
+    timing.push(
+      `During it, its own processes used ${fixed(s.cpu.own * 100)}% of the machine's CPU time and other processes ${fixed(s.cpu.others * 100)}%${s.cpu.others > 0.05 ? " (the machine was not quiet: other work competed with these measurements)" : ""}; load average at its end: ${loadString(s.loadAtEnd)}.`,
+    );
+  }
   if (timing.length) parts.push(timing.join(" "));
   parts.push(`**Peers:**\n\n${s.peers.map((p) => `- ${p}`).join("\n")}`);
   parts.push(`**Method:**\n\n${s.method.map((p) => `- ${p}`).join("\n")}`);
@@ -289,7 +323,10 @@ export async function runAlone(moduleUrl: string, run: () => Promise<Section>): 
   const quiet = waitForQuiet();
   const m = machine();
   const t0 = Date.now();
+  const cpu0 = cpuSnapshot();
   const section = await run();
+  section.cpu = cpuShares(cpu0, cpuSnapshot());
+  section.loadAtEnd = loadavg();
   section.quiet = quiet;
   section.durationS = (Date.now() - t0) / 1000;
   process.stdout.write(`${renderMachine(m, quiet)}\n\n${renderSection(section)}\n`);

@@ -12,7 +12,7 @@ import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describeQuiet, fixed, loadString, machine, renderMachine, renderSection, renderTable, waitForQuiet, type Section } from "./common.js";
+import { cpuShares, cpuSnapshot, describeQuiet, fixed, loadString, machine, renderMachine, renderSection, renderTable, waitForQuiet, type Section } from "./common.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const output = process.env["BENCH_OUTPUT"] ?? join(here, "../../bench/RESULTS.md");
@@ -35,7 +35,11 @@ for (const [i, b] of selected.entries()) {
   process.stderr.write(`bench: ${b.name} (load ${loadString()})\n`);
   const started = Date.now();
   try {
-    const section = await (await b.load()).run();
+    const module = await b.load();
+    const cpu0 = cpuSnapshot();
+    const section = await module.run();
+    section.cpu = cpuShares(cpu0, cpuSnapshot());
+    section.loadAtEnd = loadavg();
     section.quiet = q;
     section.durationS = (Date.now() - started) / 1000;
     sections.push({ name: b.name, file: b.file, section });
@@ -57,7 +61,7 @@ const report = [
   "# Benchmark results",
   `Produced by \`npm run bench\` (bench/run.ts) on ${m.date}. These numbers are a measurement of this machine on this date (one run, with the load shown below), not a property of magicpak on every machine; run \`npm run bench\` again to measure yours. Each benchmark also runs alone: \`npm run bench:resolve\`, \`npm run bench:bundle\`, \`npm run bench:upx\`.`,
   renderMachine(m, quiet),
-  `The run waits (at most ${process.env["BENCH_QUIET_WAIT"] ?? 300} s) for the 1-minute load average to fall below 0.5 and the CPU to be idle before it starts, and for an idle CPU (at most 60 s) before each further benchmark; between benchmarks the load average still counts the benchmark before. The whole run took ${fixed(totalS)} s; load average at the end: ${loadString(loadAtEnd)}.${only ? ` Only these benchmarks ran (BENCH_ONLY): ${selected.map((b) => b.name).join(", ")}.` : ""}`,
+  `The run waits (at most ${process.env["BENCH_QUIET_WAIT"] ?? 300} s) for the 1-minute load average to fall below 0.5 and the CPU to be idle before it starts, and for an idle CPU (at most 60 s) before each further benchmark; between benchmarks the load average still counts the benchmark before. The whole run took ${fixed(totalS)} s; load average at the end: ${loadString(loadAtEnd)}. Share of the machine's CPU time used by other processes during each benchmark (measured from /proc/stat minus the benchmark's own processes): ${sections.map((s) => `${s.name} ${s.section?.cpu ? `${fixed(s.section.cpu.others * 100)}%` : "n/a"}`).join(", ")}.${only ? ` Only these benchmarks ran (BENCH_ONLY): ${selected.map((b) => b.name).join(", ")}.` : ""}`,
   renderTable({
     caption: "## Summary of the goals",
     header: ["benchmark", "goal", "measured", "result"],
@@ -73,5 +77,7 @@ const report = [
 
 writeFileSync(output, `${report}\n`);
 process.stderr.write(`bench: wrote ${output} in ${fixed(totalS)} s\n`);
-for (const s of sections) if (s.section?.quiet) process.stderr.write(`bench: ${s.name}: ${fixed(s.section.durationS ?? 0)} s, load at start ${describeQuiet(s.section.quiet)}\n`);
+for (const s of sections) {
+  if (s.section?.quiet) process.stderr.write(`bench: ${s.name}: ${fixed(s.section.durationS ?? 0)} s, load at start ${describeQuiet(s.section.quiet)}; CPU share of other processes during it ${fixed((s.section.cpu?.others ?? 0) * 100)}%\n`);
+}
 if (sections.some((s) => s.error)) process.exitCode = 1;
