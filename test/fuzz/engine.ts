@@ -70,8 +70,12 @@ export class Coverage {
       let index = this.scripts.get(script.url);
       if (index === undefined) this.scripts.set(script.url, (index = this.scripts.size));
       for (const fn of script.functions) {
+        // A function not run in this execution tells nothing.
+        if (fn.ranges[0]?.count === 0) continue;
+        // V8 reports a nested range only where its count differs from the enclosing one: a branch
+        // taken to the end of its function shows as the range after it with count 0, so ranges
+        // with count 0 are features too.
         for (const range of fn.ranges) {
-          if (range.count === 0) continue;
           // script (8 bits), block start (24 bits), bucket (4 bits), block end (16 low bits): exact in a double.
           features.push(((index * 0x1000000 + range.startOffset) * 16 + bucket(range.count)) * 0x10000 + (range.endOffset & 0xffff));
         }
@@ -86,7 +90,7 @@ export class Coverage {
   }
 }
 
-/** AFL's hit-count buckets: 1, 2, 3, 4-7, 8-15, 16-31, 32-127, 128+. */
+/** AFL's hit-count buckets: 0, 1, 2, 3, 4-7, 8-15, 16-31, 32-127, 128+. */
 function bucket(count: number): number {
   if (count <= 3) return count;
   if (count < 8) return 4;
