@@ -41,7 +41,8 @@ const MAX_DEPTH = 64;
 const MAX_FILES = 4096;
 const MAX_FILE_BYTES = 1 << 20;
 const MAX_TOTAL_BYTES = 16 << 20;
-const MAX_GLOB_PATHS = 1 << 16;
+/** Paths that include patterns may expand to, in all: '.', '..' and '*' make the expansion exponential. */
+const MAX_GLOB_PATHS = 16384;
 
 /** isspace in the C locale. */
 const isSpace = (c: string | undefined) => c === " " || c === "\t" || c === "\n" || c === "\v" || c === "\f" || c === "\r";
@@ -54,6 +55,7 @@ interface State {
   /** Canonical paths of the files being read, outermost first. */
   stack: string[];
   bytes: number;
+  glob: GlobBudget;
 }
 
 /**
@@ -61,7 +63,7 @@ interface State {
  * file gives no directories. Throws LdSoConfError and nothing else.
  */
 export function parseLdSoConf(root: RootFs, path = "/etc/ld.so.conf"): LdSoConf {
-  const state: State = { root, result: { directories: [], files: [], warnings: [] }, stack: [], bytes: 0 };
+  const state: State = { root, result: { directories: [], files: [], warnings: [] }, stack: [], bytes: 0, glob: { paths: MAX_GLOB_PATHS } };
   try {
     parseFile(state, path);
   } catch (error) {
@@ -131,7 +133,7 @@ function parseLine(state: State, file: string, lineno: number, raw: string): voi
 /** parse_conf_include: a relative pattern is taken from the including file's directory; matches in sorted order. */
 function parseInclude(state: State, file: string, pattern: string): void {
   const absolute = !pattern.startsWith("/") && file.includes("/") ? `${dirnameOf(file)}/${pattern}` : pattern;
-  for (const match of globInRoot(state.root, absolute)) parseFile(state, match);
+  for (const match of globInRoot(state.root, absolute, state.glob)) parseFile(state, match);
 }
 
 /** add_dir_1. */
@@ -311,18 +313,23 @@ function matchComponent(tokens: Token[], name: string): boolean {
   return t === tokens.length;
 }
 
+export interface GlobBudget {
+  /** How many more paths (intermediate ones included) the expansion may build. */
+  paths: number;
+}
+
 /**
  * The paths a glob pattern expands to inside the root, sorted; none when nothing matches.
- * Throws LdSoConfError when the pattern matches more than a bounded number of paths.
+ * Throws LdSoConfError when the expansion builds more paths than the budget allows.
  */
-export function globInRoot(root: RootFs, pattern: string): string[] {
+export function globInRoot(root: RootFs, pattern: string, budget: GlobBudget = { paths: MAX_GLOB_PATHS }): string[] {
   // "pattern/": glob expands "pattern" with GLOB_MARK. With a wildcard only directories are kept;
   // without one the path is given back as it is, so "include /etc/a.conf/" reads /etc/a.conf.
   if (pattern.length > 1 && pattern.endsWith("/")) {
     const stripped = pattern.slice(0, -1);
     const magic = stripped.split("/").some((c) => parseComponent(c).tokens !== null);
     const isDirectory = (path: string) => root.tryResolve(path)?.stats.isDirectory() === true;
-    const paths = globInRoot(root, stripped).map((path) => (isDirectory(path) ? `${path}/` : path));
+    const paths = globInRoot(root, stripped, budget).map((path) => (isDirectory(path) ? `${path}/` : path));
     return magic ? paths.filter((path) => path.endsWith("/")) : paths;
   }
   const components = pattern.split("/").map(parseComponent);
@@ -331,17 +338,20 @@ export function globInRoot(root: RootFs, pattern: string): string[] {
   let prefixes: string[] = [""];
   components.forEach((component, index) => {
     const next: string[] = [];
+    const add = (path: string) => {
+      if (--budget.paths < 0) throw new LdSoConfError(pattern, `include patterns expand to more than ${MAX_GLOB_PATHS} paths`);
+      next.push(path);
+    };
     for (const prefix of prefixes) {
       const joined = index === 0 ? "" : `${prefix}/`;
       if (component.tokens === null) {
-        next.push(joined + component.literal);
+        add(joined + component.literal);
         continue;
       }
       const names = root.listDirectory(prefix === "" ? (index === 0 ? "." : "/") : prefix);
       if (!names) continue;
       // readdir gives "." and "..", which only a pattern starting with '.' matches.
-      for (const name of [".", "..", ...names]) if (matchComponent(component.tokens, name)) next.push(joined + name);
-      if (next.length > MAX_GLOB_PATHS) throw new LdSoConfError(pattern, `matches more than ${MAX_GLOB_PATHS} paths`);
+      for (const name of [".", "..", ...names]) if (matchComponent(component.tokens, name)) add(joined + name);
     }
     prefixes = next;
   });

@@ -201,6 +201,9 @@ t.test("include loops and absurd sizes are LdSoConfError", async (t) => {
   });
   roots.push(fanout);
   t.throws(() => parseLdSoConf(new RootFs(fanout)), { name: "LdSoConfError", message: /more than 4096 configuration files/ });
+  const dots = makeRoot({ "etc/ld.so.conf": `include ${"/*/..".repeat(9)}/.*/*\n`, "a/b/c": { dir: true }, "d/e/f": { dir: true }, "g/h": { dir: true } });
+  roots.push(dots);
+  t.throws(() => parseLdSoConf(new RootFs(dots)), { name: "LdSoConfError", message: /expand to more than 16384 paths/ }, "'.', '..' and '*' expand exponentially: bounded");
   const big = makeRoot({ "etc/ld.so.conf": "/opt/x\n".repeat(200_000) });
   roots.push(big);
   t.throws(() => parseLdSoConf(new RootFs(big)), { name: "LdSoConfError", message: /larger than/ });
