@@ -330,6 +330,26 @@ function confSeeds(): Buffer[] {
   return texts.map((t) => Buffer.from(t, "latin1"));
 }
 
+/** The scratch root of the ld.so.conf target: a few directories, links and configuration files to include. */
+export function makeConfRoot(): string {
+  const root = scratchDir("conf");
+  mkdirSync(join(root, "etc/ld.so.conf.d/sub"), { recursive: true });
+  mkdirSync(join(root, "usr/lib"), { recursive: true });
+  mkdirSync(join(root, "opt/lib"), { recursive: true });
+  symlinkSync("usr/lib", join(root, "lib"));
+  symlinkSync("../../..", join(root, "etc/ld.so.conf.d/up"));
+  writeFileSync(join(root, "etc/ld.so.conf.d/other.conf"), "/opt/lib\n");
+  writeFileSync(join(root, "etc/ld.so.conf.d/sub/nested.conf"), "/usr/lib\ninclude ../other.conf\n");
+  return root;
+}
+
+/** Writes a conf input into a root from makeConfRoot: /etc/ld.so.conf, and after CONF_SEPARATOR /etc/ld.so.conf.d/fuzz.conf. */
+export function writeConfInput(root: string, input: Buffer): void {
+  const cut = input.toString("latin1").indexOf(CONF_SEPARATOR);
+  writeFileSync(join(root, "etc/ld.so.conf"), cut < 0 ? input : input.subarray(0, cut));
+  writeFileSync(join(root, "etc/ld.so.conf.d/fuzz.conf"), cut < 0 ? Buffer.alloc(0) : input.subarray(cut + CONF_SEPARATOR.length));
+}
+
 /** parseLdSoConf on a scratch root whose /etc/ld.so.conf and /etc/ld.so.conf.d/fuzz.conf come from the input. */
 function confTarget(): Target {
   let root: string | null = null;
@@ -339,20 +359,8 @@ function confTarget(): Target {
     dictionary: ["include ", "include\t", "hwcap ", "#", "/", "*", "?", "[", "]", "[!", "[^", "[:alpha:]", "\\", "=libc6", "=", "..", "./", "/etc/ld.so.conf.d/", "*.conf", "fuzz.conf", "/etc/ld.so.conf", "sub/", CONF_SEPARATOR, "\0", "\r", "\t", "//"].map((w) => Buffer.from(w, "latin1")),
     seeds: confSeeds,
     run(input) {
-      if (root === null) {
-        root = scratchDir("conf");
-        mkdirSync(join(root, "etc/ld.so.conf.d/sub"), { recursive: true });
-        mkdirSync(join(root, "usr/lib"), { recursive: true });
-        mkdirSync(join(root, "opt/lib"), { recursive: true });
-        symlinkSync("usr/lib", join(root, "lib"));
-        symlinkSync("../../..", join(root, "etc/ld.so.conf.d/up"));
-        writeFileSync(join(root, "etc/ld.so.conf.d/other.conf"), "/opt/lib\n");
-        writeFileSync(join(root, "etc/ld.so.conf.d/sub/nested.conf"), "/usr/lib\ninclude ../other.conf\n");
-      }
-      const text = input.toString("latin1");
-      const cut = text.indexOf(CONF_SEPARATOR);
-      writeFileSync(join(root, "etc/ld.so.conf"), cut < 0 ? input : input.subarray(0, cut));
-      writeFileSync(join(root, "etc/ld.so.conf.d/fuzz.conf"), cut < 0 ? Buffer.alloc(0) : input.subarray(cut + CONF_SEPARATOR.length));
+      root ??= makeConfRoot();
+      writeConfInput(root, input);
       let conf;
       try {
         conf = parseLdSoConf(new RootFs(root));
