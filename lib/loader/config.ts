@@ -187,7 +187,9 @@ export function muslConfig(root: RootFs, abi: Abi, interpreter: string): MuslCon
   if (!resolved) return { flavour: "musl", abi, interpreter, pathFile, systemPath: "/lib:/usr/local/lib:/usr/lib", systemPathFrom: "default" };
   const content = root.readFile(pathFile);
   if (content === null) return { flavour: "musl", abi, interpreter, pathFile, systemPath: "", systemPathFrom: "unreadable-path-file" };
-  return { flavour: "musl", abi, interpreter, pathFile, systemPath: content.toString("utf8"), systemPathFrom: "path-file" };
+  // musl reads the file with getdelim(..., 0, f) and uses it as a C string: it ends at the first NUL.
+  const nul = content.indexOf(0);
+  return { flavour: "musl", abi, interpreter, pathFile, systemPath: content.toString("utf8", 0, nul < 0 ? content.length : nul), systemPathFrom: "path-file" };
 }
 
 /**

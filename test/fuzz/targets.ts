@@ -408,6 +408,8 @@ function muslTarget(): Target {
       writeFileSync(join(root, "etc/ld-musl-x86_64.path"), input);
       const config = muslConfig(new RootFs(root), abi, "/lib/ld-musl-x86_64.so.1");
       if (config.systemPathFrom !== "path-file") throw new Error(`muslConfig did not read the path file: ${config.systemPathFrom}`);
+      // musl reads the file with getdelim(..., 0, f) and uses it as a C string: it ends at the first NUL.
+      if (config.systemPath.includes("\0")) throw new Error(`muslConfig kept a NUL in the system path: ${JSON.stringify(config.systemPath)}`);
       parseMuslPath(config.systemPath);
     },
   };
