@@ -340,6 +340,10 @@ export function makeConfRoot(): string {
   symlinkSync("../../..", join(root, "etc/ld.so.conf.d/up"));
   writeFileSync(join(root, "etc/ld.so.conf.d/other.conf"), "/opt/lib\n");
   writeFileSync(join(root, "etc/ld.so.conf.d/sub/nested.conf"), "/usr/lib\ninclude ../other.conf\n");
+  // Names a pattern may match that cannot be read: a dangling link, a link loop, a directory.
+  symlinkSync("/nowhere", join(root, "etc/ld.so.conf.d/dangling.conf"));
+  symlinkSync("loop.conf", join(root, "etc/ld.so.conf.d/loop.conf"));
+  mkdirSync(join(root, "etc/ld.so.conf.d/dir.conf"));
   return root;
 }
 
@@ -356,7 +360,7 @@ function confTarget(): Target {
   return {
     name: "ld.so.conf",
     maxLength: 4096,
-    dictionary: ["include ", "include\t", "hwcap ", "#", "/", "*", "?", "[", "]", "[!", "[^", "[:alpha:]", "\\", "=libc6", "=", "..", "./", "/etc/ld.so.conf.d/", "*.conf", "fuzz.conf", "/etc/ld.so.conf", "sub/", CONF_SEPARATOR, "\0", "\r", "\t", "//"].map((w) => Buffer.from(w, "latin1")),
+    dictionary: ["include ", "include\t", "hwcap ", "#", "/", "*", "?", "[", "]", "[!", "[^", "[:alpha:]", "[:digit:]", "[:space:]", "[:upper:]", "[:lower:]", "[:punct:]", "[:xdigit:]", "[:alnum:]", "[:print:]", "[:graph:]", "[:cntrl:]", "[:blank:]", "-", "\\", "=libc6", "=", "..", "./", "/etc/ld.so.conf.d/", "*.conf", "fuzz.conf", "/etc/ld.so.conf", "sub/", CONF_SEPARATOR, "\0", "\r", "\t", "//"].map((w) => Buffer.from(w, "latin1")),
     seeds: confSeeds,
     run(input) {
       root ??= makeConfRoot();
