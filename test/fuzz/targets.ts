@@ -227,6 +227,11 @@ function ldconfigCaches(): Buffer[] {
   for (const [i, name] of ["liba.so.1", "libb.so.2", "libc.so.6"].entries()) {
     writeFileSync(join(root, "usr/lib", name), buildElf({ class: 64, little: true, machine: 62, soname: name, needed: i ? ["liba.so.1"] : [] }));
   }
+  // glibc-hwcaps variants: the new format's hwcaps extension and entries with bit 62.
+  for (const level of ["x86-64-v2", "x86-64-v3"]) {
+    mkdirSync(join(root, "usr/lib/glibc-hwcaps", level), { recursive: true });
+    writeFileSync(join(root, "usr/lib/glibc-hwcaps", level, "liba.so.1"), buildElf({ class: 64, little: true, machine: 62, soname: "liba.so.1" }));
+  }
   const caches: Buffer[] = [];
   for (const format of ["old", "compat", "new"]) {
     try {
@@ -239,13 +244,18 @@ function ldconfigCaches(): Buffer[] {
   return caches;
 }
 
-/** The same cache written big-endian, as ldconfig on a big-endian machine would (new-format part only). */
+/** The same cache written big-endian, as ldconfig on a big-endian machine would. */
 function bigEndianCache(le: Buffer): Buffer | null {
-  const start = le.indexOf("glibc-ld.so.cache1.1");
-  if (start < 0 || start + 48 > le.length) return null;
   const be = Buffer.from(le);
   const swap32 = (o: number) => o + 4 <= be.length && be.writeUInt32BE(le.readUInt32LE(o), o);
   const swap64 = (o: number) => o + 8 <= be.length && be.writeBigUInt64BE(le.readBigUInt64LE(o), o);
+  if (le.toString("latin1", 0, 11) === "ld.so-1.7.0" && le.length >= 16) {
+    const old = le.readUInt32LE(12);
+    swap32(12);
+    for (let i = 0; i < old && 16 + (i + 1) * 12 <= le.length; i++) for (const f of [0, 4, 8]) swap32(16 + i * 12 + f);
+  }
+  const start = le.indexOf("glibc-ld.so.cache1.1");
+  if (start < 0 || start + 48 > le.length) return be;
   const nlibs = le.readUInt32LE(start + 20);
   for (const o of [20, 24, 32, 36]) swap32(start + o);
   be[start + 28] = (be[start + 28]! & ~3) | 3;
