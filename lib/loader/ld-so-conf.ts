@@ -132,7 +132,9 @@ function parseLine(state: State, file: string, lineno: number, raw: string): voi
 
 /** parse_conf_include: a relative pattern is taken from the including file's directory; matches in sorted order. */
 function parseInclude(state: State, file: string, pattern: string): void {
-  const absolute = !pattern.startsWith("/") && file.includes("/") ? `${dirnameOf(file)}/${pattern}` : pattern;
+  // parse_conf_include: asprintf("%s/%s", dirname(config_file), pattern); dirname(3) drops the
+  // slashes that end the directory part ("/etc/ld.so.conf.d//x.conf" gives "/etc/ld.so.conf.d").
+  const absolute = !pattern.startsWith("/") && file.includes("/") ? `${posixDirname(file)}/${pattern}` : pattern;
   for (const match of globInRoot(state.root, absolute, state.glob)) parseFile(state, match);
 }
 
@@ -358,4 +360,9 @@ export function globInRoot(root: RootFs, pattern: string, budget: GlobBudget = {
   // Literal components after the last wildcard (or a pattern without any) are checked with lstat.
   const existing = prefixes.filter((path) => !(root.lookup(path, "/", false) instanceof RootPathError));
   return existing.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+/** dirname(3): the path without its last component and the slashes before it ("/" stays "/"). */
+function posixDirname(path: string): string {
+  return dirnameOf(path).replace(/(.)\/+$/, "$1");
 }
