@@ -38,11 +38,11 @@ export interface LdSoConf {
 const LIBRARY_TYPES = ["libc4", "libc5", "libc6", "glibc2"];
 /** Bounds that keep a hostile configuration from making the parser loop or allocate without limit. */
 const MAX_DEPTH = 64;
-const MAX_FILES = 4096;
+const MAX_FILES = 1024;
 const MAX_FILE_BYTES = 1 << 20;
 const MAX_TOTAL_BYTES = 16 << 20;
 /** Paths that include patterns may expand to, in all: '.', '..' and '*' make the expansion exponential. */
-const MAX_GLOB_PATHS = 16384;
+const MAX_GLOB_PATHS = 4096;
 
 /** isspace in the C locale. */
 const isSpace = (c: string | undefined) => c === " " || c === "\t" || c === "\n" || c === "\v" || c === "\f" || c === "\r";
