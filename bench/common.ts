@@ -162,7 +162,7 @@ export function describeQuiet(q: Quiet): string {
  * between benchmarks it still counts our own previous one) and the CPU is idle (under 10% busy
  * over 2 s), then says what the load was. Never fails: a busy machine is reported, not refused.
  */
-export function waitForQuiet(maxWaitS = Number(process.env["BENCH_QUIET_WAIT"] ?? 300), threshold: number | null = 0.5, log = true): Quiet {
+export function waitForQuiet(maxWaitS = Number(process.env["BENCH_QUIET_WAIT"] ?? 180), threshold: number | null = 0.5, log = true): Quiet {
   const loadFirst = loadavg();
   const t0 = Date.now();
   let busy = cpuBusy();
