@@ -179,8 +179,31 @@ function recordVerdict(verdict: Verdict, path: string, via: FoundBy, attempts: A
  * 5. the compiled-in system directories, unless the loader has DF_1_NODEFLIB.
  */
 export function searchGlibc(ctx: GlibcSearchContext, name: string, loader: SearchObject | null): SearchResult {
-  const attempts: Attempt[] = [];
   const requester = loader ?? ctx.main;
+  // Most programs have no RPATH or RUNPATH anywhere: then the answer depends on the name and
+  // DF_1_NODEFLIB alone, for every program a Loader looks at, and is worked out once.
+  if (!requesterMatters(ctx, requester)) {
+    const key = `${requester.nodeflib ? "N" : "-"}${name}`;
+    let result = ctx.config.plainSearches.get(key);
+    if (result === undefined) {
+      result = searchGlibcFrom(ctx, name, loader, requester);
+      ctx.config.plainSearches.set(key, result);
+    }
+    // Callers own the arrays they get.
+    return result.kind === "found" ? { ...result, attempts: [...result.attempts], variants: [...result.variants] } : { ...result, attempts: [...result.attempts] };
+  }
+  return searchGlibcFrom(ctx, name, loader, requester);
+}
+
+/** Whether an RPATH, RUNPATH or $ORIGIN of the requester, its loaders or the main program can change the search. */
+function requesterMatters(ctx: GlibcSearchContext, requester: SearchObject): boolean {
+  if (requester.runpath !== null || ctx.main.rpath !== null) return true;
+  for (let l: SearchObject | null = requester; l; l = l.loader) if (l.rpath !== null) return true;
+  return ctx.libraryPath !== null && ctx.libraryPath.includes("$");
+}
+
+function searchGlibcFrom(ctx: GlibcSearchContext, name: string, loader: SearchObject | null, requester: SearchObject): SearchResult {
+  const attempts: Attempt[] = [];
   const done = (r: Found | NotFound | null): SearchResult | null => r;
 
   // 1. RPATH chain.
