@@ -162,11 +162,15 @@ export class RootFs {
   }
 
   private lstatOrThrow(canonical: string, asked: string): Stats {
+    let stats: Stats | undefined;
     try {
-      return lstatSync(this.hostPath(canonical) || "/");
+      // throwIfNoEntry: an absent path is the common miss, answered without building an exception.
+      stats = lstatSync(this.hostPath(canonical) || "/", { throwIfNoEntry: false });
     } catch (error) {
       throw new RootPathError(asked, errorCode(error));
     }
+    if (stats === undefined) throw new RootPathError(asked, "ENOENT");
+    return stats;
   }
 
   /** Walks `components` from the canonical directory `start`, following symlinks inside the root. */
