@@ -57,6 +57,9 @@ export class InputError extends PathError {
   override readonly name = "InputError";
 }
 
+/** TargetEnvironment with its defaults filled in. */
+type ResolvedEnvironment = Required<Omit<TargetEnvironment, "cpu">> & { cpu: HostCpu | null | "host" };
+
 interface Node extends SearchObject {
   object: LoadedObject | null; // null only for the not-yet-placed interpreter
 }
@@ -67,7 +70,7 @@ interface Node extends SearchObject {
  */
 export class Loader {
   readonly root: RootFs;
-  private readonly env: Required<Omit<TargetEnvironment, "cpu">> & { cpu: HostCpu | null | "host" };
+  private readonly env: ResolvedEnvironment;
   private readonly configs = new Map<string, LoaderConfig>();
   private readonly elfCache = new Map<string, ElfFile | ElfError>();
   private readonly headerCache = new Map<string, FileHeader | ElfError>();
@@ -232,7 +235,7 @@ export class Loader {
     const config = this.config(interp.flavour, abi, interp.interpreter);
     // $ORIGIN of the main program: its real path when started for real (/proc/self/exe), the path as given for `--list`.
     const mainOrigin = mode === "program" ? dirnameOf(resolved.path) : originOfFoundPath(input, cwd);
-    const walk = new Walk(this, graph, config, mainOrigin, resolved.path);
+    const walk = new Walk(this, this.env, graph, config, mainOrigin, resolved.path);
     walk.run(elf);
     return graph;
   }
@@ -254,13 +257,14 @@ class Walk {
 
   constructor(
     private readonly loader: Loader,
+    private readonly env: ResolvedEnvironment,
     private readonly graph: LoadGraph,
     private readonly config: LoaderConfig,
     mainOrigin: string,
     mainRealPath: string,
   ) {
     this.root = loader.root;
-    this.cwd = (loader as unknown as { env: { cwd: string } }).env.cwd;
+    this.cwd = env.cwd;
     const main = graph.objects[0]!;
     const mainNode: Node = {
       object: main,
@@ -274,7 +278,6 @@ class Walk {
     this.nodes.push(mainNode);
     const mainFile = this.root.tryResolve(mainRealPath);
     if (mainFile) this.identity.set(fileId(mainFile.stats), 0);
-    const env = (loader as unknown as { env: { libraryPath: string | null } }).env;
     this.glibc = config.flavour === "glibc" ? { root: this.root, config, main: mainNode, libraryPath: env.libraryPath, cwd: this.cwd, readHeader: loader.readHeader } : null;
     this.musl = config.flavour === "musl" ? { root: this.root, config, libraryPath: env.libraryPath, cwd: this.cwd, readHeader: loader.readHeader } : null;
   }
@@ -381,7 +384,7 @@ class Walk {
   }
 
   private preloadNames(): string[] {
-    const env = (this.loader as unknown as { env: { preload: string | null } }).env;
+    const env = this.env;
     const names: string[] = [];
     if (env.preload) names.push(...env.preload.split(this.glibc ? /[ :]/ : /[\s:]/).filter((n) => n !== ""));
     if (this.glibc) names.push(...this.glibc.config.preloadFile);
