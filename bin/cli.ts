@@ -4,7 +4,9 @@
 //   magicpak --list|--tree|--json [OPTIONS] FILE... list what the loader would load
 
 import { cac } from "cac";
-import { bundle, BundleError, type LogLevel, type Logger } from "../lib/bundle/bundle.js";
+import { bundle } from "../lib/bundle/bundle.js";
+import { BundleError } from "../lib/bundle/errors.js";
+import type { LogLevel, Logger } from "../lib/bundle/log.js";
 import { TestFailure } from "../lib/jail/jail.js";
 import { findOnPath } from "../lib/fs/which.js";
 import { ImageError } from "../lib/image/index.js";

@@ -5,25 +5,23 @@
 import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, posix, resolve as resolveHost } from "node:path";
-import { ElfError } from "../elf/errors.js";
-import { readElf } from "../elf/file.js";
 import { RootFs } from "../fs/root.js";
-import { FileGraph, GraphConflictError, type FileNode, type Reason } from "../graph/file-graph.js";
+import { childPath, FileGraph, GraphConflictError, type FileNode, type Reason } from "../graph/file-graph.js";
 import { compressFile, CompressError, warmUpUpx } from "../compress/upx.js";
 import { testInJail, type JailTest } from "../jail/jail.js";
 import { InputError, Loader, type TargetEnvironment } from "../loader/load.js";
 import type { LoadGraph } from "../loader/model.js";
-import { addDirectoryChain, addFromRoot, addSymlinkAsIs, BundleError, imageLinkTarget } from "./collect.js";
+import { addDirectoryChain, addFromRoot, addSymlinkAsIs, fileIdentity, fileNode, imageLinkTarget, openedPath } from "./collect.js";
+import { isDynamicElf } from "./elf.js";
 import { emitBundle } from "./emit.js";
+import { BundleError } from "./errors.js";
 import { expandGlob, isExcluded } from "./glob.js";
 import { addRuntimeExtras, type ExtrasOptions } from "./extras.js";
+import type { Logger } from "./log.js";
 import { imageDefaults, writeDockerArchive, writeOciArchive, writeOciLayout, type ImageOptions, type ImageResult } from "../image/index.js";
 import { traceProgram, TracerUnavailable, type TracerChoice } from "../trace/index.js";
 // Registers the native ptrace tracer when the optional addon loads; everything works without it.
 import "../native/addon.js";
-
-export type LogLevel = "Off" | "Error" | "Warn" | "Info" | "Debug";
-export type Logger = (level: Exclude<LogLevel, "Off">, message: string) => void;
 
 export interface BundleOptions {
   /** Executables, as paths inside the root (relative ones against `cwd`). */
@@ -78,9 +76,6 @@ export interface BundleResult {
   output: string | null;
 }
 
-/** A failure the user can act on: one line naming the path and the problem. */
-export { BundleError };
-
 export async function bundle(options: BundleOptions): Promise<BundleResult> {
   const log: Logger = options.log ?? (() => undefined);
   if (options.inputs.length === 0) throw new BundleError("<INPUT>", "at least one input is required");
@@ -131,7 +126,7 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
           ? graph.entries().filter((n) => n.kind === "file" && n.path.startsWith(`${file.path}/`)).map((n) => n.path)
           : [file.path];
         for (const path of files) {
-          if (isDynamicElf(root.hostPath(path))) loads.push(addClosure(graph, root, loader, path));
+          if (isDynamicElf(root, path)) loads.push(addClosure(graph, root, loader, path));
         }
       }
     }
@@ -238,7 +233,7 @@ function addClosure(graph: FileGraph, root: RootFs, loader: Loader, path: string
 async function compressInputs(graph: FileGraph, root: RootFs, inputs: string[], compress: NonNullable<BundleOptions["compress"]>, scratch: string, log: Logger): Promise<void> {
   for (const [i, input] of inputs.entries()) {
     const file = root.resolve(input);
-    const identity = `${file.stats.dev}:${file.stats.ino}`;
+    const identity = fileIdentity(file.stats);
     const nodes = graph.entries().filter((n): n is FileNode => n.kind === "file" && n.identity === identity);
     if (nodes.length === 0) continue; // excluded
     const packed = join(scratch, `${i}-${posix.basename(file.path)}`);
@@ -279,13 +274,13 @@ async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader
   const seen = new Set<string>();
   for (const access of result.accesses) {
     const path = access.path;
-    if (seen.has(path) || /^\/(proc|sys|dev)(\/|$)/.test(path)) continue;
+    if (seen.has(path) || isKernelPath(path)) continue;
     seen.add(path);
     const file = root.tryResolve(path);
-    if (!file?.stats.isFile() || file.path === self || /^\/(proc|sys|dev)(\/|$)/.test(file.path)) continue;
+    if (!file?.stats.isFile() || file.path === self || isKernelPath(file.path)) continue;
     log("Debug", `dynamic: ${access.syscall} ${path}`);
     addFromRoot(graph, root, path, { kind: "dynamic", by: input });
-    if (isDynamicElf(file.hostPath)) addClosure(graph, root, loader, path);
+    if (isDynamicElf(root, file.path)) addClosure(graph, root, loader, path);
   }
 }
 
@@ -300,7 +295,7 @@ function addLoadedObjects(graph: FileGraph, root: RootFs, load: LoadGraph, path:
         : object.foundBy === "preload"
           ? { kind: "preload", name: object.name }
           : { kind: "needed", by: requester?.index === 0 ? path : (requester?.realPath ?? path), name: object.name };
-    addFromRoot(graph, root, object.path.startsWith("/") ? object.path : object.realPath, why);
+    addFromRoot(graph, root, openedPath(object), why);
     // Another CPU may pick another glibc-hwcaps variant: bring them all.
     for (const variant of object.variants) addFromRoot(graph, root, variant, why);
   }
@@ -316,7 +311,7 @@ function placeExecutable(graph: FileGraph, root: RootFs, input: string, installT
   const wanted = installPath(installTo, input);
   // Where the root has the install directory (/bin -> usr/bin), the image gets the same chain.
   const dir = addDirectoryChain(graph, root, graph.resolveInGraph(posix.dirname(wanted)));
-  const at = graph.resolveInGraph(dir === "/" ? `/${posix.basename(wanted)}` : `${dir}/${posix.basename(wanted)}`);
+  const at = graph.resolveInGraph(childPath(dir, posix.basename(wanted)));
   const link = root.lookup(input, "/", false);
   if (!(link instanceof Error) && link.stats.isSymbolicLink()) {
     // A symlinked input stays a symlink, so its $ORIGIN is the same in the image as on the host.
@@ -326,27 +321,12 @@ function placeExecutable(graph: FileGraph, root: RootFs, input: string, installT
     addFromRoot(graph, root, absoluteTarget, reason);
     return;
   }
-  const file = root.resolve(input);
-  graph.add({
-    kind: "file",
-    path: at,
-    source: file.path,
-    hostSource: file.hostPath,
-    size: file.stats.size,
-    identity: `${file.stats.dev}:${file.stats.ino}`,
-    mode: file.stats.mode & 0o7777,
-    mtimeMs: file.stats.mtimeMs,
-    reasons: [reason],
-  });
+  graph.add(fileNode(at, root.resolve(input), reason));
 }
 
-function isDynamicElf(hostPath: string): boolean {
-  try {
-    return readElf(hostPath).dynamic !== null;
-  } catch (error) {
-    if (error instanceof ElfError) return false;
-    throw error;
-  }
+/** /proc, /sys and /dev are the kernel's: never bundled. */
+function isKernelPath(path: string): boolean {
+  return /^\/(proc|sys|dev)(\/|$)/.test(path);
 }
 
 function asBundleError(error: unknown): unknown {

@@ -3,14 +3,10 @@
 
 import { lstatSync, readdirSync } from "node:fs";
 import { posix } from "node:path";
-import { PathError } from "../errors.js";
-import { RootPathError, type ResolvedPath, type RootFs } from "../fs/root.js";
-import { FileGraph, parentOf, type Reason } from "../graph/file-graph.js";
-
-/** A path that cannot be bundled, named as the user gave it. */
-export class BundleError extends PathError {
-  override readonly name = "BundleError";
-}
+import { RootPathError, type ResolvedPath, type RootFs, type SymlinkHop } from "../fs/root.js";
+import { childPath, FileGraph, parentOf, type FileNode, type Reason } from "../graph/file-graph.js";
+import type { LoadedObject } from "../loader/model.js";
+import { BundleError } from "./errors.js";
 
 /**
  * The link text to store for a symlink at `at` (whose parent is canonical): relative targets are
@@ -23,9 +19,37 @@ export function imageLinkTarget(at: string, target: string): string {
   return relative === "" ? "." : relative;
 }
 
-export interface AddOptions {
+interface AddOptions {
   /** Recurse into a directory (for --include); otherwise a directory is an error. */
   recursive?: boolean;
+}
+
+/** FileNode.identity: the file's dev:ino, so that every path of one file is written once. */
+export function fileIdentity(stats: { dev: number; ino: number }): string {
+  return `${stats.dev}:${stats.ino}`;
+}
+
+/** A copy of the root's regular file `file` at image path `at`. */
+export function fileNode(at: string, file: ResolvedPath, reason: Reason): FileNode {
+  return {
+    kind: "file",
+    path: at,
+    source: file.path,
+    hostSource: file.hostPath,
+    size: file.stats.size,
+    identity: fileIdentity(file.stats),
+    mode: file.stats.mode & 0o7777,
+    mtimeMs: file.stats.mtimeMs,
+    reasons: [reason],
+  };
+}
+
+/**
+ * The path the loader opened an object of a load graph by: the path it was found at, or its real
+ * path when that was relative (a relative LD_LIBRARY_PATH entry, resolved against the cwd).
+ */
+export function openedPath(object: LoadedObject): string {
+  return object.path.startsWith("/") ? object.path : object.realPath;
 }
 
 /** Adds `path` of the root (as the target names it) with its symlink chain. Returns the resolved file. */
@@ -37,9 +61,7 @@ export function addFromRoot(graph: FileGraph, root: RootFs, path: string, reason
     if (error instanceof RootPathError) throw new BundleError(path, error.message.slice(error.path.length + 2));
     throw error;
   }
-  for (const hop of traversal.links) {
-    graph.add({ kind: "symlink", path: hop.at, target: imageLinkTarget(hop.at, hop.target), mode: 0o777, reasons: [{ kind: "symlink", towards: path }] });
-  }
+  addSymlinkHops(graph, traversal.links, path);
   addResolved(graph, root, traversal.resolved, reason, options);
   return traversal.resolved;
 }
@@ -49,9 +71,8 @@ export function addFromRoot(graph: FileGraph, root: RootFs, path: string, reason
  * include pattern is kept as the root has it). Its parent directory's chain is added too.
  */
 export function addSymlinkAsIs(graph: FileGraph, root: RootFs, path: string, reason: Reason): string {
-  const slash = path.lastIndexOf("/");
-  const parent = addDirectoryChain(graph, root, path.slice(0, slash) || "/");
-  const at = parent === "/" ? `/${path.slice(slash + 1)}` : `${parent}/${path.slice(slash + 1)}`;
+  const parent = addDirectoryChain(graph, root, parentOf(path));
+  const at = childPath(parent, path.slice(path.lastIndexOf("/") + 1));
   const target = root.readlink(at);
   if (target === null) throw new BundleError(path, "is not a symlink");
   graph.add({ kind: "symlink", path: at, target: imageLinkTarget(at, target), mode: 0o777, reasons: [reason] });
@@ -71,29 +92,23 @@ export function addDirectoryChain(graph: FileGraph, root: RootFs, dir: string): 
     throw error;
   }
   if (!traversal.resolved.stats.isDirectory()) return dir;
-  for (const hop of traversal.links) {
-    graph.add({ kind: "symlink", path: hop.at, target: imageLinkTarget(hop.at, hop.target), mode: 0o777, reasons: [{ kind: "symlink", towards: dir }] });
-  }
+  addSymlinkHops(graph, traversal.links, dir);
   return traversal.resolved.path;
 }
 
+/** The symlinks met on the way to `towards`, each where the root has it. */
+function addSymlinkHops(graph: FileGraph, hops: SymlinkHop[], towards: string): void {
+  for (const hop of hops) {
+    graph.add({ kind: "symlink", path: hop.at, target: imageLinkTarget(hop.at, hop.target), mode: 0o777, reasons: [{ kind: "symlink", towards }] });
+  }
+}
+
 function addResolved(graph: FileGraph, root: RootFs, file: ResolvedPath, reason: Reason, options: AddOptions): void {
-  const stats = file.stats;
-  if (stats.isFile()) {
-    graph.add({
-      kind: "file",
-      path: file.path,
-      source: file.path,
-      hostSource: file.hostPath,
-      size: stats.size,
-      identity: `${stats.dev}:${stats.ino}`,
-      mode: stats.mode & 0o7777,
-      mtimeMs: stats.mtimeMs,
-      reasons: [reason],
-    });
+  if (file.stats.isFile()) {
+    graph.add(fileNode(file.path, file, reason));
     return;
   }
-  if (stats.isDirectory()) {
+  if (file.stats.isDirectory()) {
     if (!options.recursive) throw new BundleError(file.path, "is a directory");
     addDirectory(graph, root, file, reason);
     return;
@@ -111,7 +126,7 @@ function addDirectory(graph: FileGraph, root: RootFs, dir: ResolvedPath, reason:
     throw new BundleError(dir.path, `cannot read directory: ${(error as NodeJS.ErrnoException).code ?? error}`);
   }
   for (const name of names) {
-    const path = dir.path === "/" ? `/${name}` : `${dir.path}/${name}`;
+    const path = childPath(dir.path, name);
     const hostPath = root.hostPath(path);
     const stats = lstatSync(hostPath);
     if (stats.isSymbolicLink()) {

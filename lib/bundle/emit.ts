@@ -5,7 +5,7 @@ import { chmodSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, mkd
 import { basename, dirname, join, resolve } from "node:path";
 import type { FileGraph } from "../graph/file-graph.js";
 import { pathExists } from "../fs/which.js";
-import { BundleError } from "./collect.js";
+import { BundleError } from "./errors.js";
 
 /** Writes every entry of the graph below `dir`, which must exist and be empty. Never writes outside it. */
 export function writeTree(graph: FileGraph, dir: string): void {
@@ -70,7 +70,7 @@ export function emitBundle(graph: FileGraph, output: string): void {
 }
 
 /** OUTPUT must be absent or an empty directory (magicpak's "destination is invalid / not empty"). */
-export function checkDestination(absolute: string, asGiven: string): void {
+function checkDestination(absolute: string, asGiven: string): void {
   let stats;
   try {
     stats = lstatSync(absolute);

@@ -3,15 +3,17 @@
 // gconv), plus the container basics users ask for (CA certificates, passwd, /tmp, tzdata,
 // ld.so.cache). Each one enters the graph with the reason it is there.
 
-import { ElfError } from "../elf/errors.js";
-import { readElf } from "../elf/file.js";
+import type { DlopenNote } from "../elf/file.js";
 import type { RootFs } from "../fs/root.js";
 import type { FileGraph, Reason } from "../graph/file-graph.js";
 import { abiByName } from "../loader/machines.js";
 import type { GlibcConfig } from "../loader/config.js";
 import type { Loader } from "../loader/load.js";
 import type { LoadGraph } from "../loader/model.js";
-import { addFromRoot, BundleError } from "./collect.js";
+import { addFromRoot, openedPath } from "./collect.js";
+import { readElfOrNull } from "./elf.js";
+import { BundleError } from "./errors.js";
+import type { Logger } from "./log.js";
 
 export interface ExtrasOptions {
   /** NSS modules and configuration when the closure uses NSS lookups (default on; --no-nss). */
@@ -28,8 +30,6 @@ export interface ExtrasOptions {
   dlopenNotes?: "none" | "required" | "recommended" | "all";
 }
 
-export type ExtraLog = (level: "Warn" | "Info" | "Debug", message: string) => void;
-
 /** Lookups that go through NSS (glibc nss/, resolv/, inet/). */
 const NSS_HOSTS = ["getaddrinfo", "gethostbyname", "gethostbyname2", "gethostbyname_r", "gethostbyname2_r", "gethostbyaddr", "gethostbyaddr_r", "getnameinfo", "getaddrinfo_a", "gethostent"];
 const NSS_PASSWD = ["getpwnam", "getpwnam_r", "getpwuid", "getpwuid_r", "getpwent", "getgrnam", "getgrnam_r", "getgrgid", "getgrgid_r", "getgrent", "getgrouplist", "initgroups", "getspnam", "getspnam_r"];
@@ -42,7 +42,7 @@ const MINIMAL_PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobo
 const MINIMAL_GROUP = "root:x:0:\nnogroup:x:65534:\n";
 
 /** Adds every extra the loads call for. `loads` are the load graphs of the inputs and included ELF files. */
-export function addRuntimeExtras(graph: FileGraph, root: RootFs, loader: Loader, loads: LoadGraph[], options: ExtrasOptions, log: ExtraLog): void {
+export function addRuntimeExtras(graph: FileGraph, root: RootFs, loader: Loader, loads: LoadGraph[], options: ExtrasOptions, log: Logger): void {
   const glibcLoads = loads.filter((l) => l.flavour === "glibc");
   const imports = importsOf(root, glibcLoads);
   const uses = (names: string[]) => names.some((n) => imports.has(n));
@@ -53,7 +53,7 @@ export function addRuntimeExtras(graph: FileGraph, root: RootFs, loader: Loader,
     log("Info", `${why}: ${name} => ${path}`);
     addFromRoot(graph, root, path, extra(why));
     const module = loader.load(path, { mode: "library" });
-    for (const object of module.objects.slice(1)) addFromRoot(graph, root, object.path.startsWith("/") ? object.path : object.realPath, extra(`${why} (needed by ${name})`));
+    for (const object of module.objects.slice(1)) addFromRoot(graph, root, openedPath(object), extra(`${why} (needed by ${name})`));
     return true;
   };
   const addIfPresent = (path: string, why: string, recursive = false): boolean => {
@@ -125,7 +125,7 @@ export function addRuntimeExtras(graph: FileGraph, root: RootFs, loader: Loader,
   if (options.tmp) graph.add({ kind: "directory", path: graph.resolveInGraph("/tmp"), mode: 0o1777, reasons: [extra("a world-writable /tmp")] });
   // A library that only the cache knows how to find needs the cache in the image too.
   for (const load of glibcLoads) {
-    const config = load.abi && load.interpreter ? (loader.config("glibc", abiByName(load.abi)!, load.interpreter) as GlibcConfig) : null;
+    const config = glibcConfigOf(loader, load);
     const cacheOnly = load.objects.filter((o) => o.foundBy === "ld.so.cache" && !config?.systemDirs.some((d) => o.path.startsWith(d) && !o.path.slice(d.length).includes("/")));
     if (cacheOnly.length > 0 && !graph.has("/etc/ld.so.cache")) {
       addIfPresent("/etc/ld.so.cache", `ld.so.cache: ${cacheOnly.map((o) => o.path).join(", ")} are found only through it`);
@@ -141,27 +141,18 @@ function importsOf(root: RootFs, loads: LoadGraph[]): Set<string> {
     for (const object of load.objects) {
       if (seen.has(object.realPath) || object.soname?.startsWith("libc.so") || object.foundBy === "interpreter") continue;
       seen.add(object.realPath);
-      try {
-        for (const name of readElf(object.realPath, { imports: true }, root.hostPath(object.realPath)).imports ?? []) names.add(name);
-      } catch (error) {
-        if (!(error instanceof ElfError)) throw error;
-      }
+      for (const name of readElfOrNull(root, object.realPath, { imports: true })?.imports ?? []) names.add(name);
     }
   }
   return names;
 }
 
-function dlopenNotesOf(root: RootFs, realPath: string) {
-  try {
-    return readElf(realPath, { dlopenNotes: true }, root.hostPath(realPath)).dlopenNotes ?? [];
-  } catch (error) {
-    if (error instanceof ElfError) return [];
-    throw error;
-  }
+function dlopenNotesOf(root: RootFs, realPath: string): DlopenNote[] {
+  return readElfOrNull(root, realPath, { dlopenNotes: true })?.dlopenNotes ?? [];
 }
 
 /** Service names of the given databases in /etc/nsswitch.conf ("hosts: files mdns4_minimal [NOTFOUND=return] dns"). */
-export function nssServices(root: RootFs, databases: ReadonlySet<string>): string[] {
+function nssServices(root: RootFs, databases: ReadonlySet<string>): string[] {
   const text = root.readFile("/etc/nsswitch.conf")?.toString("utf8") ?? "";
   const services = new Set<string>();
   for (const raw of text.split("\n")) {
@@ -176,8 +167,14 @@ export function nssServices(root: RootFs, databases: ReadonlySet<string>): strin
 /** glibc 2.34 and later build the files and dns services into libc (nss/nss_module.c). */
 function builtIntoLibc(loader: Loader, load: LoadGraph, service: string): boolean {
   if (service !== "files" && service !== "dns") return false;
-  const abi = load.abi ? abiByName(load.abi) : null;
-  if (!abi || !load.interpreter) return false;
-  const version = (loader.config("glibc", abi, load.interpreter) as GlibcConfig).version;
+  const version = glibcConfigOf(loader, load)?.version ?? null;
   return version !== null && (version[0] > 2 || version[1] >= 34);
+}
+
+/** The configuration of the glibc loader `load` ran with; null when it has no ABI or interpreter. */
+function glibcConfigOf(loader: Loader, load: LoadGraph): GlibcConfig | null {
+  const abi = load.abi ? abiByName(load.abi) : null;
+  if (!abi || !load.interpreter) return null;
+  const config = loader.config("glibc", abi, load.interpreter);
+  return config.flavour === "glibc" ? config : null;
 }

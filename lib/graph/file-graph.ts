@@ -1,7 +1,11 @@
 // The file graph every stage shares: what the bundle will contain, each entry with the reasons it
 // is there. Analysis builds it, stages transform it, one emit step writes it.
 
+import { posix } from "node:path";
 import { PathError } from "../errors.js";
+
+/** Linux's limit on symlinks followed in one path walk (MAXSYMLINKS). */
+const MAX_SYMLINKS = 40;
 
 /** Why an entry is in the bundle. */
 export type Reason =
@@ -121,7 +125,7 @@ export class FileGraph {
   /** A copy sharing no mutable state, for a stage that must not change its input (the test jail). */
   clone(): FileGraph {
     const copy = new FileGraph();
-    for (const node of this.nodes.values()) copy.nodes.set(node.path, { ...node, reasons: [...node.reasons] } as GraphNode);
+    for (const node of this.nodes.values()) copy.nodes.set(node.path, { ...node, reasons: [...node.reasons] });
     for (const ancestor of this.ancestors) copy.ancestors.add(ancestor);
     return copy;
   }
@@ -140,7 +144,7 @@ export class FileGraph {
       const candidate = "/" + [...resolved, part].join("/");
       const node = this.nodes.get(candidate);
       if (node?.kind === "symlink" && i < parts.length - 1) {
-        if (++hops > 40) throw new GraphConflictError(path, "too many levels of symbolic links in the bundle");
+        if (++hops > MAX_SYMLINKS) throw new GraphConflictError(path, "too many levels of symbolic links in the bundle");
         const target = node.target.split("/").filter((p) => p !== "");
         if (node.target.startsWith("/")) resolved = [];
         parts.splice(i + 1, 0, ...target);
@@ -150,6 +154,18 @@ export class FileGraph {
     }
     return "/" + resolved.join("/");
   }
+}
+
+/** The entry an image path ends at after every symlink planned in `graph`; null when it ends at nothing (or loops). */
+export function followSymlinks(graph: FileGraph, path: string): string | null {
+  let at = graph.resolveInGraph(path);
+  for (let hops = 0; hops <= MAX_SYMLINKS; hops++) {
+    const node = graph.get(at);
+    if (!node) return null;
+    if (node.kind !== "symlink") return at;
+    at = graph.resolveInGraph(node.target.startsWith("/") ? node.target : posix.join(parentOf(at), node.target));
+  }
+  return null;
 }
 
 function sameEntry(a: GraphNode, b: GraphNode): boolean {
@@ -179,7 +195,13 @@ function describe(node: GraphNode): string {
   }
 }
 
+/** The parent of an absolute, normalised path ("/" for "/" and for "/name"). */
 export function parentOf(path: string): string {
   const slash = path.lastIndexOf("/");
   return slash <= 0 ? "/" : path.slice(0, slash);
+}
+
+/** `name` inside the absolute, normalised directory `dir`. */
+export function childPath(dir: string, name: string): string {
+  return dir === "/" ? `/${name}` : `${dir}/${name}`;
 }

@@ -4,7 +4,7 @@
 import { posix } from "node:path";
 import { ElfError } from "../elf/errors.js";
 import { readHeader } from "../elf/file.js";
-import type { FileGraph, FileNode } from "../graph/file-graph.js";
+import { followSymlinks, type FileGraph, type FileNode } from "../graph/file-graph.js";
 import { abiOf } from "../loader/machines.js";
 import type { ImageOptions } from "./config.js";
 import { ImageError } from "./errors.js";
@@ -58,26 +58,13 @@ export function imageEntrypoint(graph: FileGraph, input: string): string {
   if (link) return link.path;
   const file = mine.find((n): n is FileNode => n.kind === "file");
   if (!file) throw new ImageError(input, "is not in the bundle (excluded?), so it cannot be the entrypoint");
-  return resolveFully(graph, wanted) === file.path ? wanted : file.path;
-}
-
-/** The graph file an image path ends at after every symlink, or null. */
-function resolveFully(graph: FileGraph, path: string): string | null {
-  let current = path;
-  for (let hops = 0; hops < 40; hops++) {
-    const at = graph.resolveInGraph(current);
-    const node = graph.get(at);
-    if (!node) return null;
-    if (node.kind !== "symlink") return at;
-    current = node.target.startsWith("/") ? node.target : posix.join(posix.dirname(at), node.target);
-  }
-  return null;
+  return followSymlinks(graph, wanted) === file.path ? wanted : file.path;
 }
 
 /** Entrypoint and platform for the main input: spread them into the options of a writer. */
 export function imageDefaults(graph: FileGraph, input: string): Pick<ImageOptions, "entrypoint" | "architecture" | "variant" | "os"> {
   const entrypoint = imageEntrypoint(graph, input);
-  const file = graph.get(resolveFully(graph, entrypoint) ?? "");
+  const file = graph.get(followSymlinks(graph, entrypoint) ?? "");
   if (file?.kind !== "file") throw new ImageError(input, "does not resolve to a file in the bundle");
   const { architecture, variant, os } = imagePlatform(file.hostSource, file.source);
   return { entrypoint: [entrypoint], architecture, ...(variant !== undefined ? { variant } : {}), os };

@@ -8,7 +8,7 @@ import { ElfError } from "../elf/errors.js";
 import { readElf } from "../elf/file.js";
 import { findOnPath } from "../fs/which.js";
 import { abiByName, abiOf, type Abi } from "../loader/machines.js";
-import { BundleError } from "../bundle/collect.js";
+import { BundleError } from "../bundle/errors.js";
 
 /** qemu-user's target name for each ABI of machines.ts (qemu-<name>-static); x32 has none. */
 const QEMU_TARGETS: Record<string, string> = {

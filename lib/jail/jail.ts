@@ -12,8 +12,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { release, tmpdir } from "node:os";
-import { join, posix } from "node:path";
-import { parentOf, type FileGraph } from "../graph/file-graph.js";
+import { join } from "node:path";
+import { followSymlinks, type FileGraph } from "../graph/file-graph.js";
 import { writeTree } from "../bundle/emit.js";
 import { binfmtRegistration, choosePlatform, type JailPlatform } from "./emulation.js";
 
@@ -149,13 +149,9 @@ function bundledProgramsFirst(graph: FileGraph, busybox: string, platform: JailP
 
 /** Whether `path` names an executable file of the bundle, through its symlinks. */
 function isBundledExecutable(graph: FileGraph, path: string): boolean {
-  let at = graph.resolveInGraph(path);
-  for (let hops = 0; hops <= 40; hops++) {
-    const node = graph.get(at);
-    if (node?.kind !== "symlink") return (node?.kind === "file" || node?.kind === "generated") && (node.mode & 0o111) !== 0;
-    at = graph.resolveInGraph(node.target.startsWith("/") ? node.target : posix.join(parentOf(at), node.target));
-  }
-  return false;
+  const at = followSymlinks(graph, path);
+  const node = at === null ? undefined : graph.get(at);
+  return (node?.kind === "file" || node?.kind === "generated") && (node.mode & 0o111) !== 0;
 }
 
 function runOne(jail: string, test: JailTest, preamble: string, options: JailOptions, platform: JailPlatform, binfmt: string | undefined): Promise<void> {
