@@ -29,6 +29,17 @@ if (spawnSync("cargo", ["--version"], { stdio: "ignore" }).status !== 0) {
 }
 console.error(`[native] ${process.env.MAGICPAK_NATIVE_BUILD}`);
 
+// Its aarch64 build (native/magicpak.linux-arm64-gnu.node) with the toolchain provision.sh unpacked,
+// for test/native/trace-aarch64.test.ts, which runs it on an aarch64 kernel in qemu-system-aarch64.
+// A failure is reported by that test, like the build above by test/native/addon.test.ts.
+const crossStarted = Date.now();
+const cross = spawnSync("bash", [join(root, "scripts/build-native-arm64.sh")], { stdio: ["ignore", 2, 2] });
+process.env.MAGICPAK_NATIVE_ARM64_BUILD =
+  cross.status === 0
+    ? `built in ${((Date.now() - crossStarted) / 1000).toFixed(1)} s`
+    : `\`npm run build:native:arm64\` failed (${cross.error?.message ?? `exit ${cross.status}`}): see its output above`;
+console.error(`[native arm64] ${process.env.MAGICPAK_NATIVE_ARM64_BUILD}`);
+
 const files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir).sort()) {
