@@ -3,9 +3,9 @@
 // with an initramfs made here. It holds node and strace for arm64 (bundled by magicpak itself from
 // the provisioned guest root), Debian's static arm64 busybox, the aarch64 addon that test/run.js
 // cross-compiles (scripts/build-native-arm64.sh), programs of our own cross-compiled with
-// aarch64-linux-gnu-gcc, and magicpak's strace tracer (dist/lib/trace). /init runs a driver in
-// node that calls the addon's trace() and prints every result as JSON on the console, then powers
-// the machine off.
+// aarch64-linux-gnu-gcc, and magicpak's strace tracer (lib/trace/strace.ts, bundled into one file
+// by esbuild). /init runs a driver in node that calls the addon's trace() and prints every result
+// as JSON on the console, then powers the machine off.
 //
 // Expected answers come from the same machine: the program run without a tracer reports what it
 // opened, stat'ed, executed and loaded as the kernel sees it (/proc/self/fd, /proc/self/exe,
@@ -16,6 +16,7 @@ import t from "tap";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { build } from "esbuild";
 import { cpioNewc } from "../support/cpio.js";
 import { fixture } from "../support/fixtures.js";
 import { magicpakCli, runProcess } from "../support/scratch-jail.js";
@@ -200,7 +201,7 @@ const DRIVER = `import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { machine } from "node:os";
-import { traceWithStrace } from "./trace/strace.js";
+import { traceWithStrace } from "./strace.mjs";
 
 const started = process.hrtime.bigint();
 const addon = createRequire(import.meta.url)(${JSON.stringify(ADDON)});
@@ -296,14 +297,21 @@ async function makeTree(tree: string): Promise<{ bundleMs: number }> {
   const bundled = await magicpakCli(["--root", guest, "-i", "/usr/share/nodejs", "/usr/bin/node", "/usr/bin/strace", tree]);
   if (bundled.status !== 0) throw new Error(`magicpak could not bundle node and strace from ${guest}: ${bundled.stderr}`);
   const bundleMs = Date.now() - started;
-  for (const dir of ["bin", "proc", "sys", "dev", "tmp", "magicpak/trace", `${APP}/plugins`.slice(1), `${WORK}/data`.slice(1)]) mkdirSync(join(tree, dir), { recursive: true });
+  for (const dir of ["bin", "proc", "sys", "dev", "tmp", "magicpak", `${APP}/plugins`.slice(1), `${WORK}/data`.slice(1)]) mkdirSync(join(tree, dir), { recursive: true });
   chmodSync(join(tree, "tmp"), 0o1777);
   copyFileSync(fixture("MAGICPAK_BUSYBOX_ARM64"), join(tree, "bin/busybox"));
   chmodSync(join(tree, "bin/busybox"), 0o755);
   symlinkSync("busybox", join(tree, "bin/sh"));
   copyFileSync(addonPath, join(tree, ADDON.slice(1)));
-  for (const name of ["strace.js", "types.js"]) copyFileSync(join(packageRoot, "dist/lib/trace", name), join(tree, "magicpak/trace", name));
-  writeFileSync(join(tree, "magicpak/package.json"), '{ "type": "module" }\n');
+  await build({
+    entryPoints: [join(packageRoot, "dist/lib/trace/strace.js")],
+    outfile: join(tree, "magicpak/strace.mjs"),
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node18",
+    logLevel: "error",
+  });
   writeFileSync(join(tree, "magicpak/driver.mjs"), DRIVER);
   writeFileSync(join(tree, "init"), INIT, { mode: 0o755 });
 
