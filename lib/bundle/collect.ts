@@ -4,7 +4,8 @@
 import { lstatSync, readdirSync } from "node:fs";
 import { posix } from "node:path";
 import { RootPathError, type ResolvedPath, type RootFs, type SymlinkHop } from "../fs/root.js";
-import { childPath, FileGraph, parentOf, type FileNode, type Reason } from "../graph/file-graph.js";
+import { FileGraph, type FileNode, type Reason } from "../graph/file-graph.js";
+import { childPath, parentOf } from "../graph/paths.js";
 import type { LoadedObject } from "../loader/model.js";
 import { BundleError } from "./errors.js";
 

@@ -18,10 +18,9 @@ import { SEA_ASSETS, assetBytes, assetText, isStandalone } from "../sea.js";
 import type { UpxRun } from "./types.js";
 
 /** The directory of the committed artifact (wasm/ at the top of the package). */
-export const WASM_DIR = fileURLToPath(new URL("../../../wasm/", import.meta.url));
-export const WASM_FILE = join(WASM_DIR, "upx.wasm");
+const WASM_DIR = fileURLToPath(new URL("../../../wasm/", import.meta.url));
+const WASM_FILE = join(WASM_DIR, "upx.wasm");
 const GLUE_FILE = join(WASM_DIR, "upx.cjs");
-
 
 interface EmscriptenModuleArg {
   thisProgram: string;
@@ -75,7 +74,7 @@ export function upxModule(): Promise<WebAssembly.Module> {
       throw error;
     },
   );
-  return compiling!;
+  return compiling;
 }
 
 /** The compiled module, compiled synchronously if nobody asked for it before. */

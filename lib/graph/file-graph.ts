@@ -3,6 +3,7 @@
 
 import { posix } from "node:path";
 import { PathError } from "../errors.js";
+import { byPath, parentOf } from "./paths.js";
 
 /** Linux's limit on symlinks followed in one path walk (MAXSYMLINKS). */
 const MAX_SYMLINKS = 40;
@@ -82,7 +83,7 @@ export class FileGraph {
 
   /** Sorted by path: parents before children. */
   entries(): GraphNode[] {
-    return [...this.nodes.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return [...this.nodes.values()].sort(byPath);
   }
 
   /**
@@ -195,13 +196,3 @@ function describe(node: GraphNode): string {
   }
 }
 
-/** The parent of an absolute, normalised path ("/" for "/" and for "/name"). */
-export function parentOf(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash <= 0 ? "/" : path.slice(0, slash);
-}
-
-/** `name` inside the absolute, normalised directory `dir`. */
-export function childPath(dir: string, name: string): string {
-  return dir === "/" ? `/${name}` : `${dir}/${name}`;
-}

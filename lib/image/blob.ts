@@ -17,7 +17,7 @@ export interface Descriptor {
 }
 
 /** Passes bytes through, counting and hashing them. */
-export class Digester extends Transform {
+class Digester extends Transform {
   private readonly hash: Hash = createHash("sha256");
   size = 0;
 
@@ -37,8 +37,13 @@ export function sha256(content: Buffer): string {
   return `sha256:${createHash("sha256").update(content).digest("hex")}`;
 }
 
+/** The hex part of a "sha256:<hex>" digest: a blob's file name. */
+export function digestHex(digest: string): string {
+  return digest.replace(/^sha256:/, "");
+}
+
 export function blobPath(blobs: string, digest: string): string {
-  return join(blobs, digest.replace(/^sha256:/, ""));
+  return join(blobs, digestHex(digest));
 }
 
 /** Writes `content` to blobs/sha256/<hex> (`blobs` is that directory). */
@@ -48,7 +53,7 @@ export function writeBlob(blobs: string, mediaType: string, content: Buffer): De
   return { mediaType, digest, size: content.length };
 }
 
-export interface LayerBlob {
+interface LayerBlob {
   /** Of the bytes written (compressed when gzipped). */
   digest: string;
   size: number;
@@ -66,11 +71,13 @@ export async function writeLayerBlob(dir: string, entries: TarEntry[], options: 
   const temporary = join(dir, ".layer.partial");
   const uncompressed = new Digester();
   const written = options.gzip ? new Digester() : uncompressed;
-  const stages: NodeJS.ReadWriteStream[] = options.gzip ? [uncompressed, new StableGzip(), written] : [uncompressed];
-  await pipeline(tarStream(entries, { mtime: options.mtime }), ...(stages as [Transform]), createWriteStream(temporary, { flags: "wx", mode: 0o644 }));
+  const tar = tarStream(entries, { mtime: options.mtime });
+  const file = createWriteStream(temporary, { flags: "wx", mode: 0o644 });
+  if (options.gzip) await pipeline(tar, uncompressed, new StableGzip(), written, file);
+  else await pipeline(tar, uncompressed, file);
   const diffId = uncompressed.digest();
   const digest = options.gzip ? written.digest() : diffId;
-  const path = join(dir, options.name ?? digest.replace(/^sha256:/, ""));
+  const path = join(dir, options.name ?? digestHex(digest));
   renameSync(temporary, path);
   return { digest, size: written.size, diffId, path };
 }

@@ -128,7 +128,7 @@ function parseReference(given: string): { given: string; repoTag: string } {
   return { given, repoTag: hasTag ? given : `${given}:latest` };
 }
 
-export function isoTime(seconds: number): string {
+function isoTime(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace(/\.000Z$/, "Z");
 }
 
@@ -175,13 +175,13 @@ export function ociManifest(image: NormalizedImage, config: Descriptor, layer: D
   return Buffer.from(JSON.stringify(manifest));
 }
 
-export function platform(image: NormalizedImage): Record<string, string> {
+function ociPlatform(image: NormalizedImage): Record<string, string> {
   return { architecture: image.architecture, os: image.os, ...(image.variant !== undefined ? { variant: image.variant } : {}) };
 }
 
 /** index.json of the layout: the one manifest, with its platform and, for --tag, its ref.name. */
 export function ociIndex(image: NormalizedImage, manifest: Descriptor): Buffer {
-  const descriptor: Record<string, unknown> = { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size, platform: platform(image) };
+  const descriptor: Record<string, unknown> = { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size, platform: ociPlatform(image) };
   if (image.refName !== undefined) descriptor["annotations"] = { "org.opencontainers.image.ref.name": image.refName };
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests: [descriptor] }));
 }

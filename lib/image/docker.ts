@@ -6,8 +6,9 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { FileGraph } from "../graph/file-graph.js";
+import { byPath } from "../graph/paths.js";
 import { writeTar } from "./archive.js";
-import { sha256, writeLayerBlob } from "./blob.js";
+import { digestHex, sha256, writeLayerBlob } from "./blob.js";
 import { dockerLayerJson, dockerManifest, dockerRepositories, imageConfig, MEDIA, normalizeImageOptions, type ImageOptions } from "./config.js";
 import { intoFile } from "./destination.js";
 import { layerEntries } from "./layer.js";
@@ -23,10 +24,10 @@ export async function writeDockerArchive(graph: FileGraph, file: string, options
     mkdirSync(work, { mode: 0o755 });
     const layer = await writeLayerBlob(work, entries, { mtime: image.created, gzip: false, name: "layer.tar" });
     // The legacy layer ID: any 64 hex digits unique in the archive; the layer's own digest is.
-    const layerId = layer.diffId.slice("sha256:".length);
+    const layerId = digestHex(layer.diffId);
     const config = imageConfig(image, layer.diffId);
     const configDigest = sha256(config);
-    const configName = `${configDigest.slice("sha256:".length)}.json`;
+    const configName = `${digestHex(configDigest)}.json`;
     const repositories = dockerRepositories(image, layerId);
     const members: TarEntry[] = [
       { type: "directory", path: layerId, mode: 0o755 },
@@ -37,7 +38,7 @@ export async function writeDockerArchive(graph: FileGraph, file: string, options
       { type: "file", path: "manifest.json", mode: 0o644, content: dockerManifest(image, configName, `${layerId}/layer.tar`) },
       ...(repositories ? [{ type: "file", path: "repositories", mode: 0o644, content: repositories } as const] : []),
     ];
-    members.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    members.sort(byPath);
     await writeTar(out, members, image.created);
     return {
       digest: configDigest,

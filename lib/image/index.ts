@@ -4,9 +4,9 @@
 export { writeOciLayout, writeOciArchive, type ImageResult } from "./oci.js";
 export { writeDockerArchive } from "./docker.js";
 export { imageDefaults, imageEntrypoint, imagePlatform, type ImagePlatform } from "./platform.js";
-export { DEFAULT_PATH, normalizeImageOptions, sourceDateEpoch, type ImageOptions, type NormalizedImage } from "./config.js";
+export { DEFAULT_PATH, type ImageOptions } from "./config.js";
 export { layerEntries } from "./layer.js";
-export { tarStream, type TarEntry, type TarOptions } from "./tar.js";
-export { StableGzip, GZIP_LEVEL, crc32 } from "./gzip.js";
+export { tarStream, type TarEntry } from "./tar.js";
+export { StableGzip } from "./gzip.js";
 export type { Descriptor } from "./blob.js";
 export { ImageError } from "./errors.js";

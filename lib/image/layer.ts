@@ -4,6 +4,7 @@
 
 import { ImageError } from "./errors.js";
 import type { FileGraph } from "../graph/file-graph.js";
+import { byPath } from "../graph/paths.js";
 import type { TarEntry } from "./tar.js";
 
 export function layerEntries(graph: FileGraph): TarEntry[] {
@@ -42,5 +43,5 @@ export function layerEntries(graph: FileGraph): TarEntry[] {
     }
   }
   // Graph order already puts the first of each identity first, so sorting keeps links after targets.
-  return [...entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return [...entries.values()].sort(byPath);
 }

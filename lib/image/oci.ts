@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FileGraph } from "../graph/file-graph.js";
-import { blobPath, writeBlob, writeLayerBlob, type Descriptor } from "./blob.js";
+import { blobPath, digestHex, writeBlob, writeLayerBlob, type Descriptor } from "./blob.js";
 import { imageConfig, MEDIA, normalizeImageOptions, OCI_LAYOUT, ociIndex, ociManifest, type ImageOptions, type NormalizedImage } from "./config.js";
 import { intoDirectory, intoFile } from "./destination.js";
 import { layerEntries } from "./layer.js";
@@ -55,7 +55,7 @@ function layoutEntries(layout: string, built: Omit<ImageResult, "path">): TarEnt
   return [
     { type: "directory", path: "blobs", mode: 0o755 },
     { type: "directory", path: "blobs/sha256", mode: 0o755 },
-    ...digests.map((d): TarEntry => ({ type: "file", path: `blobs/sha256/${d.slice("sha256:".length)}`, mode: 0o644, hostPath: blobPath(blobs, d) })),
+    ...digests.map((d): TarEntry => ({ type: "file", path: `blobs/sha256/${digestHex(d)}`, mode: 0o644, hostPath: blobPath(blobs, d) })),
     { type: "file", path: "index.json", mode: 0o644, hostPath: join(layout, "index.json") },
     { type: "file", path: "oci-layout", mode: 0o644, hostPath: join(layout, "oci-layout") },
   ];

@@ -26,14 +26,14 @@ const QEMU_TARGETS: Record<string, string> = {
   mips64el: "mips64el",
 };
 
-export function qemuTarget(abi: Abi): string | null {
+function qemuTarget(abi: Abi): string | null {
   return QEMU_TARGETS[abi.name] ?? null;
 }
 
 let host: Abi | null = null;
 
 /** This machine's ABI: the one of the running node executable. */
-export function hostAbi(): Abi {
+function hostAbi(): Abi {
   if (!host) {
     const abi = abiOf(readElf(process.execPath).header);
     if (!abi) throw new Error(`${process.execPath}: node's own ELF header names no machine magicpak knows`);
@@ -52,7 +52,7 @@ export function hostAbi(): Abi {
  * own architecture can be registered without matching itself: Debian's qemu-*-static are marked
  * GNU/Linux (3), most programs SYSV (0).
  */
-export function binfmtMagic(abi: Abi, osabi?: number): { magic: number[]; mask: number[] } {
+function binfmtMagic(abi: Abi, osabi?: number): { magic: number[]; mask: number[] } {
   const le = abi.data === ELFDATA2LSB;
   const lo = abi.machine & 0xff;
   const hi = abi.machine >> 8;
@@ -71,7 +71,7 @@ export function binfmtRegistration(name: string, abi: Abi, interpreter: string, 
 }
 
 /** A static ELF executable's ABI; a BundleError naming `what` for anything else. */
-export function staticExecutableAbi(path: string, what: string, staticAdvice: string): Abi {
+function staticExecutableAbi(path: string, what: string, staticAdvice: string): Abi {
   let elf;
   try {
     elf = readElf(path);
@@ -103,7 +103,7 @@ export interface JailPlatform {
   };
 }
 
-export interface PlatformOptions {
+interface PlatformOptions {
   busybox?: string;
   architectures?: (string | null)[];
   emulator?: string;

@@ -55,7 +55,7 @@ export async function traceWithStrace(request: TraceRequest, strace = findStrace
 }
 
 /** Runs the command, feeding stdin and draining stdout and stderr as it goes; honours the timeout. */
-export function runCollecting(command: string, args: string[], request: TraceRequest): Promise<Omit<TraceResult, "accesses" | "tracer">> {
+function runCollecting(command: string, args: string[], request: TraceRequest): Promise<Omit<TraceResult, "accesses" | "tracer">> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: request.cwd, env: request.env ?? process.env, stdio: ["pipe", "pipe", "pipe"], detached: true });
     let stdout = "";
@@ -153,7 +153,7 @@ function isFork(syscall: string): boolean {
 }
 
 /** One line of `strace -y -ff` output: the call, its first (dirfd) and path arguments, and the result. */
-export function parseStraceLine(pid: number, text: string): Line | null {
+function parseStraceLine(pid: number, text: string): Line | null {
   const open = text.indexOf("(");
   if (open <= 0 || !/^[a-z_0-9]+$/.test(text.slice(0, open))) return null;
   const syscall = text.slice(0, open);
@@ -201,7 +201,7 @@ function splitArgs(text: string, start: number, count: number): string[] {
 }
 
 /** A C string as strace prints it (\n, \t, \", \\, \ooo octal, \xhh), to its bytes as UTF-8. */
-export function decodeCString(quoted: string): string {
+function decodeCString(quoted: string): string {
   const bytes: number[] = [];
   const end = quoted.lastIndexOf('"');
   for (let i = 1; i < end; i++) {
