@@ -11,6 +11,7 @@ import { spawn } from "node:child_process";
 import { statSync, unlinkSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { setVariables } from "../environment.js";
 import { pathExists } from "../fs/which.js";
 import { SEA_ASSETS, assetText, isStandalone } from "../sea.js";
 import type { UpxRun } from "./types.js";
@@ -92,7 +93,7 @@ export async function compressFile(input: string, output: string, upxArgs: reado
  * the whole command line, so it also serves `-t`, `-d`, `-l`, `--version`.
  */
 export function runUpx(args: readonly string[], options: UpxOptions = {}): Promise<UpxRun> {
-  const env = environment(options.env ?? process.env);
+  const env = setVariables(options.env ?? process.env);
   return options.upx === undefined ? pool.run([...args], env) : runNative(options.upx, args, env);
 }
 
@@ -142,12 +143,6 @@ function sizeOf(path: string): number | null {
   } catch {
     return null;
   }
-}
-
-function environment(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (typeof v === "string") out[k] = v;
-  return out;
 }
 
 // ---------------------------------------------------------------------------- native upx

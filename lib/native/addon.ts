@@ -12,6 +12,7 @@ import { createRequire } from "node:module";
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { setVariables } from "../environment.js";
 import { isStandalone } from "../sea.js";
 import { registerTracer } from "../trace/index.js";
 import { TracerUnavailable, type TraceRequest, type TraceResult, type TracedAccess } from "../trace/types.js";
@@ -182,12 +183,6 @@ function inHelperProcess<T>(job: WorkerJob, env: Record<string, string>): Promis
   });
 }
 
-function stringEnv(env: NodeJS.ProcessEnv | Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
-  return out;
-}
-
 /**
  * Runs and traces `request` with the native ptrace tracer, in a worker thread (the main thread
  * stays responsive). A relative argv[0] with a '/' is found from `cwd`, a bare name in PATH.
@@ -195,7 +190,7 @@ function stringEnv(env: NodeJS.ProcessEnv | Record<string, string>): Record<stri
 export async function traceNative(request: TraceRequest): Promise<NativeTraceResult> {
   if (request.root !== undefined) throw new TracerUnavailable("the native tracer cannot trace inside --root (use strace)");
   const { path } = requireAddon();
-  const native: NativeTraceRequest = { argv: request.argv, env: stringEnv(request.env ?? process.env) };
+  const native: NativeTraceRequest = { argv: request.argv, env: setVariables(request.env ?? process.env) };
   if (request.cwd !== undefined) native.cwd = request.cwd;
   if (request.stdin !== undefined) native.stdin = request.stdin;
   if (request.timeoutMs !== undefined) native.timeoutMs = request.timeoutMs;
@@ -231,7 +226,7 @@ export async function resolveNative(names: string[], options: ResolveNativeOptio
   const wanted = options.libraryPath ?? null;
   const own = process.env["LD_LIBRARY_PATH"] ?? null;
   if (own === wanted && !process.env["LD_PRELOAD"]) return inWorker<NativeResolution[]>(job);
-  const env = stringEnv(process.env);
+  const env = setVariables(process.env);
   delete env["LD_LIBRARY_PATH"];
   delete env["LD_PRELOAD"];
   if (wanted !== null) env["LD_LIBRARY_PATH"] = wanted;
