@@ -4,7 +4,7 @@
 //   magicpak --list|--tree|--json [OPTIONS] FILE... list what the loader would load
 
 import { cac } from "cac";
-import { bundle } from "../lib/bundle/bundle.js";
+import { bundle, type BundleOptions } from "../lib/bundle/bundle.js";
 import { BundleError } from "../lib/bundle/errors.js";
 import type { LogLevel, Logger } from "../lib/bundle/log.js";
 import { TestFailure } from "../lib/jail/jail.js";
@@ -24,6 +24,7 @@ class UsageError extends Error {}
 /** Options whose values may start with '-' (magicpak: allow_hyphen_values), one value each. */
 const HYPHEN_VALUE_OPTIONS = new Set(["--dynamic-arg", "--upx-arg", "--cmd"]);
 
+/** Options that take a value (in the order their values are checked). */
 const VALUE_OPTIONS = [
   "include",
   "exclude",
@@ -54,30 +55,40 @@ const VALUE_OPTIONS = [
   "label",
   "tag",
 ] as const;
+/** The value options that may be repeated; the others may be given once. */
+const REPEATABLE_OPTIONS = ["include", "exclude", "mkdir", "env", "label"] as const;
 const FLAG_OPTIONS = ["verbose", "test", "dynamic", "compress", "experimentalNoloadResolver", "list", "tree", "json", "help", "version", "nss", "passwd", "tmp", "caCertificates", "tzdata", "gconv"] as const;
-const REPEATABLE = new Set(["include", "exclude", "mkdir", "env", "label"]);
 
-type Parsed = Record<string, unknown>;
+/** The command line's options, checked, by their camelCase names (the option parser's keys). */
+interface Parsed {
+  once: Partial<Record<Exclude<(typeof VALUE_OPTIONS)[number], (typeof REPEATABLE_OPTIONS)[number]>, string>>;
+  repeated: Partial<Record<(typeof REPEATABLE_OPTIONS)[number], string[]>>;
+  flags: Partial<Record<(typeof FLAG_OPTIONS)[number], boolean>>;
+  /** The options whose values may start with '-', by their own name ("--dynamic-arg"), each as often as given. */
+  hyphenValues: Record<string, string[]>;
+}
 
 export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
   const write = (stream: NodeJS.WritableStream, text: string) => stream.write(text.endsWith("\n") ? text : `${text}\n`);
   try {
-    const { options, paths, hyphenValues } = parse(argv);
-    if (options["help"]) return 0;
-    if (options["version"]) {
+    const { options, paths } = parse(argv);
+    if (options.flags.help) return 0;
+    if (options.flags.version) {
       write(out, `magicpak ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})\nnative addon: ${nativeStatus()}`);
       return 0;
     }
-    const modes = ["list", "tree", "json"].filter((m) => options[m]).length;
+    const { list, tree, json } = options.flags;
+    const modes = [list, tree, json].filter(Boolean).length;
     if (modes > 1) throw new UsageError("--list, --tree and --json cannot be combined");
-    if (options["resolver"] !== undefined && options["resolver"] !== "ts" && options["resolver"] !== "native") {
-      throw new UsageError(`--resolver must be ts or native (got ${JSON.stringify(options["resolver"])})`);
+    const resolver = options.once.resolver;
+    if (resolver !== undefined && resolver !== "ts" && resolver !== "native") {
+      throw new UsageError(`--resolver must be ts or native (got ${JSON.stringify(resolver)})`);
     }
     if (modes === 1) {
-      if (options["resolver"] === "native") return await nativeListMode(paths, options, (t) => write(out, t), (t) => write(err, t));
+      if (resolver === "native") return await nativeListMode(paths, options, (t) => write(out, t), (t) => write(err, t));
       return listMode(paths, options, (t) => write(out, t), (t) => write(err, t));
     }
-    return await bundleMode(paths, options, hyphenValues, (t) => write(err, t));
+    return await bundleMode(paths, options, (t) => write(err, t));
   } catch (error) {
     if (error instanceof UsageError) {
       write(err, `error: ${error.message}`);
@@ -95,7 +106,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   }
 }
 
-function parse(argv: string[]): { options: Parsed; paths: string[]; hyphenValues: Record<string, string[]> } {
+function parse(argv: string[]): { options: Parsed; paths: string[] } {
   // Take the hyphen-valued options out first: the option parser would read "--help" as a flag.
   const hyphenValues: Record<string, string[]> = { "--dynamic-arg": [], "--upx-arg": [], "--cmd": [] };
   const rest: string[] = [];
@@ -173,23 +184,32 @@ function parse(argv: string[]): { options: Parsed; paths: string[]; hyphenValues
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const options = parsed.options as Parsed;
+  const raw = parsed.options as Record<string, unknown>;
   const known = new Set<string>(["--", "h", "v", "V", "i", "e", "r", "t", "d", "c", ...VALUE_OPTIONS, ...FLAG_OPTIONS]);
-  for (const key of Object.keys(options)) {
-    if (!known.has(key)) throw new UsageError(`unknown option --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} (see --help)`);
+  for (const key of Object.keys(raw)) {
+    if (!known.has(key)) throw new UsageError(`unknown option --${kebab(key)} (see --help)`);
   }
+  const options: Parsed = { once: {}, repeated: {}, flags: {}, hyphenValues };
   for (const key of VALUE_OPTIONS) {
-    const value = options[key];
+    const value = raw[key];
     if (value === undefined) continue;
     const list = (Array.isArray(value) ? value : [value]).map(String);
     if (list.some((v) => v === "true" || v === "undefined")) throw new UsageError(`--${kebab(key)} requires a value`);
-    if (!REPEATABLE.has(key) && list.length > 1) throw new UsageError(`--${kebab(key)} may be given once`);
-    options[key] = REPEATABLE.has(key) ? list : list[0];
+    if (isRepeatable(key)) options.repeated[key] = list;
+    else if (list.length > 1) throw new UsageError(`--${kebab(key)} may be given once`);
+    else options.once[key] = list[0]!;
   }
   for (const key of FLAG_OPTIONS) {
-    if (options[key] !== undefined && typeof options[key] !== "boolean") throw new UsageError(`--${kebab(key)} takes no value`);
+    const value = raw[key];
+    if (value === undefined) continue;
+    if (typeof value !== "boolean") throw new UsageError(`--${kebab(key)} takes no value`);
+    options.flags[key] = value;
   }
-  return { options, paths: parsed.args.map(String), hyphenValues };
+  return { options, paths: parsed.args.map(String) };
+}
+
+function isRepeatable(key: string): key is (typeof REPEATABLE_OPTIONS)[number] {
+  return (REPEATABLE_OPTIONS as readonly string[]).includes(key);
 }
 
 function kebab(key: string): string {
@@ -199,58 +219,58 @@ function kebab(key: string): string {
 const LEVELS: LogLevel[] = ["Off", "Error", "Warn", "Info", "Debug"];
 
 function logger(options: Parsed, warn: (text: string) => void): Logger {
-  let level = (options["logLevel"] as string | undefined) ?? "Warn";
-  if (!LEVELS.includes(level as LogLevel)) throw new UsageError(`--log-level must be one of ${LEVELS.join(", ")} (got ${JSON.stringify(level)})`);
-  if (options["verbose"]) level = "Info";
-  const threshold = LEVELS.indexOf(level as LogLevel);
+  const given = options.once.logLevel ?? "Warn";
+  if (!isLogLevel(given)) throw new UsageError(`--log-level must be one of ${LEVELS.join(", ")} (got ${JSON.stringify(given)})`);
+  const level = options.flags.verbose ? "Info" : given;
+  const threshold = LEVELS.indexOf(level);
   return (messageLevel, message) => {
     if (threshold >= LEVELS.indexOf(messageLevel) && threshold > 0) warn(`${messageLevel.toUpperCase().padStart(5)} ${message}`);
   };
 }
 
-async function bundleMode(paths: string[], options: Parsed, hyphenValues: Record<string, string[]>, warn: (text: string) => void): Promise<number> {
+function isLogLevel(value: string): value is LogLevel {
+  return (LEVELS as string[]).includes(value);
+}
+
+async function bundleMode(paths: string[], options: Parsed, warn: (text: string) => void): Promise<number> {
   if (paths.length < 2) throw new UsageError("expected <INPUT>... <OUTPUT> (see --help)");
   const log = logger(options, warn);
   const inputs = paths.slice(0, -1);
   const output = paths[paths.length - 1]!;
-  if (options["cc"] !== undefined) log("Debug", "--cc is accepted for compatibility and not needed: the resolver compiles nothing");
-  if (options["experimentalNoloadResolver"]) log("Debug", "--experimental-noload-resolver is accepted for compatibility: the resolver never loads libraries");
-  const test = options["test"]
+  const { once, repeated, flags, hyphenValues } = options;
+  if (once.cc !== undefined) log("Debug", "--cc is accepted for compatibility and not needed: the resolver compiles nothing");
+  if (flags.experimentalNoloadResolver) log("Debug", "--experimental-noload-resolver is accepted for compatibility: the resolver never loads libraries");
+  const test = flags.test
     ? {
-        // Absent: the library picks the busybox of the inputs' architecture.
-        // The jail finds and checks busybox (static, the right architecture); absent: by the inputs' architecture.
-        busybox: options["busybox"] as string | undefined,
-        emulator: options["emulator"] as string | undefined,
-        command: options["testCommand"] as string | undefined,
-        stdin: options["testStdin"] as string | undefined,
-        stdout: options["testStdout"] as string | undefined,
+        // Absent: the jail finds busybox and the emulator by the inputs' architecture, and checks them.
+        busybox: once.busybox,
+        emulator: once.emulator,
+        command: once.testCommand,
+        stdin: once.testStdin,
+        stdout: once.testStdout,
       }
     : undefined;
   await bundle({
     inputs,
     output,
-    root: options["root"] as string | undefined,
-    cwd: options["cwd"] as string | undefined,
-    include: options["include"] as string[] | undefined,
-    exclude: options["exclude"] as string[] | undefined,
-    mkdir: options["mkdir"] as string[] | undefined,
-    installTo: options["installTo"] as string | undefined,
-    dynamic: options["dynamic"]
-      ? { args: hyphenValues["--dynamic-arg"], stdin: options["dynamicStdin"] as string | undefined, tracer: tracerChoice(options["tracer"] as string | undefined) }
-      : undefined,
-    compress: options["compress"]
-      ? { upxArgs: hyphenValues["--upx-arg"], upx: options["upx"] === undefined ? undefined : requireOnPath(options["upx"] as string, "upx") }
-      : undefined,
-    environment: { libraryPath: (options["libraryPath"] as string | undefined) ?? null, preload: (options["preload"] as string | undefined) ?? null },
-    images: imageOptions(options, hyphenValues["--cmd"]!),
+    root: once.root,
+    cwd: once.cwd,
+    include: repeated.include,
+    exclude: repeated.exclude,
+    mkdir: repeated.mkdir,
+    installTo: once.installTo,
+    dynamic: flags.dynamic ? { args: hyphenValues["--dynamic-arg"], stdin: once.dynamicStdin, tracer: tracerChoice(once.tracer) } : undefined,
+    compress: flags.compress ? { upxArgs: hyphenValues["--upx-arg"], upx: once.upx === undefined ? undefined : requireOnPath(once.upx, "upx") } : undefined,
+    environment: { libraryPath: once.libraryPath ?? null, preload: once.preload ?? null },
+    images: imageOptions(options),
     extras: {
-      nss: options["nss"] !== false,
-      passwd: options["passwd"] === true,
-      tmp: options["tmp"] === true,
-      caCertificates: options["caCertificates"] === true,
-      tzdata: options["tzdata"] === true,
-      gconv: options["gconv"] === true,
-      dlopenNotes: dlopenNotesChoice(options["dlopenNotes"] as string | undefined),
+      nss: flags.nss !== false,
+      passwd: flags.passwd === true,
+      tmp: flags.tmp === true,
+      caCertificates: flags.caCertificates === true,
+      tzdata: flags.tzdata === true,
+      gconv: flags.gconv === true,
+      dlopenNotes: dlopenNotesChoice(once.dlopenNotes),
     },
     test,
     log,
@@ -258,24 +278,25 @@ async function bundleMode(paths: string[], options: Parsed, hyphenValues: Record
   return 0;
 }
 
-function imageOptions(options: Parsed, cmd: string[]) {
+function imageOptions({ once, repeated, hyphenValues }: Parsed): NonNullable<BundleOptions["images"]> {
+  const cmd = hyphenValues["--cmd"]!;
   const labels: Record<string, string> = {};
-  for (const label of (options["label"] as string[] | undefined) ?? []) {
+  for (const label of repeated.label ?? []) {
     const eq = label.indexOf("=");
     if (eq <= 0) throw new UsageError(`--label ${label}: expected KEY=VALUE`);
     labels[label.slice(0, eq)] = label.slice(eq + 1);
   }
   return {
-    ociLayout: options["oci"] as string | undefined,
-    ociArchive: options["ociArchive"] as string | undefined,
-    dockerArchive: options["dockerArchive"] as string | undefined,
+    ociLayout: once.oci,
+    ociArchive: once.ociArchive,
+    dockerArchive: once.dockerArchive,
     config: {
       ...(cmd.length > 0 ? { cmd } : {}),
-      ...(options["env"] !== undefined ? { env: options["env"] as string[] } : {}),
-      ...(options["workdir"] !== undefined ? { workdir: options["workdir"] as string } : {}),
-      ...(options["user"] !== undefined ? { user: options["user"] as string } : {}),
+      ...(repeated.env !== undefined ? { env: repeated.env } : {}),
+      ...(once.workdir !== undefined ? { workdir: once.workdir } : {}),
+      ...(once.user !== undefined ? { user: once.user } : {}),
       ...(Object.keys(labels).length > 0 ? { labels } : {}),
-      ...(options["tag"] !== undefined ? { tag: options["tag"] as string } : {}),
+      ...(once.tag !== undefined ? { tag: once.tag } : {}),
     },
   };
 }
@@ -301,20 +322,20 @@ function tracerChoice(value: string | undefined): TracerChoice {
 /** --list/--json --resolver native: what this machine's loader answers for each name (dlopen + dlinfo). */
 async function nativeListMode(files: string[], options: Parsed, print: (text: string) => void, warn: (text: string) => void): Promise<number> {
   if (files.length === 0) throw new UsageError("expected at least one FILE to list");
-  if (options["tree"]) throw new UsageError("--resolver native works with --list and --json");
-  if (options["root"] !== undefined && options["root"] !== "/") throw new UsageError("--resolver native asks this machine's loader: it cannot be combined with --root");
+  if (options.flags.tree) throw new UsageError("--resolver native works with --list and --json");
+  if (options.once.root !== undefined && options.once.root !== "/") throw new UsageError("--resolver native asks this machine's loader: it cannot be combined with --root");
   let status = 0;
   for (const file of files) {
     let graph;
     try {
-      graph = await nativeLoadGraph(file, { libraryPath: (options["libraryPath"] as string | undefined) ?? null });
+      graph = await nativeLoadGraph(file, { libraryPath: options.once.libraryPath ?? null });
     } catch (error) {
       warn(`error: ${(error as Error).message}`);
       status = 1;
       continue;
     }
     if (graph.missing.length > 0) status = 1;
-    if (options["json"]) {
+    if (options.flags.json) {
       print(JSON.stringify(graph, null, 2));
       continue;
     }
@@ -327,10 +348,10 @@ async function nativeListMode(files: string[], options: Parsed, print: (text: st
 
 function listMode(files: string[], options: Parsed, print: (text: string) => void, warn: (text: string) => void): number {
   if (files.length === 0) throw new UsageError("expected at least one FILE to list");
-  const loader = new Loader((options["root"] as string | undefined) ?? "/", {
-    libraryPath: (options["libraryPath"] as string | undefined) ?? null,
-    preload: (options["preload"] as string | undefined) ?? null,
-    cwd: (options["cwd"] as string | undefined) ?? "/",
+  const loader = new Loader(options.once.root ?? "/", {
+    libraryPath: options.once.libraryPath ?? null,
+    preload: options.once.preload ?? null,
+    cwd: options.once.cwd ?? "/",
   });
   let status = 0;
   const graphs: LoadGraph[] = [];
@@ -347,12 +368,12 @@ function listMode(files: string[], options: Parsed, print: (text: string) => voi
       throw error;
     }
     if (!isComplete(graph)) status = 1;
-    if (options["json"]) {
+    if (options.flags.json) {
       graphs.push(graph);
       continue;
     }
     if (files.length > 1) print(`${file}:`);
-    if (options["tree"]) {
+    if (options.flags.tree) {
       for (const line of formatTree(graph)) print(line);
     } else {
       const trace = formatTrace(graph, file);
@@ -360,6 +381,6 @@ function listMode(files: string[], options: Parsed, print: (text: string) => voi
       for (const line of trace.errors) warn(line);
     }
   }
-  if (options["json"]) print(JSON.stringify(graphs.length === 1 && files.length === 1 ? graphs[0] : graphs, null, 2));
+  if (options.flags.json) print(JSON.stringify(graphs.length === 1 && files.length === 1 ? graphs[0] : graphs, null, 2));
   return status;
 }
