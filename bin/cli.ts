@@ -68,6 +68,27 @@ interface Parsed {
   hyphenValues: Record<string, string[]>;
 }
 
+/**
+ * The whole program around main(), for bin/magicpak.js and the standalone binary (bin/sea.ts): a
+ * closed pipe (`magicpak --list ... | head`) ends the run quietly, as for any Unix filter, and an
+ * unexpected error is one line, never a stack trace (MAGICPAK_DEBUG=1 shows it).
+ */
+export async function runAsProgram(argv: string[]): Promise<void> {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
+  try {
+    process.exitCode = await main(argv);
+  } catch (error) {
+    if (process.env["MAGICPAK_DEBUG"]) console.error(error);
+    else console.error(`error: internal error: ${(error as Error | undefined)?.message ?? String(error)} (set MAGICPAK_DEBUG=1 for details)`);
+    process.exitCode = 1;
+  }
+}
+
 export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
   const write = (stream: NodeJS.WritableStream, text: string) => stream.write(text.endsWith("\n") ? text : `${text}\n`);
   try {
