@@ -5,7 +5,6 @@ import type { Abi } from "./machines.js";
 import { parseLdSoCache, CacheFormatError, type CacheHit, type LdSoCache } from "./ld-so-cache.js";
 import type { RootFs } from "../fs/root.js";
 import { ELFDATA2LSB, EM_386 } from "../elf/constants.js";
-import type { SearchResult } from "./search.js";
 
 export type Flavour = "glibc" | "musl";
 
@@ -32,8 +31,6 @@ export interface GlibcConfig {
   subdirs: string[];
   /** Memoised cache lookups of this configuration, by name. */
   cacheHits: Map<string, CacheHit | null>;
-  /** Memoised searches that no requester's RPATH, RUNPATH or $ORIGIN took part in (lib/loader/search.ts). */
-  plainSearches: Map<string, SearchResult>;
   /** Names listed in /etc/ld.so.preload (rtld.c: separated by blanks, tabs, newlines and ':'; '#' comments). */
   preloadFile: string[];
 }
@@ -171,7 +168,6 @@ export function glibcConfig(root: RootFs, abi: Abi, interpreter: string, options
     platform,
     subdirs: [...activeHwcaps.map((h) => `glibc-hwcaps/${h}/`), ...legacy, ""],
     cacheHits: new Map(),
-    plainSearches: new Map(),
     preloadFile: (root.readFile("/etc/ld.so.preload")?.toString("utf8") ?? "")
       .replace(/#[^\n]*/g, "")
       .split(/[ \t\n:]/)

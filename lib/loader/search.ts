@@ -183,17 +183,25 @@ export function searchGlibc(ctx: GlibcSearchContext, name: string, loader: Searc
   // Most programs have no RPATH or RUNPATH anywhere: then the answer depends on the name and
   // DF_1_NODEFLIB alone, for every program a Loader looks at, and is worked out once.
   if (!requesterMatters(ctx, requester)) {
+    let memo = plainSearches.get(ctx.config);
+    if (memo === undefined) plainSearches.set(ctx.config, (memo = new Map()));
     const key = `${requester.nodeflib ? "N" : "-"}${name}`;
-    let result = ctx.config.plainSearches.get(key);
+    let result = memo.get(key);
     if (result === undefined) {
       result = searchGlibcFrom(ctx, name, loader, requester);
-      ctx.config.plainSearches.set(key, result);
+      memo.set(key, result);
     }
     // Callers own the arrays they get.
     return result.kind === "found" ? { ...result, attempts: [...result.attempts], variants: [...result.variants] } : { ...result, attempts: [...result.attempts] };
   }
   return searchGlibcFrom(ctx, name, loader, requester);
 }
+
+/**
+ * Searches no requester's RPATH, RUNPATH or $ORIGIN took part in, by configuration (one per Loader,
+ * which also fixes LD_LIBRARY_PATH and the cwd), then by DF_1_NODEFLIB and name.
+ */
+const plainSearches = new WeakMap<GlibcConfig, Map<string, SearchResult>>();
 
 /** Whether an RPATH, RUNPATH or $ORIGIN of the requester, its loaders or the main program can change the search. */
 function requesterMatters(ctx: GlibcSearchContext, requester: SearchObject): boolean {
