@@ -1,9 +1,10 @@
 // The one step that writes: a complete, checked plan becomes a directory tree. Into a temporary
 // sibling first, renamed into place at the end, so a failure or a kill leaves no partial OUTPUT.
 
-import { chmodSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, rmdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, constants, copyFileSync, linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, rmdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { FileGraph } from "../graph/file-graph.js";
+import { directoryDestinationProblem } from "../destination.js";
 import { pathExists } from "../fs/which.js";
 import { BundleError } from "./errors.js";
 
@@ -54,7 +55,8 @@ export function writeTree(graph: FileGraph, dir: string): void {
  */
 export function emitBundle(graph: FileGraph, output: string): void {
   const absolute = resolve(output);
-  checkDestination(absolute, output);
+  const problem = directoryDestinationProblem(absolute);
+  if (problem) throw new BundleError(output, problem);
   const parent = dirname(absolute);
   mkdirSync(parent, { recursive: true });
   const staging = mkdtempSync(join(parent, `.${basename(absolute)}.magicpak-`));
@@ -67,16 +69,4 @@ export function emitBundle(graph: FileGraph, output: string): void {
     rmSync(staging, { recursive: true, force: true });
     throw error;
   }
-}
-
-/** OUTPUT must be absent or an empty directory (magicpak's "destination is invalid / not empty"). */
-function checkDestination(absolute: string, asGiven: string): void {
-  let stats;
-  try {
-    stats = lstatSync(absolute);
-  } catch {
-    return;
-  }
-  if (!stats.isDirectory()) throw new BundleError(asGiven, "destination exists and is not a directory");
-  if (readdirSync(absolute).length > 0) throw new BundleError(asGiven, "destination is not empty");
 }

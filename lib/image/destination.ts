@@ -2,8 +2,9 @@
 // and renamed into place when complete; on failure the staging directory is removed, so an error
 // leaves the destination as it was.
 
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { directoryDestinationProblem } from "../destination.js";
 import { ImageError } from "./errors.js";
 
 /**
@@ -12,9 +13,8 @@ import { ImageError } from "./errors.js";
  */
 export async function intoDirectory<T>(destination: string, build: (staging: string) => Promise<T>): Promise<{ path: string; result: T }> {
   const absolute = resolve(destination);
-  const existing = lstatOrNull(absolute);
-  if (existing && !existing.isDirectory()) throw new ImageError(destination, "destination exists and is not a directory");
-  if (existing && readdirSync(absolute).length > 0) throw new ImageError(destination, "destination is not empty");
+  const problem = directoryDestinationProblem(absolute);
+  if (problem) throw new ImageError(destination, problem);
   return staged(absolute, async (staging) => {
     const dir = join(staging, "out");
     mkdirSync(dir, { mode: 0o755 });
