@@ -15,6 +15,7 @@ import { release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { followSymlinks, type FileGraph } from "../graph/file-graph.js";
 import { writeTree } from "../bundle/emit.js";
+import { DEFAULT_PATH } from "../image/config.js";
 import { binfmtRegistration, choosePlatform, type JailPlatform } from "./emulation.js";
 
 export interface JailTest {
@@ -53,7 +54,8 @@ export interface JailOptions {
 }
 
 const DEVICES = ["null", "zero", "random", "urandom", "full"];
-const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** The PATH a container of the bundle gets by default: tests run with what the image will have. */
+const PATH = DEFAULT_PATH.slice("PATH=".length);
 
 /**
  * Mounts /proc and the devices (and, for a foreign bundle, binfmt_misc with the emulator's handler
