@@ -5,14 +5,14 @@
 import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, posix, resolve as resolveHost } from "node:path";
-import { RootFs } from "../fs/root.js";
+import { RootFs, fileIdentity } from "../fs/root.js";
 import { FileGraph, GraphConflictError, type FileNode, type Reason } from "../graph/file-graph.js";
 import { childPath } from "../graph/paths.js";
 import { compressFile, CompressError, warmUpUpx } from "../compress/upx.js";
 import { testInJail, type JailTest } from "../jail/jail.js";
 import { InputError, Loader, type TargetEnvironment } from "../loader/load.js";
 import type { LoadGraph } from "../loader/model.js";
-import { addDirectoryChain, addFromRoot, addSymlinkAsIs, fileIdentity, fileNode, imageLinkTarget, openedPath } from "./collect.js";
+import { addDirectoryChain, addFromRoot, addSymlinkAsIs, fileNode, imageLinkTarget, openedPath } from "./collect.js";
 import { isDynamicElf } from "./elf.js";
 import { emitBundle } from "./emit.js";
 import { BundleError } from "./errors.js";

@@ -3,7 +3,7 @@
 
 import { lstatSync, readdirSync } from "node:fs";
 import { posix } from "node:path";
-import { RootPathError, type ResolvedPath, type RootFs, type SymlinkHop } from "../fs/root.js";
+import { RootPathError, fileIdentity, type ResolvedPath, type RootFs, type SymlinkHop } from "../fs/root.js";
 import { FileGraph, type FileNode, type Reason } from "../graph/file-graph.js";
 import { childPath, parentOf } from "../graph/paths.js";
 import type { LoadedObject } from "../loader/model.js";
@@ -25,10 +25,6 @@ interface AddOptions {
   recursive?: boolean;
 }
 
-/** FileNode.identity: the file's dev:ino, so that every path of one file is written once. */
-export function fileIdentity(stats: { dev: number; ino: number }): string {
-  return `${stats.dev}:${stats.ino}`;
-}
 
 /** A copy of the root's regular file `file` at image path `at`. */
 export function fileNode(at: string, file: ResolvedPath, reason: Reason): FileNode {
@@ -59,7 +55,7 @@ export function addFromRoot(graph: FileGraph, root: RootFs, path: string, reason
   try {
     traversal = root.traverse(path);
   } catch (error) {
-    if (error instanceof RootPathError) throw new BundleError(path, error.message.slice(error.path.length + 2));
+    if (error instanceof RootPathError) throw new BundleError(path, error.problem);
     throw error;
   }
   addSymlinkHops(graph, traversal.links, path);

@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync, constants as fsConstants } from "node:fs";
 import { ElfError } from "./errors.js";
+import { describeIoError } from "../errors.js";
 
 /** The first block of a file is read in one call: it nearly always holds the header, the program headers and PT_INTERP. */
 const HEAD_BLOCK = 4096;
@@ -111,29 +112,5 @@ export class FileSource {
       done += n;
       this.bytesRead += n;
     }
-  }
-}
-
-/** errno-style text for a Node fs error ("No such file or directory"), never a stack. */
-export function describeIoError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
-    case "ENOENT":
-      return "No such file or directory";
-    case "EACCES":
-      return "Permission denied";
-    case "ENOTDIR":
-      return "Not a directory";
-    case "EISDIR":
-      return "Is a directory";
-    case "ELOOP":
-      return "Too many levels of symbolic links";
-    case "ENAMETOOLONG":
-      return "File name too long";
-    case "EMFILE":
-    case "ENFILE":
-      return "Too many open files";
-    default:
-      return code ?? String((error as Error | undefined)?.message ?? error);
   }
 }

@@ -1,6 +1,6 @@
 import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
 import { resolve as resolveHostPath } from "node:path";
-import { describeIoError } from "../elf/source.js";
+import { PathError, errnoText } from "../errors.js";
 
 /** Linux's limit on symlinks followed in one path walk (MAXSYMLINKS). */
 const MAX_SYMLINKS = 40;
@@ -8,14 +8,19 @@ const MAX_SYMLINKS = 40;
 export type PathErrorCode = "ENOENT" | "ENOTDIR" | "ELOOP" | "EACCES" | "EIO";
 
 /** A path that cannot be resolved inside the root, named as the target sees it. */
-export class RootPathError extends Error {
+export class RootPathError extends PathError {
   override readonly name = "RootPathError";
   constructor(
-    readonly path: string,
+    path: string,
     readonly code: PathErrorCode,
   ) {
-    super(`${path}: ${describeIoError({ code } as NodeJS.ErrnoException)}`);
+    super(path, errnoText(code)!);
   }
+}
+
+/** The identity of a file (st_dev:st_ino), as the loader compares objects and tar/cp find hard links. */
+export function fileIdentity(stats: { dev: number; ino: number }): string {
+  return `${stats.dev}:${stats.ino}`;
 }
 
 /** A symlink met while resolving: where it is (its parent canonical) and its raw target. */
@@ -173,7 +178,6 @@ export class RootFs {
     return stats;
   }
 
-  /** Walks `components` from the canonical directory `start`, following symlinks inside the root. */
   /**
    * Resolves a path and reports every symlink met on the way, each at its location with a
    * canonical parent, so the same chain can be rebuilt in an image.
@@ -185,6 +189,7 @@ export class RootFs {
     return { resolved, links };
   }
 
+  /** Walks `components` from the canonical directory `start`, following symlinks inside the root. */
   private walk(start: string, components: string[], asked: string, followLast: boolean, hops: number, links?: SymlinkHop[]): ResolvedPath {
     const stack = start === "/" ? [] : start.slice(1).split("/");
     const pending = components.slice();

@@ -7,7 +7,7 @@ import { EM_386, EM_X86_64, ELFDATA2LSB } from "../elf/constants.js";
 import { ElfError } from "../elf/errors.js";
 import { readElf } from "../elf/file.js";
 import { findOnPath } from "../fs/which.js";
-import { abiByName, abiOf, type Abi } from "../loader/machines.js";
+import { abiByName, abiOf, hostAbi as knownHostAbi, type Abi } from "../loader/machines.js";
 import { BundleError } from "../bundle/errors.js";
 
 /** qemu-user's target name for each ABI of machines.ts (qemu-<name>-static); x32 has none. */
@@ -30,16 +30,11 @@ function qemuTarget(abi: Abi): string | null {
   return QEMU_TARGETS[abi.name] ?? null;
 }
 
-let host: Abi | null = null;
-
 /** This machine's ABI: the one of the running node executable. */
 function hostAbi(): Abi {
-  if (!host) {
-    const abi = abiOf(readElf(process.execPath).header);
-    if (!abi) throw new Error(`${process.execPath}: node's own ELF header names no machine magicpak knows`);
-    host = abi;
-  }
-  return host;
+  const abi = knownHostAbi();
+  if (!abi) throw new Error(`${process.execPath}: node's own ELF header names no machine magicpak knows`);
+  return abi;
 }
 
 /**

@@ -1,7 +1,7 @@
 // What the target's own loader would use, read from the root without running anything.
 
 import { readFileSync } from "node:fs";
-import type { Abi } from "./machines.js";
+import { hostAbi, type Abi } from "./machines.js";
 import { parseLdSoCache, CacheFormatError, type CacheHit, type LdSoCache } from "./ld-so-cache.js";
 import type { RootFs } from "../fs/root.js";
 import { ELFDATA2LSB, EM_386 } from "../elf/constants.js";
@@ -203,10 +203,8 @@ export function parseMuslPath(text: string): string[] {
 
 /** The running machine's CPU as glibc would classify it (sysdeps/x86/cpu-features.c, dl-hwcaps-subdirs.c). */
 export function detectHostCpu(): HostCpu | null {
-  if (process.arch !== "x64") {
-    if (process.arch === "arm64") return { hwcaps: [], platform: "aarch64", legacyHwcaps: [] };
-    return null;
-  }
+  const host = hostAbi()?.name;
+  if (host !== "amd64") return host === "arm64" ? { hwcaps: [], platform: "aarch64", legacyHwcaps: [] } : null;
   let cpuinfo: string;
   try {
     cpuinfo = readFileSync("/proc/cpuinfo", "utf8");

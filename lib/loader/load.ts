@@ -5,7 +5,7 @@
 import { PathError } from "../errors.js";
 import { ElfError } from "../elf/errors.js";
 import { hasNodeflib, readElf, readHeader, type ElfFile, type FileHeader } from "../elf/file.js";
-import { RootFs, RootPathError, dirnameOf, joinGuest, type ResolvedPath } from "../fs/root.js";
+import { RootFs, RootPathError, dirnameOf, fileIdentity, type ResolvedPath } from "../fs/root.js";
 import {
   detectHostCpu,
   flavourOfInterpreter,
@@ -18,7 +18,7 @@ import {
   type MuslConfig,
 } from "./config.js";
 import { containsDst, substituteDst } from "./dst.js";
-import { abiByName, abiOf, type Abi } from "./machines.js";
+import { abiByName, abiOf, hostAbi, type Abi } from "./machines.js";
 import type { Attempt, FoundBy, LoadedObject, LoadGraph, MissingObject } from "./model.js";
 import {
   openGlibcPath,
@@ -92,10 +92,12 @@ export class Loader {
     if (this.env.cpu !== "host") return this.env.cpu;
     if (!this.root.isHostRoot) return null;
     if (this.hostCpu === undefined) this.hostCpu = detectHostCpu();
-    const hostMachine = process.arch === "x64" ? "amd64" : process.arch === "arm64" ? "arm64" : null;
-    return hostMachine === abi.name ? this.hostCpu : null;
+    return hostAbi()?.name === abi.name ? this.hostCpu : null;
   }
 
+  config(flavour: "glibc", abi: Abi, interpreter: string): GlibcConfig;
+  config(flavour: "musl", abi: Abi, interpreter: string): MuslConfig;
+  config(flavour: Flavour, abi: Abi, interpreter: string): LoaderConfig;
   config(flavour: Flavour, abi: Abi, interpreter: string): LoaderConfig {
     const key = `${flavour}\0${abi.name}\0${interpreter}`;
     let config = this.configs.get(key);
@@ -157,7 +159,7 @@ export class Loader {
   dlopenFromLibc(graph: LoadGraph, name: string): string | null {
     const abi = graph.abi ? abiByName(graph.abi) : null;
     if (!abi || graph.flavour !== "glibc" || !graph.interpreter) return null;
-    const config = this.config("glibc", abi, graph.interpreter) as GlibcConfig;
+    const config = this.config("glibc", abi, graph.interpreter);
     const caller: SearchObject = { rpath: null, runpath: null, nodeflib: false, origin: null, loader: null, isMain: true };
     const result = searchGlibc({ root: this.root, config, main: caller, libraryPath: this.env.libraryPath, cwd: this.env.cwd, readHeader: this.readHeader }, name, null);
     return result.kind === "found" ? result.path : null;
@@ -178,7 +180,7 @@ export class Loader {
     try {
       resolved = this.root.resolve(input, cwd);
     } catch (error) {
-      if (error instanceof RootPathError) throw new InputError(input, error.message.slice(input.length + 2));
+      if (error instanceof RootPathError) throw new InputError(input, error.problem);
       throw error;
     }
     if (!resolved.stats.isFile()) throw new InputError(input, resolved.stats.isDirectory() ? "is a directory" : "not a regular file");
@@ -251,6 +253,8 @@ class Walk {
   private readonly musl: MuslSearchContext | null;
   private interpreterNode: Node | null = null;
   private interpreterPlaced = false;
+  /** dev:ino of the interpreter, which is reused when a search finds it under another name. */
+  private interpreterId: string | null = null;
   private readonly reportedMuslGroups = new Set<string>();
   /** musl: basename of the path each searched-for object was found at (DT_SONAME plays no part). */
   private readonly shortnames = new Map<string, number>();
@@ -277,7 +281,7 @@ class Walk {
     };
     this.nodes.push(mainNode);
     const mainFile = this.root.tryResolve(mainRealPath);
-    if (mainFile) this.identity.set(fileId(mainFile.stats), 0);
+    if (mainFile) this.identity.set(fileIdentity(mainFile.stats), 0);
     this.glibc = config.flavour === "glibc" ? { root: this.root, config, main: mainNode, libraryPath: env.libraryPath, cwd: this.cwd, readHeader: loader.readHeader } : null;
     this.musl = config.flavour === "musl" ? { root: this.root, config, libraryPath: env.libraryPath, cwd: this.cwd, readHeader: loader.readHeader } : null;
   }
@@ -358,10 +362,8 @@ class Walk {
       edges: [],
     };
     this.interpreterNode = { object, rpath: null, runpath: null, nodeflib: false, origin: dirnameOf(interp), loader: null, isMain: false };
-    this.interpreterId = fileId(file.stats);
+    this.interpreterId = fileIdentity(file.stats);
   }
-
-  private interpreterId: string | null = null;
 
   /** Puts the interpreter into the object list at the point it is first needed. */
   private placeInterpreter(requester: number): number {
@@ -408,7 +410,7 @@ class Walk {
       return this.fail(name, requesterIndex, result.attempts, result.fatal);
     }
     // Same file already loaded under another name (_dl_map_object_from_fd's file identity check).
-    const id = fileId(result.file.stats);
+    const id = fileIdentity(result.file.stats);
     if (id === this.interpreterId && this.interpreterNode) {
       const index = this.placeInterpreter(requesterIndex);
       this.addAlias(index, name);
@@ -457,7 +459,7 @@ class Walk {
       result = searchMusl(ctx, name, preload ? null : requester);
     }
     if (result.kind === "missing") return preload ? null : this.fail(name, requesterIndex, result.attempts, result.fatal, true);
-    const id = fileId(result.file.stats);
+    const id = fileIdentity(result.file.stats);
     if (id === this.interpreterId && this.interpreterNode) return this.placeInterpreterQuietly(requesterIndex);
     const same = this.identity.get(id);
     if (same !== undefined) {
@@ -592,9 +594,3 @@ function muslReservedGroup(name: string): string | null {
   return null;
 }
 
-function fileId(stats: { dev: number; ino: number }): string {
-  return `${stats.dev}:${stats.ino}`;
-}
-
-export { joinGuest };
-export type { GlibcConfig, MuslConfig };

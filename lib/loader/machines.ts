@@ -16,7 +16,7 @@ import {
   type ElfClass,
   type ElfData,
 } from "../elf/constants.js";
-import type { FileHeader } from "../elf/file.js";
+import { readHeader, type FileHeader } from "../elf/file.js";
 
 /**
  * What a loader needs to know about one Linux ABI. Values from glibc's
@@ -245,4 +245,18 @@ export function machineMatches(abi: Abi, header: Pick<FileHeader, "machine" | "c
 
 export function abiByName(name: string): Abi | null {
   return ABIS.find((a) => a.name === name) ?? null;
+}
+
+let host: Abi | null | undefined;
+
+/** This machine's ABI: the one of the running node executable; null for one magicpak does not know. */
+export function hostAbi(): Abi | null {
+  if (host === undefined) {
+    try {
+      host = abiOf(readHeader(process.execPath));
+    } catch {
+      host = null;
+    }
+  }
+  return host;
 }

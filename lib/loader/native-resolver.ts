@@ -12,6 +12,7 @@
 import { realpathSync } from "node:fs";
 import { readElf } from "../elf/file.js";
 import { flavourOfInterpreter } from "./config.js";
+import { hostAbi, machineMatches } from "./machines.js";
 import type { FoundBy, LoadGraph } from "./model.js";
 import { resolveNative, type NativeResolution, type ResolveNativeOptions } from "../native/addon.js";
 
@@ -49,12 +50,11 @@ export interface NativeLoadGraph {
   libraryPath: string | null;
 }
 
-const HOST_MACHINE: Record<string, number> = { x64: 62, arm64: 183 };
-
 /** The closure of `input` (a host path) as the real loader resolves each name by itself. */
 export async function nativeLoadGraph(input: string, options: ResolveNativeOptions = {}): Promise<NativeLoadGraph> {
   const elf = readElf(input);
-  if (elf.header.machine !== HOST_MACHINE[process.arch] || elf.header.class !== 2) {
+  const host = hostAbi();
+  if (!host || !machineMatches(host, elf.header)) {
     throw new Error(`${input}: the native resolver asks this machine's loader, which cannot load this file's architecture`);
   }
   if (elf.interp !== null && flavourOfInterpreter(elf.interp) !== "glibc") {
@@ -117,7 +117,7 @@ export async function nativeLoadGraph(input: string, options: ResolveNativeOptio
 }
 
 /** How the TypeScript Loader found a name: only these can be compared with a bare dlopen. */
-export const COMPARABLE: ReadonlySet<FoundBy> = new Set<FoundBy>(["ld.so.cache", "system"]);
+const COMPARABLE: ReadonlySet<FoundBy> = new Set<FoundBy>(["ld.so.cache", "system"]);
 
 export interface CrossCheckEntry {
   /** The program whose closure asked for the name (the first one, when several did). */

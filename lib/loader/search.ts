@@ -64,7 +64,7 @@ interface SearchDir {
  * fillin_rpath / decompose_rpath (glibc elf/dl-load.c): split, expand tokens with the owner's
  * values, drop elements whose token has no value, fold trailing slashes, drop repeats.
  */
-export function glibcPathList(list: string, separators: RegExp, via: FoundBy, dst: DstValues): SearchDir[] {
+function glibcPathList(list: string, separators: RegExp, via: FoundBy, dst: DstValues): SearchDir[] {
   const dirs: SearchDir[] = [];
   const seen = new Set<string>();
   for (const element of list.split(separators)) {
@@ -212,14 +212,13 @@ function requesterMatters(ctx: GlibcSearchContext, requester: SearchObject): boo
 
 function searchGlibcFrom(ctx: GlibcSearchContext, name: string, loader: SearchObject | null, requester: SearchObject): SearchResult {
   const attempts: Attempt[] = [];
-  const done = (r: Found | NotFound | null): SearchResult | null => r;
 
   // 1. RPATH chain.
   if (requester.runpath === null) {
     let didMain = false;
     for (let l: SearchObject | null = requester; l; l = l.loader) {
       if (l.rpath === null || l.runpath !== null) continue;
-      const r = done(openPath(ctx, name, glibcPathList(l.rpath, /:/, "rpath", dstOf(l, ctx.config)), attempts));
+      const r = openPath(ctx, name, glibcPathList(l.rpath, /:/, "rpath", dstOf(l, ctx.config)), attempts);
       if (r) return r;
       didMain ||= l.isMain;
     }
