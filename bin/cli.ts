@@ -4,20 +4,18 @@
 //   magicpak --list|--tree|--json [OPTIONS] FILE... list what the loader would load
 
 import { cac } from "cac";
-import { bundle, type BundleOptions } from "../lib/bundle/bundle.js";
+import type { BundleOptions } from "../lib/bundle/bundle.js";
 import { BundleError } from "../lib/bundle/errors.js";
 import type { LogLevel, Logger } from "../lib/bundle/log.js";
-import { TestFailure } from "../lib/jail/jail.js";
+import { TestFailure } from "../lib/jail/errors.js";
 import { findOnPath } from "../lib/fs/which.js";
-import { ImageError } from "../lib/image/index.js";
+import { ImageError } from "../lib/image/errors.js";
 import type { TracerChoice } from "../lib/trace/index.js";
 import { InputError, Loader } from "../lib/loader/load.js";
 import type { LoadGraph } from "../lib/loader/model.js";
 import { formatTrace, isComplete } from "../lib/report/trace.js";
 import { formatTree } from "../lib/report/tree.js";
 import { VERSION } from "../lib/version.js";
-import { nativeStatus } from "../lib/native/addon.js";
-import { nativeLoadGraph } from "../lib/loader/native-resolver.js";
 
 class UsageError extends Error {}
 
@@ -95,7 +93,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     const { options, paths } = parse(argv);
     if (options.flags.help) return 0;
     if (options.flags.version) {
-      write(out, `magicpak ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})\nnative addon: ${nativeStatus()}`);
+      write(out, `magicpak ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})\nnative addon: ${(await import("../lib/native/addon.js")).nativeStatus()}`);
       return 0;
     }
     const { list, tree, json } = options.flags;
@@ -271,6 +269,8 @@ async function bundleMode(paths: string[], options: Parsed, warn: (text: string)
         stdout: once.testStdout,
       }
     : undefined;
+  // Imported here: the listing modes start faster without the bundler, the images and the jail.
+  const { bundle } = await import("../lib/bundle/bundle.js");
   await bundle({
     inputs,
     output,
@@ -349,7 +349,7 @@ async function nativeListMode(files: string[], options: Parsed, print: (text: st
   for (const file of files) {
     let graph;
     try {
-      graph = await nativeLoadGraph(file, { libraryPath: options.once.libraryPath ?? null });
+      graph = await (await import("../lib/loader/native-resolver.js")).nativeLoadGraph(file, { libraryPath: options.once.libraryPath ?? null });
     } catch (error) {
       warn(`error: ${(error as Error).message}`);
       status = 1;

@@ -17,6 +17,7 @@ import { followSymlinks, type FileGraph } from "../graph/file-graph.js";
 import { writeTree } from "../bundle/emit.js";
 import { DEFAULT_PATH } from "../image/config.js";
 import { binfmtRegistration, choosePlatform, type JailPlatform } from "./emulation.js";
+import { TestFailure } from "./errors.js";
 
 export interface JailTest {
   /** Run as `/bin/sh -c COMMAND` inside the jail. */
@@ -26,9 +27,7 @@ export interface JailTest {
   expectedStdout?: string;
 }
 
-export class TestFailure extends Error {
-  override readonly name = "TestFailure";
-}
+export { TestFailure };
 
 export interface JailOptions {
   /**
