@@ -114,7 +114,7 @@ export async function run(): Promise<Section> {
         {
           header: ["tool", "files", "ms/file", "peer ÷ magicpak (library API)", "peak RSS MiB", "bytes read/file", "note"],
           align: ["l", "r", "r", "r", "r", "r", "l"],
-          rows: rows.map((r) => [r.tool, String(r.files), fixed(r.ms, 3), `${fixed(r.ms / apiMs, 1)}x`, Number.isNaN(r.rss) ? "" : fixed(r.rss, 1), r.bytes, r.note]),
+          rows: rows.map((r) => [r.tool, String(r.files), fixed(r.ms, 3), r.tool.includes("steady state") ? "" : `${fixed(r.ms / apiMs, 1)}x`, Number.isNaN(r.rss) ? "" : fixed(r.rss, 1), r.bytes, r.note]),
         },
         {
           header: ["also measured", "value"],
@@ -134,7 +134,7 @@ export async function run(): Promise<Section> {
           met: libtreeMs / steadyMs >= 10,
         },
         {
-          goal: "the same, read as one cold pass over these files: a fresh process, whole wall time",
+          goal: "stricter reading: one cold pass over these files, a fresh process, whole wall time",
           measured: `${fixed(libtreeMs / apiMs, 1)}x (library API process, whole wall time, Node's start-up and V8's warm-up included); ${fixed(libtreeMs / analysisMs, 1)}x counting the first pass's analysis alone`,
           met: libtreeMs / apiMs >= 10,
         },
@@ -142,6 +142,7 @@ export async function run(): Promise<Section> {
         { goal: "single-file `--list` under 150 ms wall", measured: `${fixed(singleMs)} ms (Node's own start-up here: ${fixed(nodeMs)} ms)`, met: singleMs < 150 },
       ],
       notes: [
+        `How the 10x goal is read: "in bulk" is the per-file cost once the fixed costs of a run are paid, which is the steady-state figure. The cold-pass reading is printed too: on ${n} files, Node's own start-up here (${fixed(nodeMs)} ms) is already ${fixed(nodeMs / n, 3)} ms per file, against a budget of ${fixed(libtreeMs / 10, 3)} ms per file for all of it (a tenth of libtree's), and V8 compiles magicpak's code during that first pass.`,
         `The issue's figures (libtree about 8.6 ms/file, ldd about 23 ms/file, lddtree about 146 ms/file) were measured on another day; on this run libtree took ${fixed(libtreeMs, 2)} ms/file, ld.so --list ${fixed(ldsoMs, 2)} ms/file and lddtree ${fixed(lddtreeMs, 0)} ms/file, so the 10x goal is measured against a much faster libtree than the one it was set against. ldd (a shell script that runs ld.so in trace mode, with its own start-up on top) is not measured separately; ld.so --list is its core.`,
         `magicpak's failures to load (typed errors, counted not thrown): ${stats.failures} of ${n}; objects in all closures: ${stats.objects}. Peers' exit statuses (xargs: 123 when some file failed): libtree ${lt[0]!.status}, ld.so ${ld[0]!.status}, lddtree ${ldt.status}.`,
       ],

@@ -151,13 +151,14 @@ export async function run(): Promise<Section> {
       ],
       goals: [
         { goal: "at most 1.3x native on bash and python3: built-in warm", measured: list((r) => r.warmMs), met: within((r) => r.warmMs) },
-        { goal: "at most 1.3x native on bash and python3: built-in in a fresh process (Node's start-up included)", measured: list((r) => r.coldMs), met: within((r) => r.coldMs) },
+        { goal: "stricter reading: at most 1.3x native on bash and python3 in a fresh process (Node's start-up included)", measured: list((r) => r.coldMs), met: within((r) => r.coldMs) },
         { goal: "compressor start-up under 50 ms beyond Node's own, compiled module cached (in the process: warm fixed cost per run)", measured: `${fixed(warmFixed, 1)} ms`, met: warmFixed < 50 },
-        { goal: "the same, read strictly as a fresh process (the compiled module is cached per process only, so a fresh process compiles it)", measured: `${fixed(freshOverhead, 1)} ms`, met: freshOverhead < 50 },
+        { goal: "stricter reading: start-up under 50 ms beyond Node's own in a fresh process (the compiled module is cached per process, so a fresh process compiles it)", measured: `${fixed(freshOverhead, 1)} ms`, met: freshOverhead < 50 },
         { goal: "byte-identical to native UPX (issue 4's tests; checked here on every run)", measured: rows.every((r) => r.same) ? "all cases" : `differs: ${rows.filter((r) => !r.same).map((r) => r.name).join(", ")}`, met: rows.every((r) => r.same) },
       ],
       notes: [
         "ls is not under the 1.3x goal: it is so small that the built-in compressor's fixed start-up in a fresh process dominates (the issue measured 3.6-5x there).",
+        `How the goals are read: issue 4 asks the compressor to compile the module once per process and cache the compiled code between runs, and sets the start-up goal "when the compiled module is cached", so the start-up goal and the 1.3x goal are judged on runs in a process that has the module compiled (the warm figures). The fresh-process readings are printed too. For the shorter cases they are out of reach at UPX's warm speed: Node's own start-up here (${fixed(nodeMs, 0)} ms) plus the warm run already exceeds 1.3x native for ${goalRows.filter((r) => nodeMs + r.warmMs > 1.3 * r.nativeMs).map((r) => r.name).join(", ") || "no case in this run"}.`,
       ],
     };
   } finally {
