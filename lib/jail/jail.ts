@@ -9,7 +9,8 @@
 // emulator is opened at registration) makes the kernel start every ELF file of the architecture
 // through it, after chroot and across execve. The host's binfmt_misc is never touched.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
+import { runProcess, type ProcessResult } from "../process.js";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -155,45 +156,25 @@ function isBundledExecutable(graph: FileGraph, path: string): boolean {
   return (node?.kind === "file" || node?.kind === "generated") && (node.mode & 0o111) !== 0;
 }
 
-function runOne(jail: string, test: JailTest, preamble: string, options: JailOptions, platform: JailPlatform, binfmt: string | undefined): Promise<void> {
+async function runOne(jail: string, test: JailTest, preamble: string, options: JailOptions, platform: JailPlatform, binfmt: string | undefined): Promise<void> {
   // binfmt_misc mounted in the initial user namespace would be the host's own: always a new one.
   const userns = process.getuid?.() !== 0 || binfmt !== undefined;
   const args = [...(userns ? ["--user", "--map-root-user"] : []), "--mount", "--pid", "--fork", "--kill-child", "/bin/sh", "-c", SETUP];
-  return new Promise((resolve, reject) => {
-    const child = spawn("unshare", args, {
-      env: { PATH, HOME: "/", JAIL: jail, MAGICPAK_TEST_COMMAND: preamble + test.command, ...(binfmt ? { MAGICPAK_BINFMT: binfmt } : {}) },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 300_000);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(new TestFailure(`cannot start the jail (unshare): ${error.message}`));
-    });
-    child.stdin.on("error", () => undefined); // the command may not read its input
-    child.stdin.end(test.stdin ?? "");
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const detail = stderr.trim() ? `\n${stderr.trim()}` : "";
-      const setup = code === 125 ? /^magicpak-jail-setup: (mount|register): (.*)$/m.exec(stderr) : null;
-      if (setup) {
-        reject(new TestFailure(setupFailure(setup[1]!, setup[2]!, platform)));
-        return;
-      }
-      if (code !== 0) {
-        reject(new TestFailure(`test command ${JSON.stringify(test.command)} ${signal ? `was killed by ${signal}` : `exited with ${code}`}${detail}`));
-        return;
-      }
-      if (test.expectedStdout !== undefined && stdout.trim() !== test.expectedStdout) {
-        reject(new TestFailure(`test command ${JSON.stringify(test.command)}: stdout mismatch: expected ${JSON.stringify(test.expectedStdout)}, got ${JSON.stringify(stdout.trim())}`));
-        return;
-      }
-      resolve();
-    });
-  });
+  const env = { PATH, HOME: "/", JAIL: jail, MAGICPAK_TEST_COMMAND: preamble + test.command, ...(binfmt ? { MAGICPAK_BINFMT: binfmt } : {}) };
+  let run: ProcessResult;
+  try {
+    run = await runProcess("unshare", args, { env, stdin: test.stdin, timeoutMs: options.timeoutMs ?? 300_000 });
+  } catch (error) {
+    throw new TestFailure(`cannot start the jail (unshare): ${(error as Error).message}`);
+  }
+  const { status: code, signal, stdout, stderr } = run;
+  const detail = stderr.trim() ? `\n${stderr.trim()}` : "";
+  const setup = code === 125 ? /^magicpak-jail-setup: (mount|register): (.*)$/m.exec(stderr) : null;
+  if (setup) throw new TestFailure(setupFailure(setup[1]!, setup[2]!, platform));
+  if (code !== 0) throw new TestFailure(`test command ${JSON.stringify(test.command)} ${signal ? `was killed by ${signal}` : `exited with ${code}`}${detail}`);
+  if (test.expectedStdout !== undefined && stdout.trim() !== test.expectedStdout) {
+    throw new TestFailure(`test command ${JSON.stringify(test.command)}: stdout mismatch: expected ${JSON.stringify(test.expectedStdout)}, got ${JSON.stringify(stdout.trim())}`);
+  }
 }
 
 /** The kernel refused binfmt_misc in the jail's user namespace: say what it takes. */

@@ -6,7 +6,7 @@
 // when the loader must see another environment than this process started with (LD_LIBRARY_PATH,
 // LD_PRELOAD), in a fresh node process running worker.ts as a helper.
 
-import { spawn } from "node:child_process";
+import { runProcess } from "../process.js";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { relative } from "node:path";
@@ -162,25 +162,16 @@ function inWorker<T>(job: WorkerJob): Promise<T> {
 }
 
 /** Runs worker.ts as a fresh node process with exactly `env`, for an answer the loader gives there. */
-function inHelperProcess<T>(job: WorkerJob, env: Record<string, string>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(workerUrl)], { env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (status, signal) => {
-      try {
-        const answer = JSON.parse(stdout) as WorkerAnswer;
-        if (answer.ok) resolve(answer.result as T);
-        else reject(new Error(answer.error));
-      } catch {
-        reject(new Error(`the native helper process ended (${signal ?? `status ${status}`}) without an answer: ${stderr.trim()}`));
-      }
-    });
-    child.stdin.end(JSON.stringify(job));
-  });
+async function inHelperProcess<T>(job: WorkerJob, env: Record<string, string>): Promise<T> {
+  const { status, signal, stdout, stderr } = await runProcess(process.execPath, [fileURLToPath(workerUrl)], { env, stdin: JSON.stringify(job) });
+  let answer: WorkerAnswer;
+  try {
+    answer = JSON.parse(stdout) as WorkerAnswer;
+  } catch {
+    throw new Error(`the native helper process ended (${signal ?? `status ${status}`}) without an answer: ${stderr.trim()}`);
+  }
+  if (answer.ok) return answer.result as T;
+  throw new Error(answer.error);
 }
 
 /**

@@ -2,7 +2,8 @@
 // process (-ff, one output file per process so lines never interleave), successful calls only,
 // with file descriptors decoded to paths (-y) so dirfd-relative paths can be made absolute.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
+import { runProcess } from "../process.js";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join, posix } from "node:path";
@@ -55,35 +56,13 @@ export async function traceWithStrace(request: TraceRequest, strace = findStrace
 }
 
 /** Runs the command, feeding stdin and draining stdout and stderr as it goes; honours the timeout. */
-function runCollecting(command: string, args: string[], request: TraceRequest): Promise<Omit<TraceResult, "accesses" | "tracer">> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: request.cwd, env: request.env ?? process.env, stdio: ["pipe", "pipe", "pipe"], detached: true });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(request.stdin ?? "");
-    const timer =
-      request.timeoutMs !== undefined
-        ? setTimeout(() => {
-            // The whole traced tree is in the child's process group.
-            try {
-              process.kill(-child.pid!, "SIGKILL");
-            } catch {
-              child.kill("SIGKILL");
-            }
-          }, request.timeoutMs)
-        : null;
-    child.on("error", (error) => {
-      if (timer) clearTimeout(timer);
-      reject(new TracerUnavailable(`cannot run ${command}: ${error.message}`));
-    });
-    child.on("close", (status, signal) => {
-      if (timer) clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr });
-    });
-  });
+async function runCollecting(command: string, args: string[], request: TraceRequest): Promise<Omit<TraceResult, "accesses" | "tracer">> {
+  try {
+    // The whole traced tree is in the child's process group, killed together on timeout.
+    return await runProcess(command, args, { cwd: request.cwd, env: request.env ?? process.env, stdin: request.stdin, timeoutMs: request.timeoutMs, killGroup: true });
+  } catch (error) {
+    throw new TracerUnavailable(`cannot run ${command}: ${(error as Error).message}`);
+  }
 }
 
 interface Line {
