@@ -113,6 +113,11 @@ function readTraces(dir: string, files: string[], initialCwd: string, root: stri
         if (l.dirfd?.includes("<")) cwd = inRoot(l.dirfd.slice(l.dirfd.indexOf("<") + 1, -1));
         continue;
       }
+      // fexecve: execveat(fd, "", ..., AT_EMPTY_PATH) runs the file behind the descriptor.
+      if (l.syscall === "execveat" && l.path === "" && l.dirfd?.includes("<")) {
+        accesses.push({ pid, syscall: l.syscall, path: inRoot(l.dirfd.slice(l.dirfd.indexOf("<") + 1, -1)) });
+        continue;
+      }
       if (l.path === null || l.path === "") continue;
       let base = cwd;
       if (AT_CALLS.has(l.syscall) && l.dirfd !== null && !l.dirfd.startsWith("AT_FDCWD")) {
