@@ -7,7 +7,7 @@ export interface ProcessOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string | undefined;
   /** Written to its standard input, which is then closed (closed at once when absent). */
-  stdin?: string | undefined;
+  stdin?: string | Buffer | undefined;
   /** SIGKILL after this long. */
   timeoutMs?: number | undefined;
   /** Start it as a process group leader and kill the whole group on timeout (a traced tree). */

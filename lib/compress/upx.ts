@@ -7,7 +7,6 @@
 // Nothing is written to this process's stdout or stderr: UPX's own report is in the result (or in
 // the error), for a caller that wants to show it.
 
-import { spawn } from "node:child_process";
 import { statSync, unlinkSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
@@ -15,6 +14,7 @@ import { setVariables } from "../environment.js";
 import { pathExists } from "../fs/which.js";
 import { SEA_ASSETS, assetText, isStandalone } from "../sea.js";
 import type { UpxRun } from "./types.js";
+import { runProcess } from "../process.js";
 import { upxModule } from "./wasm.js";
 import type { Job } from "./worker.js";
 
@@ -147,23 +147,16 @@ function sizeOf(path: string): number | null {
 
 // ---------------------------------------------------------------------------- native upx
 
-function runNative(upx: string, args: readonly string[], env: Record<string, string>): Promise<UpxRun> {
-  return new Promise((resolve) => {
-    const child = spawn(upx, [...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
-    let spawnError: Error | undefined;
-    child.on("error", (e) => (spawnError = e));
-    child.on("close", (code, signal) => {
-      const stdout = Buffer.concat(out).toString("utf8");
-      const stderr = Buffer.concat(err).toString("utf8");
-      if (spawnError) resolve({ exitCode: 127, stdout, stderr: `${stderr}upx: ${upx}: ${spawnError.message}\n` });
-      else if (signal) resolve({ exitCode: 128, stdout, stderr, crash: `killed by ${signal}` });
-      else resolve({ exitCode: code ?? 1, stdout, stderr });
-    });
-  });
+async function runNative(upx: string, args: readonly string[], env: Record<string, string>): Promise<UpxRun> {
+  let run;
+  try {
+    run = await runProcess(upx, args, { env });
+  } catch (error) {
+    return { exitCode: 127, stdout: "", stderr: `upx: ${upx}: ${(error as Error).message}\n` };
+  }
+  const { status, signal, stdout, stderr } = run;
+  if (signal) return { exitCode: 128, stdout, stderr, crash: `killed by ${signal}` };
+  return { exitCode: status ?? 1, stdout, stderr };
 }
 
 // ---------------------------------------------------------------------------- built-in upx

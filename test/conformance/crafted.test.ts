@@ -4,7 +4,8 @@
 // that a case which silently stopped testing its rule fails.
 
 import t from "tap";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
+import { runProcess } from "../../lib/process.js";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -376,16 +377,9 @@ interface Truth {
   errors: string[];
 }
 
-function spawnTruth(command: string, args: string[], env: Record<string, string>, cwd: string): Promise<Truth> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, cwd, stdio: ["ignore", "pipe", "pipe"], timeout: 20000 });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", () => resolve({ lines: normaliseTrace(stdout), errors: stderr.split("\n").filter((l) => l !== "") }));
-  });
+async function spawnTruth(command: string, args: string[], env: Record<string, string>, cwd: string): Promise<Truth> {
+  const { stdout, stderr } = await runProcess(command, args, { env, cwd, timeoutMs: 20000 });
+  return { lines: normaliseTrace(stdout), errors: stderr.split("\n").filter((l) => l !== "") };
 }
 
 /**

@@ -2,7 +2,8 @@
 // of our own, bundled with no manual --include and run in the jail, where it fails without the extra.
 
 import t from "tap";
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { runProcess } from "../../lib/process.js";
 import { createServer } from "node:http";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -72,12 +73,8 @@ t.test("NSS: curl fetches http://localhost from a server on 127.0.0.1 with no --
   t.teardown(() => server.close());
   const port = (server.address() as { port: number }).port;
   const out = join(base, "out-curl");
-  const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [bin, "/usr/bin/curl", out, "--test", "--busybox", busybox, "--test-command", `curl -s http://localhost:${port}/`, "--test-stdout", "hello from localhost"]);
-    let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => (stderr += d));
-    child.on("close", (status: number | null) => resolve({ status, stderr }));
-  });
+  // Asynchronously: the server above answers the test command meanwhile.
+  const r = await runProcess(process.execPath, [bin, "/usr/bin/curl", out, "--test", "--busybox", busybox, "--test-command", `curl -s http://localhost:${port}/`, "--test-stdout", "hello from localhost"]);
   t.equal(r.status, 0, r.stderr);
 });
 

@@ -1,6 +1,6 @@
 // Ground truth from the real loaders, at test time: the listings our --list must reproduce.
 
-import { spawn } from "node:child_process";
+import { runProcess } from "../../lib/process.js";
 import { accessSync, constants, readdirSync, type Dirent } from "node:fs";
 import { ElfError, readElf, type ElfFile } from "../../lib/index.js";
 
@@ -19,16 +19,9 @@ export function normaliseTrace(stdout: string): string[] {
     .filter((line) => !/^\t(linux-vdso\.so\.1|linux-gate\.so\.1|linux-vdso64\.so\.1)?$/.test(line) && line.trim() !== "");
 }
 
-export function run(command: string, args: string[], env: Record<string, string> = {}, timeoutMs = 20000): Promise<LoaderRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ lines: normaliseTrace(stdout), stderr, status }));
-  });
+export async function run(command: string, args: string[], env: Record<string, string> = {}, timeoutMs = 20000): Promise<LoaderRun> {
+  const { stdout, stderr, status } = await runProcess(command, args, { env, timeoutMs });
+  return { lines: normaliseTrace(stdout), stderr, status };
 }
 
 /** Runs tasks with at most `limit` in flight, keeping results in input order. */

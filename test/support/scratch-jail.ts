@@ -3,11 +3,11 @@
 // mount and PID namespaces, /proc and four /dev nodes). Nothing here uses lib/jail, so a bug there
 // cannot hide a broken bundle.
 
-import { spawn } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixture, tool } from "./fixtures.js";
+import { runProcess as run } from "../../lib/process.js";
 
 export const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -19,31 +19,18 @@ export interface ProcessResult {
   ms: number;
 }
 
-/** Runs a program asynchronously (the test's own servers keep answering meanwhile). */
-export function runProcess(
+/**
+ * Runs a program asynchronously (the test's own servers keep answering meanwhile), with only
+ * SYSTEM_PATH in its environment unless told otherwise, killed after two minutes by default.
+ */
+export async function runProcess(
   command: string,
   args: string[],
   options: { env?: Record<string, string>; stdin?: string | Buffer; cwd?: string; timeoutMs?: number } = {},
 ): Promise<ProcessResult> {
   const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: options.env ?? { PATH: SYSTEM_PATH }, cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.stdin.on("error", () => undefined); // the program may not read its input
-    child.stdin.end(options.stdin ?? "");
-    child.on("close", (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr, ms: Date.now() - started });
-    });
-  });
+  const result = await run(command, args, { env: options.env ?? { PATH: SYSTEM_PATH }, cwd: options.cwd, stdin: options.stdin, timeoutMs: options.timeoutMs ?? 120_000 });
+  return { ...result, ms: Date.now() - started };
 }
 
 const cliPath = new URL("../../../bin/magicpak.js", import.meta.url).pathname;
