@@ -2,7 +2,7 @@
 // executables, --mkdir, --include, --exclude, --test, then emit. Nothing is written to OUTPUT
 // until the plan is complete and the test has passed.
 
-import { mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, posix, resolve as resolveHost } from "node:path";
 import { RootFs, fileIdentity } from "../fs/root.js";
@@ -247,9 +247,11 @@ async function compressInputs(graph: FileGraph, root: RootFs, inputs: string[], 
       throw error;
     }
     log("Info", `${input}: ${result.inputSize} -> ${result.outputSize} bytes`);
+    // The plan keeps the packed bytes: the scratch directory is removed when bundle() returns.
+    const content = readFileSync(packed);
     for (const node of nodes) {
       graph.remove(node.path);
-      graph.add({ ...node, hostSource: packed, size: result.outputSize, identity: `upx:${identity}`, reasons: [...node.reasons, { kind: "extra", what: "compressed with UPX" }] });
+      graph.add({ ...node, content, size: result.outputSize, identity: `upx:${identity}`, reasons: [...node.reasons, { kind: "extra", what: "compressed with UPX" }] });
     }
   }
 }

@@ -34,7 +34,8 @@ export function writeTree(graph: FileGraph, dir: string): void {
           break;
         }
         try {
-          copyFileSync(node.hostSource, target, constants.COPYFILE_EXCL);
+          if (node.content) writeFileSync(target, node.content, { flag: "wx" });
+          else copyFileSync(node.hostSource, target, constants.COPYFILE_EXCL);
         } catch (error) {
           throw new BundleError(node.source, `cannot copy: ${(error as NodeJS.ErrnoException).code ?? error}`);
         }

@@ -39,6 +39,11 @@ export interface FileNode extends NodeBase {
   /** dev:ino of the source: entries with the same identity are written once and hard-linked. */
   identity: string;
   mtimeMs: number;
+  /**
+   * The bytes to write instead of hostSource's, when magicpak made them (the UPX-packed input).
+   * The plan owns them, so it stays valid after the temporary files of the run are gone.
+   */
+  content?: Buffer;
 }
 
 export interface SymlinkNode extends NodeBase {

@@ -36,7 +36,9 @@ export function layerEntries(graph: FileGraph): TarEntry[] {
           entries.set(path, { type: "hardlink", path, mode: node.mode & 0o7777, target: first });
         } else {
           firstOfIdentity.set(node.identity, path);
-          entries.set(path, { type: "file", path, mode: node.mode & 0o7777, hostPath: node.hostSource, source: node.source });
+          entries.set(path, node.content
+            ? { type: "file", path, mode: node.mode & 0o7777, content: node.content }
+            : { type: "file", path, mode: node.mode & 0o7777, hostPath: node.hostSource, source: node.source });
         }
         break;
       }
