@@ -248,7 +248,7 @@ export function licenseExpression(license: string): string | null {
 
 /** Identifiers that already are SPDX license identifiers as written (MIT-0, BSL-1.0, ...). */
 function spdxNative(id: string): string | null {
-  const known = ["MIT-0", "BSL-1.0", "Unlicense", "WTFPL", "0BSD", "BSD-1-Clause", "Beerware", "bzip2-1.0.6", "Libpng", "libpng-2.0", "NTP", "HPND", "FSFAP", "FSFUL", "FSFULLR", "GPL-3.0-or-later", "GPL-2.0-or-later", "LGPL-2.1-or-later", "Apache-2.0", "MIT", "ISC", "Zlib"];
+  const known = ["CC-BY-3.0", "CC-BY-4.0", "CC-BY-SA-3.0", "CC-BY-SA-4.0", "MIT-0", "BSL-1.0", "Unlicense", "WTFPL", "0BSD", "BSD-1-Clause", "Beerware", "bzip2-1.0.6", "Libpng", "libpng-2.0", "NTP", "HPND", "FSFAP", "FSFUL", "FSFULLR", "GPL-3.0-or-later", "GPL-2.0-or-later", "LGPL-2.1-or-later", "Apache-2.0", "MIT", "ISC", "Zlib"];
   return known.find((k) => k.toLowerCase() === id.toLowerCase()) ?? null;
 }
 
