@@ -247,3 +247,56 @@ t.test("DEP-5 License fields as SPDX expressions", async (t) => {
   t.equal(licenseExpression("BSD-3-clause"), "BSD-3-Clause");
   t.equal(licenseExpression("public-domain"), null, "no SPDX identifier: NOASSERTION for the package");
 });
+
+t.test("a crafted database: dpkg-query --admindir and our reader agree; hostile files are not read", async (t) => {
+  const { mkdirSync, writeFileSync, symlinkSync, truncateSync } = await import("node:fs");
+  const root = fresh("crafted-root");
+  for (const d of ["usr/lib/x86_64-linux-gnu", "usr/bin", "var/lib/dpkg/info", "etc"]) mkdirSync(join(root, d), { recursive: true });
+  symlinkSync("usr/lib", join(root, "lib"));
+  symlinkSync("usr/bin", join(root, "bin"));
+  for (const f of ["usr/lib/x86_64-linux-gnu/libfoo.so.1", "usr/bin/tool", "usr/bin/tool.distrib", "usr/bin/gone", "etc/local.conf"]) writeFileSync(join(root, f), "x");
+  const stanza = (name: string, status: string, extra = "") => `Package: ${name}\nStatus: ${status}\nArchitecture: amd64\n${extra}Version: 1.0-1\nDescription: test\n a package\n`;
+  writeFileSync(
+    join(root, "var/lib/dpkg/status"),
+    [stanza("libfoo1", "install ok installed", "Multi-Arch: same\n"), stanza("tool", "install ok installed"), stanza("divert-tool", "install ok installed"), stanza("gone", "deinstall ok config-files")].join("\n"),
+  );
+  const info = join(root, "var/lib/dpkg/info");
+  writeFileSync(join(info, "format"), "1\n");
+  writeFileSync(join(info, "libfoo1:amd64.list"), "/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libfoo.so.1\n");
+  writeFileSync(join(info, "tool.list"), "/.\n/bin\n/bin/tool\n");
+  writeFileSync(join(info, "divert-tool.list"), "/.\n/usr/bin/tool\n");
+  writeFileSync(join(info, "gone.list"), "/.\n/usr/bin/gone\n");
+  writeFileSync(join(root, "var/lib/dpkg/diversions"), "/bin/tool\n/bin/tool.distrib\ndivert-tool\n");
+  const admindir = join(root, "var/lib/dpkg");
+  const db = openPackageDatabase(new RootFs(root))!;
+  t.same(db.packages().map((p) => p.key).sort(), ["divert-tool", "libfoo1:amd64", "tool"], "installed packages only; Multi-Arch: same files as NAME:ARCH");
+  const real = run("dpkg-query", [`--admindir=${admindir}`, "-W", "-f", "${db:Status-Abbrev} ${binary:Package}\\n"]).trim().split("\n").filter((l) => l.startsWith("ii")).map((l) => l.split(" ").pop()!.split(":")[0]).sort();
+  t.same(db.packages().map((p) => p.name).sort(), real, "the installed set dpkg-query -W gives");
+  for (const [canonical, listed] of [
+    ["/usr/lib/x86_64-linux-gnu/libfoo.so.1", "/lib/x86_64-linux-gnu/libfoo.so.1"],
+    ["/etc/local.conf", "/etc/local.conf"],
+  ]) {
+    const owner = dpkgOwners(admindir, [listed!]).get(listed!)?.split(":")[0] ?? "-";
+    t.equal(db.ownersOf(canonical!)[0]?.name ?? "-", owner, `${canonical}: ${owner}, as dpkg-query -S ${listed}`);
+  }
+  // dpkg-query -S reports the diversion of a listed path beside its lister: the lister's file is at the diversion's target.
+  const diversion = run("dpkg-query", [`--admindir=${admindir}`, "-S", "/bin/tool"]);
+  const to = /^diversion by (\S+) to: (\S+)$/m.exec(diversion);
+  const lister = /^([^ :]+): \/bin\/tool$/m.exec(diversion)?.[1];
+  t.ok(to && lister, "dpkg-query -S /bin/tool names the diversion and the lister", { diversion });
+  t.equal(db.ownersOf(`/usr${to![2]!}`)[0]?.name, lister, `${to![2]}: ${lister}'s diverted file`);
+  t.equal(db.ownersOf("/usr/bin/tool")[0]?.name, to![1], "the diverted name holds the diverting package's file");
+  // Hostile: status replaced by an absolute symlink (resolved inside the root) and a huge sparse list.
+  const hostile = fresh("hostile-root");
+  mkdirSync(join(hostile, "var/lib/dpkg/info"), { recursive: true });
+  mkdirSync(join(hostile, "etc"), { recursive: true });
+  writeFileSync(join(hostile, "etc/status"), stanza("inside", "install ok installed"));
+  symlinkSync("/etc/status", join(hostile, "var/lib/dpkg/status"));
+  writeFileSync(join(hostile, "var/lib/dpkg/info/inside.list"), "");
+  truncateSync(join(hostile, "var/lib/dpkg/info/inside.list"), 1 << 40);
+  const started = Date.now();
+  const hdb = openPackageDatabase(new RootFs(hostile))!;
+  t.same(hdb.packages().map((p) => p.name), ["inside"], "an absolute symlink resolves inside the root");
+  t.same(hdb.ownersOf("/etc/status"), [], "a 1 TiB list is not read");
+  t.ok(Date.now() - started < 5000, "quickly");
+});
