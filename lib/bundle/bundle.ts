@@ -161,7 +161,13 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
     }
     // Package records for scanners, for what the bundle finally holds.
     packages = openPackageDatabase(root);
-    if (packages && options.packageRecords !== false) addPackageRecords(graph, root, packages, log);
+    if (packages && options.packageRecords !== false) {
+      addPackageRecords(graph, root, packages, log);
+      // --exclude applies to the records too (they are made from what it left).
+      for (const pattern of options.exclude ?? []) {
+        for (const node of graph.entries()) if (isExcluded(node.path, pattern)) graph.remove(node.path);
+      }
+    }
     else if (!packages) log("Info", "the root has no dpkg database (/var/lib/dpkg/status): no package records");
   } catch (error) {
     throw asBundleError(error);

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { RootFs } from "../fs/root.js";
 import type { FileGraph } from "../graph/file-graph.js";
+import { sourceDateEpoch } from "../image/config.js";
 import { VERSION } from "../version.js";
 import { parseStanzas, type InstalledPackage, type OsRelease, type PackageDatabase } from "./dpkg.js";
 import { ownerOfNode } from "./records.js";
@@ -256,10 +257,6 @@ function isoTime(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace(/\.000Z$/, "Z");
 }
 
-function sourceDateEpoch(): number {
-  const value = process.env["SOURCE_DATE_EPOCH"];
-  return value !== undefined && /^\d+$/.test(value) ? Number(value) : 0;
-}
 
 function spdxIdPart(s: string): string {
   return s.replace(/[^A-Za-z0-9.-]/g, "-");
