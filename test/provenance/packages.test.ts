@@ -300,3 +300,25 @@ t.test("a crafted database: dpkg-query --admindir and our reader agree; hostile 
   t.same(hdb.ownersOf("/etc/status"), [], "a 1 TiB list is not read");
   t.ok(Date.now() - started < 5000, "quickly");
 });
+
+t.test("--json and --tree name each object's package, as dpkg-query does", async (t) => {
+  const r = await magicpakCli(["--json", "/usr/bin/jq"]);
+  t.equal(r.status, 0, "magicpak --json /usr/bin/jq", { stderr: r.stderr });
+  const graph = JSON.parse(r.stdout) as { objects: { realPath: string }[]; packages: ({ name: string; version: string } | null)[] };
+  const owners = dpkgOwners("/var/lib/dpkg", graph.objects.flatMap((o) => spellings(o.realPath)));
+  const expected = graph.objects.map((o) => spellings(o.realPath).map((s) => owners.get(s)).find((x) => x !== undefined)?.split(":")[0] ?? null);
+  t.same(graph.packages.map((p) => p?.name ?? null), expected, "each object's package");
+  const root = fixture("MAGICPAK_ARM64_ROOT");
+  const version = run("dpkg-query", [`--admindir=${join(root, "var/lib/dpkg")}`, "-W", "-f", "${Version}", "bash"]);
+  const tree = await magicpakCli(["--tree", "--root", root, "/usr/bin/bash"]);
+  t.match(tree.stdout.split("\n")[0], `/usr/bin/bash {bash ${version}}`, "--tree: the root's bash and its version");
+});
+
+t.test("the records' reasons, and --exclude applies to them", async (t) => {
+  const { graph } = await bundle({ inputs: ["/usr/bin/jq"], exclude: ["/var/lib/dpkg/status.d/libc6*"] });
+  const record = graph.get("/var/lib/dpkg/status.d/libjq1");
+  const version = run("dpkg-query", ["-W", "-f", "${Version}", "libjq1"]);
+  t.same(record?.reasons, [{ kind: "package-record", package: `libjq1 ${version}`, file: "/usr/lib/x86_64-linux-gnu/libjq.so.1.0.4" }], "package record of FILE's package");
+  t.notOk(graph.has("/var/lib/dpkg/status.d/libc6"), "excluded");
+  t.ok(graph.get("/etc/os-release")?.kind === "file", "/etc/os-release is a file, not the root's symlink");
+});
