@@ -15,6 +15,7 @@ import { InputError, Loader } from "../lib/loader/load.js";
 import type { LoadGraph } from "../lib/loader/model.js";
 import { formatTrace, isComplete } from "../lib/report/trace.js";
 import { formatTree } from "../lib/report/tree.js";
+import { openPackageDatabase } from "../lib/provenance/dpkg.js";
 import { VERSION } from "../lib/version.js";
 
 class UsageError extends Error {}
@@ -52,10 +53,12 @@ const VALUE_OPTIONS = [
   "user",
   "label",
   "tag",
+  "sbom",
+  "sbomFormat",
 ] as const;
 /** The value options that may be repeated; the others may be given once. */
 const REPEATABLE_OPTIONS = ["include", "exclude", "mkdir", "env", "label"] as const;
-const FLAG_OPTIONS = ["verbose", "test", "dynamic", "compress", "experimentalNoloadResolver", "list", "tree", "json", "help", "version", "nss", "passwd", "tmp", "caCertificates", "tzdata", "gconv"] as const;
+const FLAG_OPTIONS = ["verbose", "test", "dynamic", "compress", "experimentalNoloadResolver", "list", "tree", "json", "help", "version", "nss", "passwd", "tmp", "caCertificates", "tzdata", "gconv", "packageRecords"] as const;
 
 /** The command line's options, checked, by their camelCase names (the option parser's keys). */
 interface Parsed {
@@ -194,6 +197,9 @@ function parse(argv: string[]): { options: Parsed; paths: string[] } {
     .option("--user <USER>", "Image User", strings)
     .option("--label <KEY=VALUE>", "Image label (repeatable)", strings)
     .option("--tag <NAME[:TAG]>", "Image reference name (OCI ref.name, Docker RepoTags)", strings)
+    .option("--no-package-records", "Do not add /var/lib/dpkg/status.d records and /etc/os-release for package scanners")
+    .option("--sbom <FILE>", "Write the bundle's SBOM (also attached to --oci/--oci-archive images)", strings)
+    .option("--sbom-format <FORMAT>", "spdx (SPDX 2.3 JSON, default) or cyclonedx (CycloneDX 1.5 JSON)", strings)
     .option("--resolver <R>", "With --list/--json: ts (default, the model) or native (ask this machine's loader by dlopen, host root only)", strings)
     .option("-V, --version", "Print the version and whether the native addon is loaded");
   cli.help();
@@ -284,6 +290,8 @@ async function bundleMode(paths: string[], options: Parsed, warn: (text: string)
     compress: flags.compress ? { upxArgs: hyphenValues["--upx-arg"], upx: once.upx === undefined ? undefined : requireOnPath(once.upx, "upx") } : undefined,
     environment: { libraryPath: once.libraryPath ?? null, preload: once.preload ?? null },
     images: imageOptions(options),
+    packageRecords: flags.packageRecords !== false,
+    sbom: once.sbom !== undefined ? { path: once.sbom, format: sbomFormat(once.sbomFormat) } : undefined,
     extras: {
       nss: flags.nss !== false,
       passwd: flags.passwd === true,
@@ -335,6 +343,11 @@ function dlopenNotesChoice(value: string | undefined): "none" | "required" | "re
   throw new UsageError(`--dlopen-notes must be none, required, recommended or all (got ${JSON.stringify(value)})`);
 }
 
+function sbomFormat(value: string | undefined): "spdx" | "cyclonedx" {
+  if (value === undefined || value === "spdx" || value === "cyclonedx") return value ?? "spdx";
+  throw new UsageError(`--sbom-format must be spdx or cyclonedx (got ${JSON.stringify(value)})`);
+}
+
 function tracerChoice(value: string | undefined): TracerChoice {
   if (value === undefined || value === "auto" || value === "native" || value === "strace") return value ?? "auto";
   throw new UsageError(`--tracer must be auto, native or strace (got ${JSON.stringify(value)})`);
@@ -375,7 +388,13 @@ function listMode(files: string[], options: Parsed, print: (text: string) => voi
     cwd: options.once.cwd ?? "/",
   });
   let status = 0;
-  const graphs: LoadGraph[] = [];
+  const graphs: (LoadGraph & { packages?: unknown })[] = [];
+  const db = openPackageDatabase(loader.root);
+  const packageOf = (path: string) => {
+    const resolved = db ? loader.root.tryResolve(path) : null;
+    const pkg = resolved ? db!.ownersOf(resolved.path)[0] : undefined;
+    return pkg ? { name: pkg.name, version: pkg.version, architecture: pkg.architecture } : null;
+  };
   for (const file of files) {
     let graph: LoadGraph;
     try {
@@ -390,12 +409,17 @@ function listMode(files: string[], options: Parsed, print: (text: string) => voi
     }
     if (!isComplete(graph)) status = 1;
     if (options.flags.json) {
-      graphs.push(graph);
+      // Each object's package (null for files no package owns, or a root without a database).
+      graphs.push(db ? { ...graph, packages: graph.objects.map((o) => packageOf(o.realPath)) } : graph);
       continue;
     }
     if (files.length > 1) print(`${file}:`);
     if (options.flags.tree) {
-      for (const line of formatTree(graph)) print(line);
+      const describe = db ? (path: string) => {
+        const pkg = packageOf(path);
+        return pkg ? `${pkg.name} ${pkg.version}` : "no package";
+      } : undefined;
+      for (const line of formatTree(graph, describe)) print(line);
     } else {
       const trace = formatTrace(graph, file);
       for (const line of trace.lines) print(line);

@@ -35,3 +35,7 @@ export type { NativeAddon, NativeResolution, NativeTraceRequest, NativeTraceOutp
 export { nativeLoadGraph, crossCheck, type NativeLoadGraph, type NativeLoadedObject, type NativeMissingObject, type CrossCheckEntry, type CrossCheckSkip } from "./loader/native-resolver.js";
 export { writeOciLayout, writeOciArchive, writeDockerArchive, imageDefaults, imageEntrypoint, imagePlatform, layerEntries, tarStream, StableGzip, ImageError, DEFAULT_PATH } from "./image/index.js";
 export type { ImageOptions, ImageResult, ImagePlatform, TarEntry, Descriptor } from "./image/index.js";
+export { openPackageDatabase, readOsRelease, type PackageDatabase, type InstalledPackage, type OsRelease } from "./provenance/dpkg.js";
+export { addPackageRecords } from "./provenance/records.js";
+export { buildSbom, type SbomFormat, type SbomOptions } from "./provenance/sbom.js";
+export type { ImageAttachment } from "./image/config.js";

@@ -2,9 +2,9 @@
 // executables, --mkdir, --include, --exclude, --test, then emit. Nothing is written to OUTPUT
 // until the plan is complete and the test has passed.
 
-import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { isAbsolute, join, posix, resolve as resolveHost } from "node:path";
+import { dirname, isAbsolute, join, posix, resolve as resolveHost } from "node:path";
 import { RootFs, fileIdentity } from "../fs/root.js";
 import { FileGraph, GraphConflictError, type FileNode, type Reason } from "../graph/file-graph.js";
 import { childPath } from "../graph/paths.js";
@@ -21,6 +21,9 @@ import { addRuntimeExtras, type ExtrasOptions } from "./extras.js";
 import type { Logger } from "./log.js";
 import { imageDefaults, writeDockerArchive, writeOciArchive, writeOciLayout, type ImageOptions, type ImageResult } from "../image/index.js";
 import { traceProgram, TracerUnavailable, type TracerChoice } from "../trace/index.js";
+import { openPackageDatabase, readOsRelease, type PackageDatabase } from "../provenance/dpkg.js";
+import { addPackageRecords } from "../provenance/records.js";
+import { buildSbom, SBOM_MEDIA_TYPES, type SbomFormat } from "../provenance/sbom.js";
 // Registers the native ptrace tracer when the optional addon loads; everything works without it.
 import "../native/addon.js";
 
@@ -55,6 +58,17 @@ export interface BundleOptions {
   images?: { ociLayout?: string; ociArchive?: string; dockerArchive?: string; config?: Partial<ImageOptions> };
   /** Runtime extras: NSS, libgcc_s, .note.dlopen, gconv, CA certificates, passwd, /tmp, tzdata, ld.so.cache. */
   extras?: ExtrasOptions;
+  /**
+   * Package records for scanners (default true; --no-package-records): when the root has a dpkg
+   * database, /var/lib/dpkg/status.d/<package> (+ <package>.md5sums) for each package the bundle's
+   * files come from, and the root's /etc/os-release and /etc/debian_version as files.
+   */
+  packageRecords?: boolean;
+  /**
+   * --sbom: write the bundle's SBOM (SPDX 2.3 JSON, or CycloneDX 1.5 JSON) to `path` after the
+   * test passed; OCI images get it attached as an artifact referring to the image manifest.
+   */
+  sbom?: { path: string; format?: SbomFormat };
   /** The target's environment (LD_LIBRARY_PATH, LD_PRELOAD), never this process's. */
   environment?: Pick<TargetEnvironment, "libraryPath" | "preload">;
   test?: {
@@ -75,6 +89,8 @@ export interface BundleResult {
   /** The load graph of each input. */
   loads: LoadGraph[];
   output: string | null;
+  /** The root's package database (null when it has none): which package each file comes from. */
+  packages: PackageDatabase | null;
 }
 
 export async function bundle(options: BundleOptions): Promise<BundleResult> {
@@ -88,6 +104,7 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   const graph = new FileGraph();
   const loads: LoadGraph[] = [];
   const inputs = options.inputs.map((i) => (posix.isAbsolute(i) ? i : posix.join(cwd, i)));
+  let packages: PackageDatabase | null = null;
   try {
     // 1-2. Each input's shared-object closure, then the executable itself.
     for (const path of inputs) {
@@ -142,6 +159,16 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
         }
       }
     }
+    // Package records for scanners, for what the bundle finally holds.
+    packages = openPackageDatabase(root);
+    if (packages && options.packageRecords !== false) {
+      addPackageRecords(graph, root, packages, log);
+      // --exclude applies to the records too (they are made from what it left).
+      for (const pattern of options.exclude ?? []) {
+        for (const node of graph.entries()) if (isExcluded(node.path, pattern)) graph.remove(node.path);
+      }
+    }
+    else if (!packages) log("Info", "the root has no dpkg database (/var/lib/dpkg/status): no package records");
   } catch (error) {
     throw asBundleError(error);
   }
@@ -149,13 +176,13 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   const scratch = options.compress ? mkdtempSync(join(tmpdir(), "magicpak-upx-")) : null;
   try {
     if (options.compress) await compressInputs(graph, root, inputs, options.compress, scratch!, log);
-    return await testAndEmit(graph, loads, inputs, options, log);
+    return await testAndEmit(graph, loads, inputs, options, log, root, packages);
   } finally {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
 }
 
-async function testAndEmit(graph: FileGraph, loads: LoadGraph[], inputs: string[], options: BundleOptions, log: Logger): Promise<BundleResult> {
+async function testAndEmit(graph: FileGraph, loads: LoadGraph[], inputs: string[], options: BundleOptions, log: Logger, root: RootFs, packages: PackageDatabase | null): Promise<BundleResult> {
   // 6. --test, in a jail built from the plan.
   if (options.test) {
     const tests: JailTest[] = options.test.command !== undefined
@@ -177,6 +204,24 @@ async function testAndEmit(graph: FileGraph, loads: LoadGraph[], inputs: string[
       throw asBundleError(error);
     }
   }
+  // The SBOM, of the same tested plan.
+  let sbom: Buffer | null = null;
+  if (options.sbom) {
+    const format = options.sbom.format ?? "spdx";
+    if (format !== "spdx" && format !== "cyclonedx") throw new BundleError("--sbom-format", `must be spdx or cyclonedx (got ${JSON.stringify(format)})`);
+    sbom = buildSbom(graph, root, packages, readOsRelease(root), { format, name: `magicpak bundle of ${inputs.map((i) => posix.basename(i)).join(", ")}` });
+    const path = resolveHost(options.sbom.path);
+    const partial = `${path}.magicpak-partial`;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(partial, sbom, { mode: 0o644 });
+      renameSync(partial, path);
+    } catch (error) {
+      rmSync(partial, { force: true });
+      throw new BundleError(options.sbom.path, `cannot write the SBOM: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+    log("Info", `SBOM (${format}) ${path}: ${sbom.length} bytes`);
+  }
   // Images, from the same tested plan.
   const images = options.images;
   if (images && (images.ociLayout || images.ociArchive || images.dockerArchive)) {
@@ -185,6 +230,10 @@ async function testAndEmit(graph: FileGraph, loads: LoadGraph[], inputs: string[
     // With --install-to the image runs the program by the path the user chose (/bin/ + name).
     const entrypoint = options.installTo !== undefined ? [installPath(options.installTo, input)] : defaults.entrypoint;
     const config: ImageOptions = { ...defaults, entrypoint, ...images.config } as ImageOptions;
+    if (sbom) {
+      const type = SBOM_MEDIA_TYPES[options.sbom!.format ?? "spdx"];
+      config.attachments = [...(config.attachments ?? []), { artifactType: type, mediaType: type, content: sbom }];
+    }
     const written: [string | undefined, (g: FileGraph, p: string, o: ImageOptions) => Promise<ImageResult>, string][] = [
       [images.ociLayout, writeOciLayout, "OCI image layout"],
       [images.ociArchive, writeOciArchive, "OCI archive"],
@@ -196,7 +245,7 @@ async function testAndEmit(graph: FileGraph, loads: LoadGraph[], inputs: string[
       log("Info", `${what} ${path}: ${result.digest}`);
     }
   }
-  return { graph, loads, output };
+  return { graph, loads, output, packages };
 }
 
 /** The image path of an input installed with --install-to (a trailing "/" appends its name). */

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
 import { resolve as resolveHostPath } from "node:path";
 import { PathError, errnoText } from "../errors.js";
 
@@ -163,6 +163,38 @@ export class RootFs {
       return readFileSync(resolved.hostPath);
     } catch {
       return null;
+    }
+  }
+
+  /**
+   * Like readFile, for data a hostile root controls: opened without following a last symlink
+   * (the path is canonical, so one there appeared after resolving), checked to be a regular file
+   * by the descriptor, and read up to `limit` bytes. null when absent, not a regular file or larger.
+   */
+  readFileBounded(path: string, limit: number): Buffer | null {
+    const resolved = this.tryResolve(path);
+    if (!resolved || !resolved.stats.isFile() || resolved.stats.size > limit) return null;
+    let fd: number;
+    try {
+      fd = openSync(resolved.hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch {
+      return null;
+    }
+    try {
+      const stats = fstatSync(fd);
+      if (!stats.isFile() || stats.size > limit) return null;
+      const buffer = Buffer.alloc(Math.min(stats.size, limit) + 1);
+      let length = 0;
+      while (length < buffer.length) {
+        const n = readSync(fd, buffer, length, buffer.length - length, null);
+        if (n === 0) break;
+        length += n;
+      }
+      return length > limit ? null : buffer.subarray(0, length);
+    } catch {
+      return null;
+    } finally {
+      closeSync(fd);
     }
   }
 

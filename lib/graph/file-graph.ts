@@ -19,7 +19,9 @@ export type Reason =
   | { kind: "include"; pattern: string }
   | { kind: "dynamic"; by: string }
   | { kind: "mkdir" }
-  | { kind: "extra"; what: string };
+  | { kind: "extra"; what: string }
+  /** A package scanner's record of the package `file` (an image path) comes from: "NAME VERSION". */
+  | { kind: "package-record"; package: string; file: string };
 
 interface NodeBase {
   /** Absolute path inside the image, normalised, no symlinks in its parent. */

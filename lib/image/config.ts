@@ -34,6 +34,19 @@ export interface ImageOptions {
   created?: number;
   /** history[0].created_by (default "magicpak VERSION"). */
   createdBy?: string;
+  /**
+   * OCI only: artifacts attached to the image (an SBOM): each is a manifest of its own whose
+   * `subject` is the image manifest, listed in index.json after the image.
+   */
+  attachments?: ImageAttachment[];
+}
+
+/** An artifact referring to the image: one blob of `mediaType`, typed `artifactType`. */
+export interface ImageAttachment {
+  artifactType: string;
+  mediaType: string;
+  content: Buffer;
+  annotations?: Record<string, string>;
 }
 
 /** Docker's default PATH, the one a FROM scratch image gets from `docker run` when Env has none. */
@@ -55,6 +68,7 @@ export interface NormalizedImage {
   os: "linux";
   created: number;
   createdBy: string;
+  attachments: ImageAttachment[];
 }
 
 export function normalizeImageOptions(options: ImageOptions): NormalizedImage {
@@ -105,6 +119,7 @@ export function normalizeImageOptions(options: ImageOptions): NormalizedImage {
     os: options.os,
     created: options.created ?? sourceDateEpoch(),
     createdBy: options.createdBy ?? `magicpak ${VERSION}`,
+    attachments: [...(options.attachments ?? [])],
   };
 }
 
@@ -133,6 +148,7 @@ function isoTime(seconds: number): string {
 }
 
 export const MEDIA = {
+  empty: "application/vnd.oci.empty.v1+json",
   index: "application/vnd.oci.image.index.v1+json",
   manifest: "application/vnd.oci.image.manifest.v1+json",
   config: "application/vnd.oci.image.config.v1+json",
@@ -179,11 +195,33 @@ function ociPlatform(image: NormalizedImage): Record<string, string> {
   return { architecture: image.architecture, os: image.os, ...(image.variant !== undefined ? { variant: image.variant } : {}) };
 }
 
-/** index.json of the layout: the one manifest, with its platform and, for --tag, its ref.name. */
-export function ociIndex(image: NormalizedImage, manifest: Descriptor): Buffer {
+/**
+ * An artifact manifest (image-spec 1.1): the empty config, the artifact's blob as its one layer,
+ * and the image manifest as its subject, which the referrers of the image are found by.
+ */
+export function artifactManifest(image: NormalizedImage, artifactType: string, empty: Descriptor, blob: Descriptor, subject: Descriptor, annotations: Record<string, string> = {}): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA.manifest,
+      artifactType,
+      config: { mediaType: empty.mediaType, digest: empty.digest, size: empty.size },
+      layers: [{ mediaType: blob.mediaType, digest: blob.digest, size: blob.size }],
+      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+      annotations: { "org.opencontainers.image.created": isoTime(image.created), ...annotations },
+    }),
+  );
+}
+
+/**
+ * index.json of the layout: the image manifest, with its platform and, for --tag, its ref.name;
+ * then the artifacts referring to it (with their artifactType, without a ref.name).
+ */
+export function ociIndex(image: NormalizedImage, manifest: Descriptor, artifacts: (Descriptor & { artifactType: string })[] = []): Buffer {
   const descriptor: Record<string, unknown> = { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size, platform: ociPlatform(image) };
   if (image.refName !== undefined) descriptor["annotations"] = { "org.opencontainers.image.ref.name": image.refName };
-  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests: [descriptor] }));
+  const referrers = artifacts.map((a) => ({ mediaType: a.mediaType, digest: a.digest, size: a.size, artifactType: a.artifactType }));
+  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests: [descriptor, ...referrers] }));
 }
 
 export const OCI_LAYOUT = Buffer.from(JSON.stringify({ imageLayoutVersion: "1.0.0" }));

@@ -45,6 +45,7 @@ export async function writeDockerArchive(graph: FileGraph, file: string, options
       manifest: null,
       config: { mediaType: MEDIA.config, digest: configDigest, size: config.length },
       layer: { mediaType: MEDIA.layerTar, digest: layer.digest, size: layer.size, diffId: layer.diffId },
+      attachments: [],
     };
   });
   return { ...result, path };

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FileGraph } from "../graph/file-graph.js";
 import { blobPath, digestHex, writeBlob, writeLayerBlob, type Descriptor } from "./blob.js";
-import { imageConfig, MEDIA, normalizeImageOptions, OCI_LAYOUT, ociIndex, ociManifest, type ImageOptions, type NormalizedImage } from "./config.js";
+import { artifactManifest, imageConfig, MEDIA, normalizeImageOptions, OCI_LAYOUT, ociIndex, ociManifest, type ImageOptions, type NormalizedImage } from "./config.js";
 import { intoDirectory, intoFile } from "./destination.js";
 import { layerEntries } from "./layer.js";
 import { writeTar } from "./archive.js";
@@ -24,6 +24,8 @@ export interface ImageResult {
   config: Descriptor;
   /** The layer as stored: gzipped in OCI, a plain tar in a Docker archive. diffId is the plain tar's digest. */
   layer: Descriptor & { diffId: string };
+  /** OCI only: the manifests of the attached artifacts (ImageOptions.attachments), in order. */
+  attachments: (Descriptor & { artifactType: string; blob: Descriptor })[];
 }
 
 /** Writes an OCI image layout into `dir` (absent or empty). */
@@ -51,7 +53,8 @@ export async function writeOciArchive(graph: FileGraph, file: string, options: I
 /** The layout's files in the archive, sorted: blobs/, blobs/sha256/, the blobs, index.json, oci-layout. */
 function layoutEntries(layout: string, built: Omit<ImageResult, "path">): TarEntry[] {
   const blobs = join(layout, "blobs/sha256");
-  const digests = [...new Set([built.layer.digest, built.config.digest, built.manifest!.digest])].sort();
+  const attached = built.attachments.flatMap((a) => [a.digest, a.blob.digest, EMPTY_DIGEST]);
+  const digests = [...new Set([built.layer.digest, built.config.digest, built.manifest!.digest, ...attached])].sort();
   return [
     { type: "directory", path: "blobs", mode: 0o755 },
     { type: "directory", path: "blobs/sha256", mode: 0o755 },
@@ -68,7 +71,18 @@ async function buildLayout(entries: TarEntry[], dir: string, image: NormalizedIm
   const layerDescriptor = { mediaType: MEDIA.layerGzip, digest: layer.digest, size: layer.size };
   const config = writeBlob(blobs, MEDIA.config, imageConfig(image, layer.diffId));
   const manifest = writeBlob(blobs, MEDIA.manifest, ociManifest(image, config, layerDescriptor));
-  writeFileSync(join(dir, "index.json"), ociIndex(image, manifest), { mode: 0o644 });
+  const attachments: ImageResult["attachments"] = [];
+  for (const attachment of image.attachments) {
+    const empty = writeBlob(blobs, MEDIA.empty, EMPTY);
+    const blob = writeBlob(blobs, attachment.mediaType, attachment.content);
+    const written = writeBlob(blobs, MEDIA.manifest, artifactManifest(image, attachment.artifactType, empty, blob, manifest, attachment.annotations));
+    attachments.push({ ...written, artifactType: attachment.artifactType, blob });
+  }
+  writeFileSync(join(dir, "index.json"), ociIndex(image, manifest, attachments), { mode: 0o644 });
   writeFileSync(join(dir, "oci-layout"), OCI_LAYOUT, { mode: 0o644 });
-  return { digest: manifest.digest, manifest, config, layer: { ...layerDescriptor, diffId: layer.diffId } };
+  return { digest: manifest.digest, manifest, config, layer: { ...layerDescriptor, diffId: layer.diffId }, attachments };
 }
+
+/** The empty JSON object, the config of an artifact manifest (image-spec's empty descriptor). */
+const EMPTY = Buffer.from("{}");
+const EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";

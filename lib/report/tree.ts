@@ -18,8 +18,13 @@ const TAGS: Record<FoundBy, string> = {
   audit: "[audit]",
 };
 
-export function formatTree(graph: LoadGraph): string[] {
-  const out: string[] = [graph.input];
+/**
+ * The tree's lines. With `packageOf`, each object found gets "{package version}" (what it returns
+ * for the object's real path: its package in the root's database, or "no package").
+ */
+export function formatTree(graph: LoadGraph, packageOf?: (realPath: string) => string): string[] {
+  const pkg = (object: LoadedObject) => (packageOf ? ` {${packageOf(object.realPath)}}` : "");
+  const out: string[] = [graph.input + (packageOf && graph.objects[0] ? pkg(graph.objects[0]) : "")];
   const shown = new Set<number>([0]);
   const visit = (object: LoadedObject, prefix: string) => {
     object.edges.forEach((edge, i) => {
@@ -37,7 +42,7 @@ export function formatTree(graph: LoadGraph): string[] {
       // breadth-first order); everywhere else it is a reference.
       const home = child.loader === object.index && child.name === edge.name && !shown.has(child.index);
       const tag = home || child.foundBy === "interpreter" ? TAGS[child.foundBy] : "[already loaded]";
-      out.push(`${branch}${edge.name} => ${child.path || child.realPath} ${tag}${child.variants.length ? ` (also: ${child.variants.join(", ")})` : ""}`);
+      out.push(`${branch}${edge.name} => ${child.path || child.realPath} ${tag}${child.variants.length ? ` (also: ${child.variants.join(", ")})` : ""}${home || child.foundBy === "interpreter" ? pkg(child) : ""}`);
       if (home) {
         shown.add(child.index);
         visit(child, childPrefix);
@@ -47,7 +52,7 @@ export function formatTree(graph: LoadGraph): string[] {
   visit(graph.objects[0]!, "");
   for (const audit of graph.audit) {
     out.push(`audit module (its own namespace):`);
-    out.push(...formatTree(audit).map((line) => `  ${line}`));
+    out.push(...formatTree(audit, packageOf).map((line) => `  ${line}`));
   }
   if (graph.error) out.push(`error: ${graph.error}`);
   return out;
