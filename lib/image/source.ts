@@ -464,6 +464,7 @@ function readSyncFully(fd: number, buffer: Buffer): void {
 /** The entry's path relative to the root, or null for the root itself; refuses absolute and ".." names. */
 function safeName(raw: string, refuse: (entry: string, problem: string) => Error): string | null {
   if (raw.includes("\0")) throw refuse(raw, "NUL in the name");
+  if (raw === "/") return null; // the root directory itself (umoci writes it)
   if (raw.startsWith("/")) throw refuse(raw, "absolute name (would be written outside the root)");
   const parts = raw.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.includes("..")) throw refuse(raw, "\"..\" in the name (would be written outside the root)");
