@@ -94,7 +94,9 @@ export async function bundleFromImage(options: FromImageOptions): Promise<FromIm
         images: undefined,
         test: options.test ? { ...options.test, ...(tools ?? {}) } : undefined,
       });
-      const image = imageOptionsFor(result, input, program !== null && (options.inputs === undefined || options.inputs.length === 0 || sameProgram(options.inputs[0]!, inputs[0]!, program)), source.config, options);
+      const explicit = options.inputs !== undefined && options.inputs.length > 0;
+      const carry = program !== null && (!explicit || sameProgram(options.inputs![0]!, program, () => resolveProgram(source.root, program, source.config, name)));
+      const image = imageOptionsFor(result, input, carry, source.config, options);
       if (image.architecture !== source.platform.architecture) throw new BundleError(input, `is ${image.architecture}, but the image is ${name}`);
       const outputSize = result.graph.entries().reduce((sum, n) => sum + (n.kind === "file" ? n.size : n.kind === "generated" ? n.content.length : 0), 0);
       results.push({ platform: name, input, inputSize: source.inputSize, outputSize, bundle: result, image });
@@ -107,8 +109,14 @@ export async function bundleFromImage(options: FromImageOptions): Promise<FromIm
   }
 }
 
-function sameProgram(given: string, resolved: string, program: string): boolean {
-  return given === program || given === resolved;
+/** Whether the INPUT given is the config's program (by its name or the path it resolves to). */
+function sameProgram(given: string, program: string, resolved: () => string): boolean {
+  if (given === program) return true;
+  try {
+    return posix.normalize(given) === resolved();
+  } catch {
+    return false;
+  }
 }
 
 /** The config's program: Entrypoint's first element, else Cmd's. */

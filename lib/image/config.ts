@@ -213,14 +213,17 @@ export function ociIndex(image: NormalizedImage, manifest: Descriptor): Buffer {
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests: [descriptor] }));
 }
 
-/** index.json of a multi-platform layout: one descriptor per platform, in the order given. */
-export function ociMultiIndex(images: { image: NormalizedImage; manifest: Descriptor }[]): Buffer {
-  const manifests = images.map(({ image, manifest }) => {
-    const descriptor: Record<string, unknown> = { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size, platform: ociPlatform(image) };
-    if (image.refName !== undefined) descriptor["annotations"] = { "org.opencontainers.image.ref.name": image.refName };
-    return descriptor;
-  });
+/** The image index of a multi-platform image: one manifest descriptor per platform, in the order given. */
+export function ociPlatformIndex(images: { image: NormalizedImage; manifest: Descriptor }[]): Buffer {
+  const manifests = images.map(({ image, manifest }) => ({ mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size, platform: ociPlatform(image) }));
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests }));
+}
+
+/** index.json of a multi-platform layout: the one image index (as skopeo and buildkit write it), with ref.name for --tag. */
+export function ociLayoutIndex(image: NormalizedImage, index: Descriptor): Buffer {
+  const descriptor: Record<string, unknown> = { mediaType: index.mediaType, digest: index.digest, size: index.size };
+  if (image.refName !== undefined) descriptor["annotations"] = { "org.opencontainers.image.ref.name": image.refName };
+  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests: [descriptor] }));
 }
 
 export const OCI_LAYOUT = Buffer.from(JSON.stringify({ imageLayoutVersion: "1.0.0" }));

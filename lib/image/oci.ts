@@ -4,8 +4,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FileGraph } from "../graph/file-graph.js";
-import { blobPath, digestHex, sha256, writeBlob, writeLayerBlob, type Descriptor } from "./blob.js";
-import { imageConfig, MEDIA, normalizeImageOptions, OCI_LAYOUT, ociIndex, ociManifest, ociMultiIndex, type ImageOptions, type NormalizedImage } from "./config.js";
+import { blobPath, digestHex, writeBlob, writeLayerBlob, type Descriptor } from "./blob.js";
+import { imageConfig, MEDIA, normalizeImageOptions, OCI_LAYOUT, ociIndex, ociLayoutIndex, ociManifest, ociPlatformIndex, type ImageOptions, type NormalizedImage } from "./config.js";
 import { intoDirectory, intoFile } from "./destination.js";
 import { layerEntries } from "./layer.js";
 import { ImageError } from "./errors.js";
@@ -82,8 +82,9 @@ export interface PlatformImage {
 
 export interface MultiImageResult {
   path: string;
-  /** The digest of index.json's content (what a registry would call the index digest). */
+  /** The image index's digest (what a registry would call the index digest). */
   digest: string;
+  index: Descriptor;
   /** Each platform's image, in the order given. */
   images: Omit<ImageResult, "path">[];
 }
@@ -104,7 +105,7 @@ export async function writeOciArchiveIndex(images: PlatformImage[], file: string
     mkdirSync(layout, { mode: 0o755 });
     const built = await buildMultiLayout(prepared, layout);
     const blobs = join(layout, "blobs/sha256");
-    const digests = [...new Set(built.images.flatMap((i) => [i.layer.digest, i.config.digest, i.manifest!.digest]))].sort();
+    const digests = [...new Set([built.index.digest, ...built.images.flatMap((i) => [i.layer.digest, i.config.digest, i.manifest!.digest])])].sort();
     await writeTar(out, [
       { type: "directory", path: "blobs", mode: 0o755 },
       { type: "directory", path: "blobs/sha256", mode: 0o755 },
@@ -122,7 +123,7 @@ function prepareMulti(images: PlatformImage[]): { image: NormalizedImage; entrie
   return images.map(({ graph, options }) => ({ image: normalizeImageOptions(options), entries: layerEntries(graph) }));
 }
 
-async function buildMultiLayout(prepared: { image: NormalizedImage; entries: TarEntry[] }[], dir: string): Promise<{ digest: string; images: Omit<ImageResult, "path">[] }> {
+async function buildMultiLayout(prepared: { image: NormalizedImage; entries: TarEntry[] }[], dir: string): Promise<{ digest: string; index: Descriptor; images: Omit<ImageResult, "path">[] }> {
   const blobs = join(dir, "blobs/sha256");
   mkdirSync(blobs, { recursive: true, mode: 0o755 });
   const images: Omit<ImageResult, "path">[] = [];
@@ -133,8 +134,8 @@ async function buildMultiLayout(prepared: { image: NormalizedImage; entries: Tar
     const manifest = writeBlob(blobs, MEDIA.manifest, ociManifest(image, config, layerDescriptor));
     images.push({ digest: manifest.digest, manifest, config, layer: { ...layerDescriptor, diffId: layer.diffId } });
   }
-  const index = ociMultiIndex(prepared.map((p, i) => ({ image: p.image, manifest: images[i]!.manifest! })));
-  writeFileSync(join(dir, "index.json"), index, { mode: 0o644 });
+  const index = writeBlob(blobs, MEDIA.index, ociPlatformIndex(prepared.map((p, i) => ({ image: p.image, manifest: images[i]!.manifest! }))));
+  writeFileSync(join(dir, "index.json"), ociLayoutIndex(prepared[0]!.image, index), { mode: 0o644 });
   writeFileSync(join(dir, "oci-layout"), OCI_LAYOUT, { mode: 0o644 });
-  return { digest: sha256(index), images };
+  return { digest: index.digest, index, images };
 }

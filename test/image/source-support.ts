@@ -91,8 +91,13 @@ export function writeTestLayout(dir: string, images: TestImage[], tag = "latest"
       config: { mediaType: "application/vnd.oci.image.config.v1+json", ...c },
       layers: gz.map((g) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: g.digest, size: g.size })),
     }));
-    return { mediaType: "application/vnd.oci.image.manifest.v1+json", ...put(manifest), platform: image.platform, annotations: { "org.opencontainers.image.ref.name": tag } };
+    return { mediaType: "application/vnd.oci.image.manifest.v1+json", ...put(manifest), platform: image.platform };
   });
-  writeFileSync(join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests }));
+  const ref = { "org.opencontainers.image.ref.name": tag };
+  // Several platforms: index.json names one image index (as skopeo and buildkit write them).
+  const top = manifests.length === 1
+    ? [{ ...manifests[0], annotations: ref }]
+    : [{ mediaType: "application/vnd.oci.image.index.v1+json", ...put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests }))), annotations: ref }];
+  writeFileSync(join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: top }));
   writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
 }
