@@ -35,3 +35,6 @@ export type { NativeAddon, NativeResolution, NativeTraceRequest, NativeTraceOutp
 export { nativeLoadGraph, crossCheck, type NativeLoadGraph, type NativeLoadedObject, type NativeMissingObject, type CrossCheckEntry, type CrossCheckSkip } from "./loader/native-resolver.js";
 export { writeOciLayout, writeOciArchive, writeDockerArchive, imageDefaults, imageEntrypoint, imagePlatform, layerEntries, tarStream, StableGzip, ImageError, DEFAULT_PATH } from "./image/index.js";
 export type { ImageOptions, ImageResult, ImagePlatform, TarEntry, Descriptor } from "./image/index.js";
+export { writeOciLayoutIndex, writeOciArchiveIndex, type PlatformImage, type MultiImageResult } from "./image/oci.js";
+export { EXTRACT_LIMITS, type ExtractLimits } from "./image/source.js";
+export { bundleFromImage, type FromImageOptions, type FromImageResult, type FromImagePlatformResult } from "./bundle/from-image.js";
