@@ -6,9 +6,11 @@
 // foreign jail of --test). Two runs give the same bytes.
 
 import t from "tap";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
 import { PassThrough } from "node:stream";
 import { main } from "../../bin/cli.js";
 import { bundleFromImage } from "../../lib/bundle/from-image.js";
@@ -174,11 +176,36 @@ t.test("jq: the image's Entrypoint is the input, its config carries over, runc g
   t.equal(slim, original, "the slimmed image prints the same");
   const stdin = runImage(`${oci}:slim`, ["jq", "-n", "--arg", "x", "é", "{x: $x, n: ([range(5)] | length)}"]);
   t.equal(stdin, runImage(`${debLayout}:deb`, ["jq", "-n", "--arg", "x", "é", "{x: $x, n: ([range(5)] | length)}"]), "another program line: the same");
+  // The outputs read back as sources: an OCI archive and a Docker archive (docker save's layout).
+  for (const source of [ociArchive, dockerArchive]) {
+    const back = fresh("back");
+    const r3 = await cli(["--from-image", source, fresh("back-out"), "--tag", "slim", "--oci", back]);
+    t.equal(r3.code, 0, r3.stderr);
+    t.equal(runImage(`${back}:slim`), original, `${source.endsWith("docker-archive.tar") ? "a Docker" : "an OCI"} archive as the source`);
+  }
   jqDigest = sha256File(ociArchive);
   const again = fresh("jq-again.tar");
   const r2 = await cli(["--from-image", `${debLayout}:deb`, fresh("jq-out"), "--tag", "slim", "--oci-archive", again]);
   t.equal(r2.code, 0, r2.stderr);
   t.equal(sha256File(again), jqDigest, "byte-reproducible: two runs, the same archive");
+});
+
+t.test("SIGTERM while the layers are extracted: the temporary root is removed", async (t) => {
+  if (!ok) return;
+  const before = run("ls", [tmpdir()]).split("\n").filter((n) => n.startsWith("magicpak-image-root-"));
+  const child = spawn(process.execPath, [fileURLToPath(new URL("../../../bin/magicpak.js", import.meta.url)), "--from-image", `${debLayout}:deb`, fresh("killed"), "-v"], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  await new Promise<void>((resolve) => child.stderr!.on("data", (c) => {
+    stderr += c;
+    if (stderr.includes("extract ")) resolve();
+  }));
+  await new Promise((r) => setTimeout(r, 300));
+  const during = run("ls", [tmpdir()]).split("\n").filter((n) => n.startsWith("magicpak-image-root-"));
+  child.kill("SIGTERM");
+  const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+  t.equal(code, 143, "exit 143");
+  t.ok(during.length > before.length, "a root was being extracted");
+  t.same(run("ls", [tmpdir()]).split("\n").filter((n) => n.startsWith("magicpak-image-root-")), before, "and is gone");
 });
 
 t.test("python3 with its stdlib and a script from the second layer", async (t) => {
