@@ -17,8 +17,8 @@ import { bundleFromImage, type FromImageOptions } from "../lib/bundle/from-image
 import { fixture } from "../test/support/fixtures.js";
 
 const cache = join(fixture("MAGICPAK_CACHE"), "from-image");
-const deb = join(cache, "oci-deb-v2");
-const multi = join(cache, "oci-multi-v2");
+const deb = join(cache, "oci-deb-v3");
+const multi = join(cache, "oci-multi-v3");
 if (!existsSync(join(deb, "index.json")) || !existsSync(join(multi, "index.json"))) {
   process.stderr.write(`bench: the input images are missing from ${cache}: run \`node test/run.js from-image\` first\n`);
   process.exit(1);

@@ -47,8 +47,13 @@ function ensureDebianTree(): boolean {
 }
 
 const SCRIPT = 'import base64, datetime, sys\nprint(base64.b64encode(b"magicpak").decode(), datetime.date(2024, 2, 29).isoformat(), sys.argv[1:])\n';
+const NGINX_CONF = "daemon off;\nmaster_process off;\nworker_processes 1;\npid /tmp/nginx.pid;\nerror_log stderr;\nevents { worker_connections 16; }\nhttp {\n  access_log off;\n  include /etc/nginx/mime.types;\n  server { listen 127.0.0.1:18080; root /app/www; }\n}\n";
+const PAGE = "<p>served by nginx from the image</p>\n";
 const appLayer: RawEntry[] = [
   { header: { name: "app/", type: "directory", mode: 0o755 } },
+  { header: { name: "app/nginx.conf", type: "file", mode: 0o644, size: NGINX_CONF.length }, content: Buffer.from(NGINX_CONF) },
+  { header: { name: "app/www/", type: "directory", mode: 0o755 } },
+  { header: { name: "app/www/index.html", type: "file", mode: 0o644, size: PAGE.length }, content: Buffer.from(PAGE) },
   { header: { name: "app/hello.py", type: "file", mode: 0o644, size: SCRIPT.length }, content: Buffer.from(SCRIPT) },
   // Whiteouts: jq's docs deleted, /usr/share/man made opaque (emptied) with one new page.
   { header: { name: "usr/share/doc/.wh.jq", type: "file", mode: 0o644, size: 0 } },
@@ -73,8 +78,8 @@ let debLayout = "";
 let multiLayout = "";
 if (ok) {
   // The layouts are cached beside the tree (tens of seconds to write).
-  debLayout = join(cache, "oci-deb-v2");
-  multiLayout = join(cache, "oci-multi-v2");
+  debLayout = join(cache, "oci-deb-v3");
+  multiLayout = join(cache, "oci-multi-v3");
   if (!existsSync(join(debLayout, "index.json")) || !existsSync(join(multiLayout, "index.json"))) {
     const base = await tarOf(treeEntries(debTree));
     const app = await tarOf(appLayer);
@@ -206,6 +211,54 @@ t.test("SIGTERM while the layers are extracted: the temporary root is removed", 
   t.equal(code, 143, "exit 143");
   t.ok(during.length > before.length, "a root was being extracted");
   t.same(run("ls", [tmpdir()]).split("\n").filter((n) => n.startsWith("magicpak-image-root-")), before, "and is gone");
+});
+
+/** nginx -c /app/nginx.conf in runc, as root (with the capabilities it uses) in the host's network namespace; the page it serves on 127.0.0.1:18080. */
+async function serveWithNginx(image: string): Promise<string> {
+  const target = fresh("nginx-bundle");
+  run(tools!.umoci, ["unpack", "--image", image, target]);
+  const configPath = join(target, "config.json");
+  const config = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, any>;
+  config["process"].terminal = false;
+  config["process"].args = ["/usr/sbin/nginx", "-c", "/app/nginx.conf"];
+  config["process"].user = { uid: 0, gid: 0 };
+  // nginx chowns its temporary directories to its worker's user and switches to it.
+  for (const set of ["bounding", "effective", "permitted"]) config["process"].capabilities[set].push("CAP_CHOWN", "CAP_SETUID", "CAP_SETGID", "CAP_DAC_OVERRIDE");
+  config["linux"].namespaces = config["linux"].namespaces.filter((n: any) => n.type !== "network");
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+  const id = `magicpak-nginx-${process.pid}-${++counter}`;
+  containers.push(id);
+  const child = spawn(tools!.runc, ["run", "--bundle", target, id], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (c) => (stderr += c));
+  try {
+    for (let i = 0; i < 100; i++) {
+      try {
+        const response = await fetch("http://127.0.0.1:18080/");
+        return `${response.status} ${await response.text()}`;
+      } catch {
+        if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    throw new Error(`nginx did not answer: ${stderr}`);
+  } finally {
+    spawnSync(tools!.runc, ["kill", id, "KILL"], { stdio: "ignore" });
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.on("exit", r)));
+    spawnSync(tools!.runc, ["delete", "--force", id], { stdio: "ignore" });
+    rmSync(target, { recursive: true, force: true });
+  }
+}
+
+t.test("nginx serves a file on loopback from the slimmed image as from the original", async (t) => {
+  if (!ok) return;
+  const oci = fresh("nginx-oci");
+  // Its closure does not name its configuration or the directories it writes: named here.
+  const r = await cli(["--from-image", `${debLayout}:deb`, "/usr/sbin/nginx", fresh("nginx-out"), "--include", "/app", "--include", "/etc/nginx/mime.types", "--mkdir", "/var/lib/nginx", "--mkdir", "/var/log/nginx", "--mkdir", "/tmp", "--passwd", "--tag", "nginx", "--oci", oci, "--test", "--test-command", "nginx -v", "--busybox", busybox]);
+  t.equal(r.code, 0, r.stderr);
+  const original = await serveWithNginx(`${debLayout}:deb`);
+  t.equal(original, `200 ${PAGE}`, "the original image serves the page");
+  t.equal(await serveWithNginx(`${oci}:nginx`), original, "the slimmed image serves the same");
 });
 
 t.test("python3 with its stdlib and a script from the second layer", async (t) => {
