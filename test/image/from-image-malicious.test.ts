@@ -14,6 +14,10 @@ import { scratchDir } from "./support.js";
 import { tarOf, writeTestLayout, type RawEntry } from "./source-support.js";
 
 const dir = scratchDir(t, "from-image-evil");
+// A private TMPDIR: the temporary roots of this process alone (other tests run in parallel).
+const privateTmp = join(dir, "tmp");
+mkdirSync(privateTmp);
+process.env["TMPDIR"] = privateTmp;
 const base: RawEntry[] = [
   { header: { name: "etc/", type: "directory", mode: 0o755 } },
   { header: { name: "etc/hostname", type: "file", mode: 0o644, size: 5 }, content: Buffer.from("base\n") },
