@@ -12,7 +12,7 @@
 
 import { readSync, closeSync, constants, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, linkSync, chmodSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
@@ -514,13 +514,3 @@ function lstatOrNull(path: string) {
     return null;
   }
 }
-
-/** Sum of the sizes of every file below `dir` (for the size report of an OCI layout output). */
-export function treeSize(path: string): number {
-  const stats = lstatSync(resolve(path));
-  if (!stats.isDirectory()) return stats.size;
-  let total = 0;
-  for (const name of readdirSync(path)) total += treeSize(join(path, name));
-  return total;
-}
-
