@@ -11,7 +11,7 @@
 //   BENCH_BUDGET=S       repeat noisy benchmarks only while the measuring has taken less than S s (default 420);
 //                        BENCH_RETRY_ABOVE=F: when other processes used more than F of the CPU (default 0.15)
 
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -110,7 +110,10 @@ const report = [
   ),
 ].join("\n\n");
 
-writeFileSync(output, `${report}\n`);
+// The --from-image section is measured by bench/from-image.ts on its own: kept as it was.
+const previous = existsSync(output) ? readFileSync(output, "utf8") : "";
+const fromImage = previous.indexOf("## Slimming an image: --from-image");
+writeFileSync(output, fromImage === -1 ? `${report}\n` : `${report}\n\n${previous.slice(fromImage)}`);
 process.stderr.write(`bench: wrote ${output} in ${fixed(totalS)} s\n`);
 for (const s of sections) {
   if (s.section?.quiet) process.stderr.write(`bench: ${s.name} (kept): ${fixed(s.section.durationS ?? 0)} s, load at start ${describeQuiet(s.section.quiet)}; CPU share of other processes during it ${fixed((s.section.cpu?.others ?? 0) * 100)}%\n`);

@@ -55,9 +55,11 @@ const VALUE_OPTIONS = [
   "tag",
   "sbom",
   "sbomFormat",
+  "fromImage",
+  "platform",
 ] as const;
 /** The value options that may be repeated; the others may be given once. */
-const REPEATABLE_OPTIONS = ["include", "exclude", "mkdir", "env", "label"] as const;
+const REPEATABLE_OPTIONS = ["include", "exclude", "mkdir", "env", "label", "root"] as const;
 const FLAG_OPTIONS = ["verbose", "test", "dynamic", "compress", "experimentalNoloadResolver", "list", "tree", "json", "help", "version", "nss", "passwd", "tmp", "caCertificates", "tzdata", "gconv", "packageRecords"] as const;
 
 /** The command line's options, checked, by their camelCase names (the option parser's keys). */
@@ -177,7 +179,9 @@ function parse(argv: string[]): { options: Parsed; paths: string[] } {
     .option("--list", "Print what the loader would load, as `LD_TRACE_LOADED_OBJECTS=1 FILE` does")
     .option("--tree", "Print the dependency tree with the reason each object was found")
     .option("--json", "Print the whole load graph as JSON")
-    .option("--root <DIR>", "Analyse and bundle from this root filesystem, as after chroot", strings)
+    .option("--root <DIR>", "Analyse and bundle from this root filesystem, as after chroot (or OS/ARCH=DIR, once per platform, for a multi-platform image)", strings)
+    .option("--from-image <SOURCE>", "Slim an image: an OCI layout DIR[:TAG], an OCI archive or a Docker archive (INPUT defaults to its Entrypoint/Cmd)", strings)
+    .option("--platform <OS/ARCH>", "With --from-image or several --root: only this platform (default every one)", strings)
     .option("--library-path <PATH>", "LD_LIBRARY_PATH of the target program", strings)
     .option("--preload <LIST>", "LD_PRELOAD of the target program", strings)
     .option("--cwd <DIR>", "Working directory of the target program (inside the root)", strings)
@@ -257,7 +261,21 @@ function isLogLevel(value: string): value is LogLevel {
   return (LEVELS as string[]).includes(value);
 }
 
+/** The one --root (DIR); OS/ARCH=DIR roots are for bundleFromImage. */
+function singleRoot(options: Parsed): string | undefined {
+  const roots = options.repeated.root ?? [];
+  if (roots.length > 1 || roots.some(isPlatformRoot)) throw new UsageError("several --root, or --root OS/ARCH=DIR, make a multi-platform image: give each as OS/ARCH=DIR, with an --oci or --oci-archive output");
+  return roots[0];
+}
+
+function isPlatformRoot(root: string): boolean {
+  return /^[a-z0-9_]+\/[a-z0-9_]+(\/[a-z0-9_]+)?=/.test(root);
+}
+
 async function bundleMode(paths: string[], options: Parsed, warn: (text: string) => void): Promise<number> {
+  const roots = options.repeated.root ?? [];
+  if (options.once.fromImage !== undefined || roots.some(isPlatformRoot)) return fromImageMode(paths, options, warn);
+  if (options.once.platform !== undefined) throw new UsageError("--platform needs --from-image or --root OS/ARCH=DIR");
   if (paths.length < 2) throw new UsageError("expected <INPUT>... <OUTPUT> (see --help)");
   const log = logger(options, warn);
   const inputs = paths.slice(0, -1);
@@ -280,7 +298,7 @@ async function bundleMode(paths: string[], options: Parsed, warn: (text: string)
   await bundle({
     inputs,
     output,
-    root: once.root,
+    root: singleRoot(options),
     cwd: once.cwd,
     include: repeated.include,
     exclude: repeated.exclude,
@@ -304,6 +322,51 @@ async function bundleMode(paths: string[], options: Parsed, warn: (text: string)
     test,
     log,
   });
+  return 0;
+}
+
+/** --from-image SOURCE [INPUT...] OUTPUT, or --root OS/ARCH=DIR... INPUT... OUTPUT. */
+async function fromImageMode(paths: string[], options: Parsed, warn: (text: string) => void): Promise<number> {
+  const { once, repeated, flags, hyphenValues } = options;
+  const roots = repeated.root ?? [];
+  if (once.fromImage !== undefined && roots.length > 0) throw new UsageError("--from-image and --root cannot be combined");
+  if (roots.some((r) => !isPlatformRoot(r))) throw new UsageError("with several platforms every --root is OS/ARCH=DIR");
+  if (paths.length < 1) throw new UsageError("expected [INPUT]... <OUTPUT> (see --help)");
+  if (once.fromImage === undefined && paths.length < 2) throw new UsageError("expected <INPUT>... <OUTPUT> (see --help)");
+  const log = logger(options, warn);
+  const { bundleFromImage } = await import("../lib/bundle/from-image.js");
+  const result = await bundleFromImage({
+    source: once.fromImage,
+    platform: once.platform,
+    roots: roots.length > 0 ? roots.map((r) => ({ platform: r.slice(0, r.indexOf("=")), root: r.slice(r.indexOf("=") + 1) })) : undefined,
+    inputs: paths.slice(0, -1),
+    output: paths[paths.length - 1]!,
+    cwd: once.cwd,
+    include: repeated.include,
+    exclude: repeated.exclude,
+    mkdir: repeated.mkdir,
+    installTo: once.installTo,
+    dynamic: flags.dynamic ? { args: hyphenValues["--dynamic-arg"], stdin: once.dynamicStdin, tracer: tracerChoice(once.tracer) } : undefined,
+    compress: flags.compress ? { upxArgs: hyphenValues["--upx-arg"], upx: once.upx === undefined ? undefined : requireOnPath(once.upx, "upx") } : undefined,
+    environment: { libraryPath: once.libraryPath ?? null, preload: once.preload ?? null },
+    images: imageOptions(options),
+    extras: {
+      nss: flags.nss !== false,
+      passwd: flags.passwd === true,
+      tmp: flags.tmp === true,
+      caCertificates: flags.caCertificates === true,
+      tzdata: flags.tzdata === true,
+      gconv: flags.gconv === true,
+      dlopenNotes: dlopenNotesChoice(once.dlopenNotes),
+    },
+    test: flags.test ? { busybox: once.busybox, emulator: once.emulator, command: once.testCommand, stdin: once.testStdin, stdout: once.testStdout } : undefined,
+    log,
+  });
+  const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+  for (const p of result.platforms) {
+    const ratio = p.inputSize > 0 ? ` (${((100 * p.outputSize) / p.inputSize).toFixed(1)}%)` : "";
+    warn(`${p.platform} ${p.input}: ${p.inputSize > 0 ? `input ${mb(p.inputSize)} -> ` : ""}output ${mb(p.outputSize)}${ratio}`);
+  }
   return 0;
 }
 
@@ -357,7 +420,7 @@ function tracerChoice(value: string | undefined): TracerChoice {
 async function nativeListMode(files: string[], options: Parsed, print: (text: string) => void, warn: (text: string) => void): Promise<number> {
   if (files.length === 0) throw new UsageError("expected at least one FILE to list");
   if (options.flags.tree) throw new UsageError("--resolver native works with --list and --json");
-  if (options.once.root !== undefined && options.once.root !== "/") throw new UsageError("--resolver native asks this machine's loader: it cannot be combined with --root");
+  if (singleRoot(options) !== undefined && singleRoot(options) !== "/") throw new UsageError("--resolver native asks this machine's loader: it cannot be combined with --root");
   let status = 0;
   for (const file of files) {
     let graph;
@@ -382,7 +445,7 @@ async function nativeListMode(files: string[], options: Parsed, print: (text: st
 
 function listMode(files: string[], options: Parsed, print: (text: string) => void, warn: (text: string) => void): number {
   if (files.length === 0) throw new UsageError("expected at least one FILE to list");
-  const loader = new Loader(options.once.root ?? "/", {
+  const loader = new Loader(singleRoot(options) ?? "/", {
     libraryPath: options.once.libraryPath ?? null,
     preload: options.once.preload ?? null,
     cwd: options.once.cwd ?? "/",

@@ -39,3 +39,6 @@ export { openPackageDatabase, readOsRelease, type PackageDatabase, type Installe
 export { addPackageRecords } from "./provenance/records.js";
 export { buildSbom, type SbomFormat, type SbomOptions } from "./provenance/sbom.js";
 export type { ImageAttachment } from "./image/config.js";
+export { writeOciLayoutIndex, writeOciArchiveIndex, type PlatformImage, type MultiImageResult } from "./image/oci.js";
+export { EXTRACT_LIMITS, type ExtractLimits } from "./image/source.js";
+export { bundleFromImage, type FromImageOptions, type FromImageResult, type FromImagePlatformResult } from "./bundle/from-image.js";

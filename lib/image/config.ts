@@ -19,6 +19,12 @@ export interface ImageOptions {
   /** "uid", "uid:gid", "name" or "name:group". */
   user?: string;
   labels?: Record<string, string>;
+  /** ExposedPorts: "80/tcp", "53/udp", "8080" (tcp). */
+  exposedPorts?: string[];
+  /** Volumes: absolute paths. */
+  volumes?: string[];
+  /** StopSignal: "SIGTERM", "SIGQUIT", "15", ... */
+  stopSignal?: string;
   /**
    * An image reference such as "jq", "jq:1.7" or "registry.example/team/jq:1.7". OCI: the
    * manifest's org.opencontainers.image.ref.name, as given. Docker archive: RepoTags, with
@@ -59,6 +65,9 @@ export interface NormalizedImage {
   workdir: string;
   user: string | undefined;
   labels: Record<string, string> | undefined;
+  exposedPorts: string[] | undefined;
+  volumes: string[] | undefined;
+  stopSignal: string | undefined;
   /** As given (OCI ref.name). */
   refName: string | undefined;
   /** name:tag (Docker RepoTags). */
@@ -101,6 +110,18 @@ export function normalizeImageOptions(options: ImageOptions): NormalizedImage {
       labels[key] = value;
     }
   }
+  let exposedPorts: string[] | undefined;
+  if (options.exposedPorts !== undefined) {
+    exposedPorts = [...new Set(strings("exposed ports", options.exposedPorts).map((p) => (p.includes("/") ? p : `${p}/tcp`)))].sort();
+    for (const port of exposedPorts) if (!/^\d{1,5}(-\d{1,5})?\/(tcp|udp|sctp)$/.test(port)) throw new ImageError(`exposed port ${port}`, "expected PORT[/tcp|udp|sctp]");
+  }
+  let volumes: string[] | undefined;
+  if (options.volumes !== undefined) {
+    volumes = [...new Set(strings("volumes", options.volumes))].sort();
+    for (const volume of volumes) if (!volume.startsWith("/")) throw new ImageError(`volume ${volume}`, "must be an absolute path");
+  }
+  const stopSignal = options.stopSignal;
+  if (stopSignal !== undefined && !/^(SIG)?[A-Z0-9+-]+$|^\d+$/.test(stopSignal)) throw new ImageError(`stop signal ${stopSignal}`, "expected a signal name or number");
   const tag = options.tag === undefined ? undefined : parseReference(options.tag);
   if (typeof options.architecture !== "string" || !/^[a-z0-9_]+$/.test(options.architecture)) throw new ImageError(String(options.architecture), "not an image architecture");
   if (options.variant !== undefined && !/^[a-z0-9]+$/.test(options.variant)) throw new ImageError(options.variant, "not an architecture variant");
@@ -112,6 +133,9 @@ export function normalizeImageOptions(options: ImageOptions): NormalizedImage {
     workdir: posix.normalize(workdir),
     user,
     labels,
+    exposedPorts,
+    volumes,
+    stopSignal,
     refName: tag?.given,
     repoTag: tag?.repoTag,
     architecture: options.architecture,
@@ -160,11 +184,14 @@ export const MEDIA = {
 function runConfig(image: NormalizedImage): Record<string, unknown> {
   const config: Record<string, unknown> = {};
   if (image.user !== undefined) config["User"] = image.user;
+  if (image.exposedPorts !== undefined) config["ExposedPorts"] = Object.fromEntries(image.exposedPorts.map((p) => [p, {}]));
   config["Env"] = image.env;
   config["Entrypoint"] = image.entrypoint;
   if (image.cmd !== undefined) config["Cmd"] = image.cmd;
+  if (image.volumes !== undefined) config["Volumes"] = Object.fromEntries(image.volumes.map((v) => [v, {}]));
   config["WorkingDir"] = image.workdir;
   if (image.labels !== undefined) config["Labels"] = image.labels;
+  if (image.stopSignal !== undefined) config["StopSignal"] = image.stopSignal;
   return config;
 }
 
@@ -222,6 +249,19 @@ export function ociIndex(image: NormalizedImage, manifest: Descriptor, artifacts
   if (image.refName !== undefined) descriptor["annotations"] = { "org.opencontainers.image.ref.name": image.refName };
   const referrers = artifacts.map((a) => ({ mediaType: a.mediaType, digest: a.digest, size: a.size, artifactType: a.artifactType }));
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests: [descriptor, ...referrers] }));
+}
+
+/** The image index of a multi-platform image: one manifest descriptor per platform, in the order given. */
+export function ociPlatformIndex(images: { image: NormalizedImage; manifest: Descriptor }[]): Buffer {
+  const manifests = images.map(({ image, manifest }) => ({ mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size, platform: ociPlatform(image) }));
+  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests }));
+}
+
+/** index.json of a multi-platform layout: the one image index (as skopeo and buildkit write it), with ref.name for --tag. */
+export function ociLayoutIndex(image: NormalizedImage, index: Descriptor): Buffer {
+  const descriptor: Record<string, unknown> = { mediaType: index.mediaType, digest: index.digest, size: index.size };
+  if (image.refName !== undefined) descriptor["annotations"] = { "org.opencontainers.image.ref.name": image.refName };
+  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests: [descriptor] }));
 }
 
 export const OCI_LAYOUT = Buffer.from(JSON.stringify({ imageLayoutVersion: "1.0.0" }));

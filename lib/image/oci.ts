@@ -5,9 +5,10 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FileGraph } from "../graph/file-graph.js";
 import { blobPath, digestHex, writeBlob, writeLayerBlob, type Descriptor } from "./blob.js";
-import { artifactManifest, imageConfig, MEDIA, normalizeImageOptions, OCI_LAYOUT, ociIndex, ociManifest, type ImageOptions, type NormalizedImage } from "./config.js";
+import { artifactManifest, imageConfig, MEDIA, normalizeImageOptions, OCI_LAYOUT, ociIndex, ociLayoutIndex, ociManifest, ociPlatformIndex, type ImageOptions, type NormalizedImage } from "./config.js";
 import { intoDirectory, intoFile } from "./destination.js";
 import { layerEntries } from "./layer.js";
+import { ImageError } from "./errors.js";
 import { writeTar } from "./archive.js";
 import type { TarEntry } from "./tar.js";
 
@@ -86,3 +87,68 @@ async function buildLayout(entries: TarEntry[], dir: string, image: NormalizedIm
 /** The empty JSON object, the config of an artifact manifest (image-spec's empty descriptor). */
 const EMPTY = Buffer.from("{}");
 const EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+/** One platform's image of a multi-platform index: its bundle and its options. */
+export interface PlatformImage {
+  graph: FileGraph;
+  options: ImageOptions;
+}
+
+export interface MultiImageResult {
+  path: string;
+  /** The image index's digest (what a registry would call the index digest). */
+  digest: string;
+  index: Descriptor;
+  /** Each platform's image, in the order given. */
+  images: Omit<ImageResult, "path">[];
+}
+
+/** Writes an OCI image layout whose index.json lists one manifest per platform (absent or empty `dir`). */
+export async function writeOciLayoutIndex(images: PlatformImage[], dir: string): Promise<MultiImageResult> {
+  const prepared = prepareMulti(images);
+  const { path, result } = await intoDirectory(dir, (staging) => buildMultiLayout(prepared, staging));
+  return { ...result, path };
+}
+
+/** The OCI archive of writeOciLayoutIndex's layout. */
+export async function writeOciArchiveIndex(images: PlatformImage[], file: string): Promise<MultiImageResult> {
+  const prepared = prepareMulti(images);
+  const created = prepared[0]!.image.created;
+  const { path, result } = await intoFile(file, async (staging, out) => {
+    const layout = join(staging, "layout");
+    mkdirSync(layout, { mode: 0o755 });
+    const built = await buildMultiLayout(prepared, layout);
+    const blobs = join(layout, "blobs/sha256");
+    const digests = [...new Set([built.index.digest, ...built.images.flatMap((i) => [i.layer.digest, i.config.digest, i.manifest!.digest])])].sort();
+    await writeTar(out, [
+      { type: "directory", path: "blobs", mode: 0o755 },
+      { type: "directory", path: "blobs/sha256", mode: 0o755 },
+      ...digests.map((d): TarEntry => ({ type: "file", path: `blobs/sha256/${digestHex(d)}`, mode: 0o644, hostPath: blobPath(blobs, d) })),
+      { type: "file", path: "index.json", mode: 0o644, hostPath: join(layout, "index.json") },
+      { type: "file", path: "oci-layout", mode: 0o644, hostPath: join(layout, "oci-layout") },
+    ], created);
+    return built;
+  });
+  return { ...result, path };
+}
+
+function prepareMulti(images: PlatformImage[]): { image: NormalizedImage; entries: TarEntry[] }[] {
+  if (images.length === 0) throw new ImageError("index", "at least one image is needed");
+  return images.map(({ graph, options }) => ({ image: normalizeImageOptions(options), entries: layerEntries(graph) }));
+}
+
+async function buildMultiLayout(prepared: { image: NormalizedImage; entries: TarEntry[] }[], dir: string): Promise<{ digest: string; index: Descriptor; images: Omit<ImageResult, "path">[] }> {
+  const blobs = join(dir, "blobs/sha256");
+  mkdirSync(blobs, { recursive: true, mode: 0o755 });
+  const images: Omit<ImageResult, "path">[] = [];
+  for (const { image, entries } of prepared) {
+    const layer = await writeLayerBlob(blobs, entries, { mtime: image.created, gzip: true });
+    const layerDescriptor = { mediaType: MEDIA.layerGzip, digest: layer.digest, size: layer.size };
+    const config = writeBlob(blobs, MEDIA.config, imageConfig(image, layer.diffId));
+    const manifest = writeBlob(blobs, MEDIA.manifest, ociManifest(image, config, layerDescriptor));
+    images.push({ digest: manifest.digest, manifest, config, layer: { ...layerDescriptor, diffId: layer.diffId }, attachments: [] });
+  }
+  const index = writeBlob(blobs, MEDIA.index, ociPlatformIndex(prepared.map((p, i) => ({ image: p.image, manifest: images[i]!.manifest! }))));
+  writeFileSync(join(dir, "index.json"), ociLayoutIndex(prepared[0]!.image, index), { mode: 0o644 });
+  writeFileSync(join(dir, "oci-layout"), OCI_LAYOUT, { mode: 0o644 });
+  return { digest: index.digest, index, images };
+}

@@ -1,0 +1,516 @@
+// Reading an existing image without a container engine (--from-image): an OCI image layout
+// (DIR or DIR:TAG), an OCI archive or a Docker archive (`docker save`). Archives are indexed once
+// into a private directory (only names of the formats' own shape are kept); the selected platforms'
+// layers are then applied in order, with OCI whiteouts, into a temporary root that is removed when
+// the caller is done (or when the process exits or is interrupted).
+//
+// Layers are never trusted: an entry whose name is absolute or has a ".." component, whose parent
+// is a symlink (or not a directory), or a hard link to something not already extracted inside the
+// root, refuses the whole image with one line naming the layer's digest and the entry. Files are
+// created exclusively with O_NOFOLLOW; device nodes and FIFOs are skipped; modes (setuid included)
+// are kept as modes, owners are not. The total bytes and entries are bounded (EXTRACT_LIMITS).
+
+import { readSync, closeSync, constants, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, linkSync, chmodSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { Writable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import tarStream from "tar-stream";
+import { ImageError } from "./errors.js";
+
+/** Bounds on what one image may extract: all its layers together, per platform. */
+export const EXTRACT_LIMITS = {
+  /** Bytes of file content (8 GiB). */
+  maxBytes: 8 * 1024 ** 3,
+  /** Tar entries (one million). */
+  maxEntries: 1_000_000,
+};
+
+export interface ExtractLimits {
+  maxBytes: number;
+  maxEntries: number;
+}
+
+/** The platform of one image: OCI's os/architecture/variant. */
+export interface SourcePlatform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+/** The run-time part of an image config (Docker's field names), as far as magicpak carries it over. */
+export interface SourceRunConfig {
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Env?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+  ExposedPorts?: Record<string, unknown> | null;
+  Volumes?: Record<string, unknown> | null;
+  Labels?: Record<string, string> | null;
+  StopSignal?: string;
+}
+
+export interface SourceLayer {
+  /** The digest the layer is stored by (the blob's, or for a Docker archive the uncompressed tar's file name). */
+  digest: string;
+  /** Bytes as stored. */
+  size: number;
+  /** Host file holding the blob. */
+  file: string;
+}
+
+/** One platform's image of a source. */
+export interface SourceImage {
+  platform: SourcePlatform;
+  config: SourceRunConfig;
+  layers: SourceLayer[];
+  /** Bytes as stored: the layers and the config. */
+  size: number;
+}
+
+export interface ImageSource {
+  /** What was given (for messages). */
+  source: string;
+  images: SourceImage[];
+  /** Removes the private copy of an archive's contents (a layout directory is read in place). */
+  close(): void;
+}
+
+/** "linux/arm64" or "linux/arm64/v8" (the variant is optional when matching). */
+export function parsePlatform(text: string): SourcePlatform {
+  const parts = text.split("/");
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9_]+$/.test(p))) throw new ImageError(`--platform ${text}`, "expected OS/ARCH or OS/ARCH/VARIANT (as linux/arm64)");
+  return { os: parts[0]!, architecture: parts[1]!, ...(parts[2] !== undefined ? { variant: parts[2] } : {}) };
+}
+
+export function formatPlatform(p: SourcePlatform): string {
+  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}`;
+}
+
+function platformMatches(have: SourcePlatform, want: SourcePlatform): boolean {
+  return have.os === want.os && have.architecture === want.architecture && (want.variant === undefined || have.variant === undefined || have.variant === want.variant);
+}
+
+const HEX = /^[a-f0-9]{64}$/;
+const INDEX_MEDIA = new Set(["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"]);
+const MANIFEST_MEDIA = new Set(["application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"]);
+
+/**
+ * Opens SOURCE: a directory with oci-layout (optionally DIR:TAG, matched against ref.name), or a
+ * file that is an OCI archive (has index.json) or a Docker archive (has manifest.json). With
+ * `platform`, only that platform's image; otherwise every platform the source has.
+ */
+export async function openImageSource(source: string, options: { platform?: SourcePlatform } = {}): Promise<ImageSource> {
+  let path = source;
+  let tag: string | undefined;
+  if (!existsSync(path)) {
+    const colon = source.lastIndexOf(":");
+    if (colon > 0 && existsSync(source.slice(0, colon))) {
+      path = source.slice(0, colon);
+      tag = source.slice(colon + 1);
+    } else {
+      throw new ImageError(source, "no such image layout directory or archive");
+    }
+  }
+  const stats = statSync(path);
+  let dir = path;
+  let scratch: string | null = null;
+  if (stats.isFile()) {
+    scratch = mkdtempSync(join(tmpdir(), "magicpak-source-"));
+    registerTemporary(scratch);
+    dir = scratch;
+    try {
+      await indexArchive(path, dir, source);
+    } catch (error) {
+      removeTemporary(scratch);
+      throw error;
+    }
+  } else if (!stats.isDirectory()) {
+    throw new ImageError(source, "neither a directory nor a file");
+  }
+  const close = () => {
+    if (scratch) removeTemporary(scratch);
+  };
+  try {
+    let images: SourceImage[];
+    if (existsSync(join(dir, "index.json"))) images = readOci(dir, source, tag);
+    else if (existsSync(join(dir, "manifest.json"))) images = readDocker(dir, source, tag);
+    else throw new ImageError(source, "not an image: no index.json (OCI) or manifest.json (Docker archive)");
+    if (options.platform) {
+      const want = options.platform;
+      const chosen = images.filter((i) => platformMatches(i.platform, want));
+      if (chosen.length === 0) throw new ImageError(source, `has no ${formatPlatform(want)} image (it has ${images.map((i) => formatPlatform(i.platform)).join(", ")})`);
+      images = chosen.slice(0, 1);
+    }
+    return { source, images, close };
+  } catch (error) {
+    close();
+    throw error;
+  }
+}
+
+/** Copies the members of an outer archive whose names the formats use into `dir`; nothing else. */
+async function indexArchive(file: string, dir: string, source: string): Promise<void> {
+  const extract = tarStream.extract();
+  const done = (async () => {
+    for await (const entry of extract) {
+      const name = entry.header.name.replace(/^\.\//, "").replace(/\/$/, "");
+      const ok = entry.header.type === "file" && (/^(index\.json|oci-layout|manifest\.json|repositories|[a-f0-9]{64}\.json)$/.test(name) || /^blobs\/sha256\/[a-f0-9]{64}$/.test(name) || /^[a-f0-9]{64}\/(layer\.tar|json|VERSION)$/.test(name));
+      if (!ok) {
+        entry.resume();
+        continue;
+      }
+      const target = join(dir, name);
+      mkdirSync(join(target, ".."), { recursive: true });
+      await pipeline(entry, createWriteStreamExclusive(target));
+    }
+  })();
+  try {
+    await Promise.all([pipeline(createReadStream(file), extract), done]);
+  } catch (error) {
+    if (error instanceof ImageError) throw error;
+    throw new ImageError(source, `cannot read the archive: ${(error as Error).message}`);
+  }
+}
+
+function createWriteStreamExclusive(path: string): Writable {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      try {
+        let off = 0;
+        while (off < chunk.length) off += writeSync(fd, chunk, off);
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+    final(callback) {
+      closeSync(fd);
+      callback();
+    },
+    destroy(error, callback) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+      callback(error);
+    },
+  });
+}
+
+function readJson(file: string, source: string, what: string): any {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new ImageError(source, `cannot read ${what}: ${(error as Error).message}`);
+  }
+}
+
+function blobFile(dir: string, digest: unknown, source: string): string {
+  if (typeof digest !== "string" || !digest.startsWith("sha256:") || !HEX.test(digest.slice(7))) throw new ImageError(source, `unsupported digest ${JSON.stringify(digest)}`);
+  const file = join(dir, "blobs/sha256", digest.slice(7));
+  if (!existsSync(file)) throw new ImageError(source, `blob ${digest} is missing`);
+  return file;
+}
+
+function readOci(dir: string, source: string, tag: string | undefined): SourceImage[] {
+  const index = readJson(join(dir, "index.json"), source, "index.json");
+  let manifests: any[] = Array.isArray(index?.manifests) ? index.manifests : [];
+  if (tag !== undefined) {
+    manifests = manifests.filter((m) => m?.annotations?.["org.opencontainers.image.ref.name"] === tag);
+    if (manifests.length === 0) throw new ImageError(source, `no image tagged ${tag} in the layout`);
+  }
+  const images: SourceImage[] = [];
+  const visit = (descriptor: any, platform: SourcePlatform | undefined, depth: number) => {
+    if (depth > 4) throw new ImageError(source, "indexes nested too deeply");
+    const file = blobFile(dir, descriptor?.digest, source);
+    if (INDEX_MEDIA.has(descriptor?.mediaType)) {
+      const nested = readJson(file, source, `index ${descriptor.digest}`);
+      for (const m of Array.isArray(nested?.manifests) ? nested.manifests : []) visit(m, m?.platform ?? platform, depth + 1);
+      return;
+    }
+    if (!MANIFEST_MEDIA.has(descriptor?.mediaType)) return; // attestations, signatures, ...
+    const manifest = readJson(file, source, `manifest ${descriptor.digest}`);
+    const configFile = blobFile(dir, manifest?.config?.digest, source);
+    const config = readJson(configFile, source, `config ${manifest.config.digest}`);
+    if (config?.architecture === "unknown" || platform?.architecture === "unknown") return; // buildkit attestation manifests
+    const layers: SourceLayer[] = (Array.isArray(manifest?.layers) ? manifest.layers : []).map((l: any) => {
+      if (typeof l?.mediaType === "string" && /zstd/.test(l.mediaType)) throw new ImageError(source, `layer ${l.digest}: zstd layers are not supported`);
+      return { digest: String(l.digest), size: statSync(blobFile(dir, l.digest, source)).size, file: blobFile(dir, l.digest, source) };
+    });
+    images.push(imageOf(config, layers, statSync(configFile).size, platform));
+  };
+  for (const m of manifests) visit(m, m?.platform, 0);
+  if (images.length === 0) throw new ImageError(source, "no image manifest in the index");
+  return images;
+}
+
+function readDocker(dir: string, source: string, tag: string | undefined): SourceImage[] {
+  const manifest = readJson(join(dir, "manifest.json"), source, "manifest.json");
+  let entries: any[] = Array.isArray(manifest) ? manifest : [];
+  if (tag !== undefined) {
+    entries = entries.filter((e) => Array.isArray(e?.RepoTags) && e.RepoTags.some((t: string) => t === tag || t.endsWith(`/${tag}`) || t.split(":")[0] === tag));
+    if (entries.length === 0) throw new ImageError(source, `no image tagged ${tag} in the archive`);
+  }
+  const member = (name: unknown): string => {
+    if (typeof name !== "string" || !(/^[a-f0-9]{64}\.json$/.test(name) || /^blobs\/sha256\/[a-f0-9]{64}$/.test(name) || /^[a-f0-9]{64}\/layer\.tar$/.test(name))) throw new ImageError(source, `unexpected member name ${JSON.stringify(name)} in manifest.json`);
+    const file = join(dir, name);
+    if (!existsSync(file)) throw new ImageError(source, `${name} is missing`);
+    return file;
+  };
+  const images = entries.map((e) => {
+    const configFile = member(e?.Config);
+    const config = readJson(configFile, source, String(e.Config));
+    const layers = (Array.isArray(e?.Layers) ? e.Layers : []).map((name: string) => {
+      const file = member(name);
+      const hex = /([a-f0-9]{64})/.exec(name)![1]!;
+      return { digest: `sha256:${hex}`, size: statSync(file).size, file };
+    });
+    return imageOf(config, layers, statSync(configFile).size, undefined);
+  });
+  if (images.length === 0) throw new ImageError(source, "manifest.json names no image");
+  return images;
+}
+
+function imageOf(config: any, layers: SourceLayer[], configSize: number, platform: SourcePlatform | undefined): SourceImage {
+  const p: SourcePlatform = platform?.architecture
+    ? { os: String(platform.os ?? "linux"), architecture: String(platform.architecture), ...(platform.variant ? { variant: String(platform.variant) } : {}) }
+    : { os: String(config?.os ?? "linux"), architecture: String(config?.architecture ?? "amd64"), ...(config?.variant ? { variant: String(config.variant) } : {}) };
+  return { platform: p, config: (config?.config ?? {}) as SourceRunConfig, layers, size: configSize + layers.reduce((sum, l) => sum + l.size, 0) };
+}
+
+// --- temporary directories: removed by the caller, or at exit / SIGINT / SIGTERM ---
+
+const temporaries = new Set<string>();
+let handlersInstalled = false;
+
+function onSignal(signal: NodeJS.Signals): void {
+  for (const dir of temporaries) rmSync(dir, { recursive: true, force: true });
+  temporaries.clear();
+  process.exit(signal === "SIGINT" ? 130 : 143);
+}
+
+function onExit(): void {
+  for (const dir of temporaries) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Local to this module (lib/cleanup.ts does not exist on this branch): removes `dir` at exit or on SIGINT/SIGTERM. */
+function registerTemporary(dir: string): void {
+  temporaries.add(dir);
+  if (!handlersInstalled) {
+    handlersInstalled = true;
+    process.on("exit", onExit);
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+  }
+}
+
+function removeTemporary(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  temporaries.delete(dir);
+  if (temporaries.size === 0 && handlersInstalled) {
+    handlersInstalled = false;
+    process.off("exit", onExit);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+/** A root extracted from an image's layers; `remove()` deletes it. */
+export interface ExtractedRoot {
+  root: string;
+  remove(): void;
+}
+
+/** Applies the image's layers in order into a fresh temporary directory. */
+export async function extractImage(image: SourceImage, limits: ExtractLimits = EXTRACT_LIMITS): Promise<ExtractedRoot> {
+  const root = mkdtempSync(join(tmpdir(), "magicpak-image-root-"));
+  registerTemporary(root);
+  chmodSync(root, 0o755);
+  try {
+    const budget = { bytes: limits.maxBytes, entries: limits.maxEntries };
+    for (const layer of image.layers) await applyLayer(root, layer, budget, limits);
+  } catch (error) {
+    removeTemporary(root);
+    throw error;
+  }
+  return { root, remove: () => removeTemporary(root) };
+}
+
+class LayerRefused extends ImageError {}
+
+/** Applies one layer (gzipped or not, by its first bytes) on top of `root`. */
+export async function applyLayer(root: string, layer: SourceLayer, budget: { bytes: number; entries: number }, limits: ExtractLimits = EXTRACT_LIMITS): Promise<void> {
+  const refuse = (entry: string, problem: string) => new LayerRefused(`layer ${layer.digest} entry ${JSON.stringify(entry)}`, problem);
+  const head = Buffer.alloc(2);
+  const fd = openSync(layer.file, "r");
+  try {
+    readSyncFully(fd, head);
+  } finally {
+    closeSync(fd);
+  }
+  const gzipped = head[0] === 0x1f && head[1] === 0x8b;
+  const extract = tarStream.extract();
+  /** Paths this layer created: an opaque whiteout removes only what lower layers had. */
+  const mine = new Set<string>();
+  const consume = (async () => {
+    for await (const entry of extract) {
+      const h = entry.header;
+      const raw = h.name;
+      if (--budget.entries < 0) throw refuse(raw, `more than ${limits.maxEntries} entries in the image (EXTRACT_LIMITS.maxEntries)`);
+      const rel = safeName(raw, refuse);
+      if (rel === null) {
+        entry.resume();
+        continue; // "./" itself
+      }
+      const size = h.size ?? 0;
+      if (size > budget.bytes) throw refuse(raw, `${size} bytes would exceed the ${limits.maxBytes}-byte bound on an image's contents (EXTRACT_LIMITS.maxBytes)`);
+      budget.bytes -= size;
+      const parts = rel.split("/");
+      const base = parts[parts.length - 1]!;
+      const parent = ensureParent(root, parts.slice(0, -1), raw, refuse);
+      const host = join(parent, base);
+      if (base === ".wh..wh..opq") {
+        for (const name of readdirSync(parent)) {
+          const child = [...parts.slice(0, -1), name].join("/");
+          if (!mine.has(child)) rmSync(join(parent, name), { recursive: true, force: true });
+        }
+        entry.resume();
+        continue;
+      }
+      if (base.startsWith(".wh.")) {
+        rmSync(join(parent, base.slice(4)), { recursive: true, force: true });
+        entry.resume();
+        continue;
+      }
+      mine.add(rel);
+      const mode = (h.mode ?? 0o644) & 0o7777;
+      switch (h.type) {
+        case "directory": {
+          const existing = lstatOrNull(host);
+          if (existing && !existing.isDirectory()) rmSync(host, { recursive: true, force: true });
+          if (!existing || !existing.isDirectory()) mkdirSync(host, { mode: 0o700 });
+          chmodSync(host, mode);
+          entry.resume();
+          break;
+        }
+        case "file":
+        case "contiguous-file": {
+          removeExisting(host);
+          const out = openSync(host, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+          let written = 0;
+          try {
+            for await (const chunk of entry as AsyncIterable<Buffer>) {
+              written += chunk.length;
+              let off = 0;
+              while (off < chunk.length) off += writeSync(out, chunk, off);
+            }
+          } finally {
+            closeSync(out);
+          }
+          if (written !== size) throw refuse(raw, `truncated (${written} of ${size} bytes)`);
+          chmodSync(host, mode);
+          break;
+        }
+        case "symlink":
+          removeExisting(host);
+          if (!h.linkname || h.linkname.includes("\0")) throw refuse(raw, "symlink without a target");
+          symlinkSync(h.linkname, host);
+          entry.resume();
+          break;
+        case "link": {
+          const targetRel = safeName(h.linkname ?? "", (_e, problem) => refuse(raw, `hard link target ${JSON.stringify(h.linkname)}: ${problem}`));
+          if (targetRel === null) throw refuse(raw, "hard link to the root directory");
+          const targetParts = targetRel.split("/");
+          const targetParent = existingParent(root, targetParts.slice(0, -1));
+          const target = targetParent === null ? null : join(targetParent, targetParts[targetParts.length - 1]!);
+          const targetStats = target === null ? null : lstatOrNull(target);
+          if (target === null || targetStats === null) throw refuse(raw, `hard link to ${JSON.stringify(h.linkname)}, which is not (yet) in the image`);
+          if (targetStats.isDirectory()) throw refuse(raw, `hard link to the directory ${JSON.stringify(h.linkname)}`);
+          if (target !== host) {
+            removeExisting(host);
+            linkSync(target, host);
+          }
+          entry.resume();
+          break;
+        }
+        default:
+          // Character and block devices, FIFOs, and anything else: the kernel's or the runtime's, not the image's.
+          entry.resume();
+      }
+    }
+  })();
+  const input = createReadStream(layer.file);
+  const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = gzipped ? [input, createGunzip(), extract] : [input, extract];
+  try {
+    await Promise.all([(pipeline as (...s: unknown[]) => Promise<void>)(...stages), consume]);
+  } catch (error) {
+    extract.destroy();
+    if (error instanceof ImageError) throw error;
+    throw new ImageError(`layer ${layer.digest}`, `cannot read: ${(error as Error).message}`);
+  }
+}
+
+function readSyncFully(fd: number, buffer: Buffer): void {
+  // A layer shorter than two bytes reads as not gzipped and then fails as a tar.
+  buffer.fill(0);
+  readSync(fd, buffer, 0, buffer.length, 0);
+}
+
+/** The entry's path relative to the root, or null for the root itself; refuses absolute and ".." names. */
+function safeName(raw: string, refuse: (entry: string, problem: string) => Error): string | null {
+  if (raw.includes("\0")) throw refuse(raw, "NUL in the name");
+  if (raw === "/") return null; // the root directory itself (umoci writes it)
+  if (raw.startsWith("/")) throw refuse(raw, "absolute name (would be written outside the root)");
+  const parts = raw.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.includes("..")) throw refuse(raw, "\"..\" in the name (would be written outside the root)");
+  return parts.length === 0 ? null : parts.join("/");
+}
+
+/** The host directory for `parts` below the root, made (0755) where missing; a symlink or non-directory on the way refuses the entry. */
+function ensureParent(root: string, parts: string[], raw: string, refuse: (entry: string, problem: string) => Error): string {
+  let dir = root;
+  for (const [i, part] of parts.entries()) {
+    const next = join(dir, part);
+    const stats = lstatOrNull(next);
+    if (stats === null) {
+      mkdirSync(next, { mode: 0o755 });
+      chmodSync(next, 0o755);
+    } else if (stats.isSymbolicLink()) {
+      throw refuse(raw, `its parent /${parts.slice(0, i + 1).join("/")} is a symlink (entries are never written through links)`);
+    } else if (!stats.isDirectory()) {
+      throw refuse(raw, `its parent /${parts.slice(0, i + 1).join("/")} is not a directory`);
+    }
+    dir = next;
+  }
+  return dir;
+}
+
+/** Like ensureParent but creating nothing: null when a component is missing, a symlink or not a directory. */
+function existingParent(root: string, parts: string[]): string | null {
+  let dir = root;
+  for (const part of parts) {
+    const next = join(dir, part);
+    const stats = lstatOrNull(next);
+    if (stats === null || !stats.isDirectory()) return null;
+    dir = next;
+  }
+  return dir;
+}
+
+function removeExisting(host: string): void {
+  const stats = lstatOrNull(host);
+  if (stats) rmSync(host, { recursive: stats.isDirectory(), force: true });
+}
+
+function lstatOrNull(path: string) {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
+}
