@@ -137,14 +137,8 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
   const forced = options.forceFallback === true || process.env["MAGICPAK_JAIL_FALLBACK"] === "1";
   const probe = jailIsolation();
   const isolation: Isolation = forced ? "chroot" : probe.isolation;
-  if (isolation === "chroot") {
-    if (options.emulation) throw new JailError("--test", `running programs of another architecture needs a user namespace for binfmt_misc, and this process cannot make one (${forced ? "fallback forced" : probe.problem})`);
-    const why = forced ? "fallback forced by MAGICPAK_JAIL_FALLBACK" : probe.problem || "unshare failed";
-    const message = `the test jail is a plain chroot: namespaces are refused here (${why}): no /proc, no user, PID, network or mount isolation, /dev nodes only if mknod is allowed; a program run as root can leave it`;
-    if (!warned.has(message)) {
-      warned.add(message);
-      options.warn?.(message);
-    }
+  if (isolation === "chroot" && options.emulation) {
+    throw new JailError("--test", `running programs of another architecture needs a user namespace for binfmt_misc, and this process cannot make one (${forced ? "fallback forced" : probe.problem})`);
   }
   const rootfs = options.rootfs;
   const harness = `.magicpak-harness-${randomBytes(6).toString("hex")}`;
@@ -181,7 +175,12 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
       argv = [...guard, ...unshare, "/bin/sh", "-c", NAMESPACE_SETUP, "sh", rootfs, harness, network, registration, harness, network, env["PATH"] ?? "", removeHarness, ...harnessArgv];
     } else {
       const devProblems = makeDevices(rootfs);
-      if (devProblems) options.warn?.(`the chroot's /dev lacks ${devProblems} (mknod refused)`);
+      const why = forced ? "fallback forced by MAGICPAK_JAIL_FALLBACK=1" : probe.problem || "unshare failed";
+      const message = `the test jail is a plain chroot: namespaces are refused here (${why}): no /proc, no user, PID, network or mount isolation${devProblems ? `, no ${devProblems} (mknod refused)` : ""}; a program run as root can leave it`;
+      if (!warned.has(message)) {
+        warned.add(message);
+        options.warn?.(message);
+      }
       for (const name of appletNames(options.busybox)) {
         try {
           symlinkSync("busybox", join(harnessDir, name));
