@@ -162,7 +162,7 @@ async function runOne(jail: string, test: JailTest, preamble: string, options: J
 export function missingHint(stderr: string): string {
   const names = new Set<string>();
   for (const m of stderr.matchAll(/(\/[^\s:'"`]+)['"`]?:? (?:No such file or directory|not found)/g)) names.add(m[1]!);
-  for (const m of stderr.matchAll(/(?:^|\n)(?:[^:\n]*: )?(?:line \d+: )?([A-Za-z0-9_.+-]+): not found/g)) names.add(m[1]!);
+  for (const m of stderr.matchAll(/(?:^|\n)(?:[^:\n]*: )*?([A-Za-z0-9_.+-]+): (?:not found|command not found|Cannot exec)/g)) names.add(m[1]!);
   if (names.size === 0) return "";
   return `\n(the image lacks ${[...names].slice(0, 5).join(", ")}? add what the program needs with --include or --mkdir; the jail has only the bundle)`;
 }

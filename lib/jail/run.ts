@@ -28,6 +28,7 @@ import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, rmSync, syml
 import { join } from "node:path";
 import { registerProcessGroup } from "../cleanup.js";
 import { DEFAULT_PATH } from "../graph/paths.js";
+import { findOnPath } from "../fs/which.js";
 import { runProcess } from "../process.js";
 import { JailError } from "./errors.js";
 
@@ -133,6 +134,12 @@ export function jailIsolation(): { isolation: Isolation; problem: string } {
 
 const warned = new Set<string>();
 
+function warnOnce(options: RunInJailOptions, message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  options.warn?.(message);
+}
+
 export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
   const forced = options.forceFallback === true || process.env["MAGICPAK_JAIL_FALLBACK"] === "1";
   const probe = jailIsolation();
@@ -165,7 +172,9 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
     const env = options.env ?? { PATH: DEFAULT_ENV_PATH, HOME: "/" };
     const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     const timeoutMs = options.timeoutMs ?? 300_000;
-    const guard = ["setpriv", "--no-new-privs", "--pdeathsig", "KILL", "--"];
+    // no_new_privs, and SIGKILL when magicpak dies (unshare --kill-child passes it on to the jail).
+    const guard = findOnPath("setpriv") ? ["setpriv", "--no-new-privs", "--pdeathsig", "KILL", "--"] : [];
+    if (guard.length === 0) warnOnce(options, "setpriv (util-linux) is not on PATH: the test jail runs without no_new_privs and dies with magicpak only by unshare --kill-child");
     let argv: string[];
     if (isolation === "namespaces") {
       const removeHarness = options.busyboxNative !== false && !options.emulation ? "1" : "0";
@@ -177,10 +186,7 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
       const devProblems = makeDevices(rootfs);
       const why = forced ? "fallback forced by MAGICPAK_JAIL_FALLBACK=1" : probe.problem || "unshare failed";
       const message = `the test jail is a plain chroot: namespaces are refused here (${why}): no /proc, no user, PID, network or mount isolation${devProblems ? `, no ${devProblems} (mknod refused)` : ""}; a program run as root can leave it`;
-      if (!warned.has(message)) {
-        warned.add(message);
-        options.warn?.(message);
-      }
+      warnOnce(options, message);
       for (const name of appletNames(options.busybox)) {
         try {
           symlinkSync("busybox", join(harnessDir, name));
