@@ -28,7 +28,6 @@ import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, rmSync, syml
 import { join } from "node:path";
 import { registerProcessGroup } from "../cleanup.js";
 import { DEFAULT_PATH } from "../graph/paths.js";
-import { findOnPath } from "../fs/which.js";
 import { runProcess } from "../process.js";
 import { JailError } from "./errors.js";
 
@@ -119,13 +118,27 @@ exec "$@"`;
  */
 const HARNESS = `[ -n "$1" ] && rm -rf "/$1"; __magicpak_command=$2; shift 2; unset PWD OLDPWD SHLVL; eval "$__magicpak_command"`;
 
+/** Where the host's tools (unshare, setpriv, mount, chroot) are found: this process's PATH, then the system's. */
+function hostPath(): string {
+  return [process.env["PATH"] ?? "", DEFAULT_ENV_PATH].filter((p) => p !== "").join(":");
+}
+
+function hostTool(name: string): string | null {
+  for (const dir of hostPath().split(":")) {
+    if (dir === "") continue;
+    const path = join(dir, name);
+    if (existsSync(path)) return path;
+  }
+  return null;
+}
+
 let probed: Isolation | undefined;
 let probeProblem = "";
 
 /** Whether this process may make the namespaces: the first call runs unshare once. */
 export function jailIsolation(): { isolation: Isolation; problem: string } {
   if (probed === undefined) {
-    const r = spawnSync("unshare", ["--user", "--map-root-user", "--mount", "--pid", "--uts", "--ipc", "--net", "--fork", "true"], { encoding: "utf8" });
+    const r = spawnSync(hostTool("unshare") ?? "unshare", ["--user", "--map-root-user", "--mount", "--pid", "--uts", "--ipc", "--net", "--fork", "true"], { encoding: "utf8", env: { PATH: hostPath() } });
     probed = r.status === 0 ? "namespaces" : "chroot";
     probeProblem = r.error ? r.error.message : String(r.stderr ?? "").trim();
   }
@@ -173,13 +186,13 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
     const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     const timeoutMs = options.timeoutMs ?? 300_000;
     // no_new_privs, and SIGKILL when magicpak dies (unshare --kill-child passes it on to the jail).
-    const guard = findOnPath("setpriv") ? ["setpriv", "--no-new-privs", "--pdeathsig", "KILL", "--"] : [];
+    const guard = hostTool("setpriv") ? [hostTool("setpriv")!, "--no-new-privs", "--pdeathsig", "KILL", "--"] : [];
     if (guard.length === 0) warnOnce(options, "setpriv (util-linux) is not on PATH: the test jail runs without no_new_privs and dies with magicpak only by unshare --kill-child");
     let argv: string[];
     if (isolation === "namespaces") {
       const removeHarness = options.busyboxNative !== false && !options.emulation ? "1" : "0";
       const network = options.network ?? "none";
-      const unshare = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--uts", "--ipc", ...(network === "none" ? ["--net"] : []), "--fork", "--kill-child"];
+      const unshare = [hostTool("unshare") ?? "unshare", "--user", "--map-root-user", "--mount", "--pid", "--uts", "--ipc", ...(network === "none" ? ["--net"] : []), "--fork", "--kill-child"];
       const harnessArgv = ["env", "-i", ...envArgs, `/${harness}/busybox`, "sh", "-c", HARNESS, "sh", removeHarness === "1" ? harness : "", (options.preamble ?? "") + options.command];
       argv = [...guard, ...unshare, "/bin/sh", "-c", NAMESPACE_SETUP, "sh", rootfs, harness, network, registration, harness, network, env["PATH"] ?? "", removeHarness, ...harnessArgv];
     } else {
@@ -196,7 +209,7 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
       }
       const path = `${env["PATH"] ?? DEFAULT_ENV_PATH}:/${harness}`;
       const fallbackEnv = [...envArgs.filter((e) => !e.startsWith("PATH=")), `PATH=${path}`];
-      argv = [...guard, "env", "-i", ...fallbackEnv, "chroot", rootfs, `/${harness}/busybox`, "sh", "-c", `cd / && ${HARNESS}`, "sh", "", (options.preamble ?? "") + options.command];
+      argv = [...guard, hostTool("env") ?? "env", "-i", ...fallbackEnv, hostTool("chroot") ?? "chroot", rootfs, `/${harness}/busybox`, "sh", "-c", `cd / && ${HARNESS}`, "sh", "", (options.preamble ?? "") + options.command];
     }
     const wrapper = options.wrapper ?? [];
     const all = [...wrapper, ...argv];
@@ -205,7 +218,7 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
     let run;
     try {
       run = await runProcess(all[0]!, all.slice(1), {
-        env: { PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin", STAGE2 },
+        env: { PATH: hostPath(), STAGE2 },
         stdin: options.stdin,
         timeoutMs,
         killGroup: true,
@@ -229,8 +242,8 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
     }
     const setup = run.status === SETUP_STATUS ? new RegExp(`^${SETUP_MARK} (.*)$`, "m").exec(run.stderr) : null;
     if (setup) throw new JailError("--test", `cannot set up the jail: ${setup[1]}`, setup[1]!);
-    if (run.status === 1 && /^(unshare|setpriv|chroot|env): /m.test(run.stderr) && !run.stdout) {
-      const line = /^(unshare|setpriv|chroot|env): .*$/m.exec(run.stderr)![0];
+    if (run.status === 1 && /^(unshare|setpriv): /m.test(run.stderr) && !run.stdout) {
+      const line = /^(unshare|setpriv): .*$/m.exec(run.stderr)![0];
       throw new JailError("--test", `cannot set up the jail: ${line}`);
     }
     return { status: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr, timedOut: run.timedOut === true, isolation };
@@ -255,7 +268,7 @@ function makeDevices(rootfs: string): string {
   for (const [name, major, minor] of DEVICES) {
     const path = join(rootfs, "dev", name);
     if (existsOrLink(path)) continue;
-    const r = spawnSync("mknod", ["-m", "666", path, "c", String(major), String(minor)], { encoding: "utf8" });
+    const r = spawnSync(hostTool("mknod") ?? "mknod", ["-m", "666", path, "c", String(major), String(minor)], { encoding: "utf8" });
     if (r.status !== 0) missing.push(`/dev/${name}`);
   }
   return missing.join(", ");
