@@ -242,6 +242,8 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
     }
     const setup = run.status === SETUP_STATUS ? new RegExp(`^${SETUP_MARK} (.*)$`, "m").exec(run.stderr) : null;
     if (setup) throw new JailError("--test", `cannot set up the jail: ${setup[1]}`, setup[1]!);
+    const chroot = isolation === "chroot" && run.status === 125 ? /^chroot: cannot change root directory to .*$/m.exec(run.stderr) : null;
+    if (chroot) throw new JailError("--test", `cannot set up the jail: ${chroot[0]} (the fallback needs CAP_SYS_CHROOT: run as root)`);
     if (run.status === 1 && /^(unshare|setpriv): /m.test(run.stderr) && !run.stdout) {
       const line = /^(unshare|setpriv): .*$/m.exec(run.stderr)![0];
       throw new JailError("--test", `cannot set up the jail: ${line}`);

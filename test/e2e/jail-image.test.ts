@@ -220,3 +220,24 @@ t.test("namespaces refused for real: the chroot fallback, one warning, the same 
   const fixed = await underReducedCaps(["/usr/bin/mktemp", fresh(), "--mkdir", "/tmp", "--test", "--test-command", "/usr/bin/mktemp"]);
   t.equal(fixed.status, 0, fixed.stderr);
 });
+
+t.test("runInJail, the exported primitive: status, isolation, timeout, a host wrapper, nothing left in the rootfs", async (t) => {
+  const { runInJail } = await import("../../lib/index.js");
+  const out = fresh();
+  const made = await magicpakCli(["/usr/bin/true", out]);
+  t.equal(made.status, 0, made.stderr);
+  const before = readdirSync(out).sort();
+  const busybox = fixture("MAGICPAK_BUSYBOX");
+  const r = await runInJail({ rootfs: out, command: "ls -a / | tr '\\n' ' '; readlink /proc/self/ns/pid; exit 3", busybox, wrapper: ["/usr/bin/env", "--"] });
+  t.equal(r.status, 3, r.stderr);
+  t.equal(r.isolation, "namespaces");
+  t.equal(r.timedOut, false);
+  t.match(r.stdout, /^\. \.\. dev lib lib64 proc sys usr pid:\[\d+\]\n$/);
+  t.not(r.stdout.trim().split(" ").pop(), readlinkSync("/proc/self/ns/pid"));
+  const slow = await runInJail({ rootfs: out, command: "sleep 31341", busybox, timeoutMs: 500 });
+  t.equal(slow.timedOut, true);
+  t.same(processesMatching("sleep 31341"), []);
+  const env = await runInJail({ rootfs: out, command: "env | sort", busybox, env: { PATH: "/usr/bin", HOME: "/root", LANG: "C.UTF-8" } });
+  t.equal(env.stdout, "HOME=/root\nLANG=C.UTF-8\nPATH=/usr/bin\n");
+  t.same(readdirSync(out).sort(), before, "the rootfs is as before: no harness, no mount points left");
+});
