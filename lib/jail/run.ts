@@ -31,7 +31,12 @@ import { DEFAULT_PATH } from "../graph/paths.js";
 import { runProcess } from "../process.js";
 import { JailError } from "./errors.js";
 
-export type Isolation = "namespaces" | "chroot";
+/**
+ * "namespaces": all of them, user namespace included; "namespaces-without-user": mount, PID, UTS, IPC
+ * and network namespaces and pivot_root but the caller's own user namespace (root where user
+ * namespaces are refused but CAP_SYS_ADMIN is not); "chroot": the plain-chroot fallback.
+ */
+export type Isolation = "namespaces" | "namespaces-without-user" | "chroot";
 
 export interface RunInJailOptions {
   /** The root filesystem, a directory on the host. Mount points it lacks (/proc, /dev, /sys) and the harness directory are created in it; the harness directory is removed afterwards. */
@@ -138,9 +143,17 @@ let probeProblem = "";
 /** Whether this process may make the namespaces: the first call runs unshare once. */
 export function jailIsolation(): { isolation: Isolation; problem: string } {
   if (probed === undefined) {
-    const r = spawnSync(hostTool("unshare") ?? "unshare", ["--user", "--map-root-user", "--mount", "--pid", "--uts", "--ipc", "--net", "--fork", "true"], { encoding: "utf8", env: { PATH: hostPath() } });
-    probed = r.status === 0 ? "namespaces" : "chroot";
-    probeProblem = r.error ? r.error.message : String(r.stderr ?? "").trim();
+    const probe = (userns: boolean) =>
+      spawnSync(hostTool("unshare") ?? "unshare", [...(userns ? ["--user", "--map-root-user"] : []), "--mount", "--pid", "--uts", "--ipc", "--net", "--fork", "true"], { encoding: "utf8", env: { PATH: hostPath() } });
+    const problemOf = (r: ReturnType<typeof probe>) => (r.error ? r.error.message : String(r.stderr ?? "").trim());
+    const full = probe(true);
+    if (full.status === 0) probed = "namespaces";
+    else {
+      probeProblem = problemOf(full);
+      const withoutUser = process.getuid?.() === 0 ? probe(false) : null;
+      probed = withoutUser?.status === 0 ? "namespaces-without-user" : "chroot";
+      if (withoutUser && withoutUser.status !== 0) probeProblem = `${probeProblem}; without a user namespace: ${problemOf(withoutUser)}`;
+    }
   }
   return { isolation: probed, problem: probeProblem };
 }
@@ -157,7 +170,7 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
   const forced = options.forceFallback === true || process.env["MAGICPAK_JAIL_FALLBACK"] === "1";
   const probe = jailIsolation();
   const isolation: Isolation = forced ? "chroot" : probe.isolation;
-  if (isolation === "chroot" && options.emulation) {
+  if (isolation !== "namespaces" && options.emulation) {
     throw new JailError("--test", `running programs of another architecture needs a user namespace for binfmt_misc, and this process cannot make one (${forced ? "fallback forced" : probe.problem})`);
   }
   const rootfs = options.rootfs;
@@ -189,10 +202,11 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
     const guard = hostTool("setpriv") ? [hostTool("setpriv")!, "--no-new-privs", "--pdeathsig", "KILL", "--"] : [];
     if (guard.length === 0) warnOnce(options, "setpriv (util-linux) is not on PATH: the test jail runs without no_new_privs and dies with magicpak only by unshare --kill-child");
     let argv: string[];
-    if (isolation === "namespaces") {
+    if (isolation === "namespaces-without-user") warnOnce(options, `the test jail has no user namespace (${probe.problem}): mount, PID, UTS, IPC and network namespaces and pivot_root only`);
+    if (isolation !== "chroot") {
       const removeHarness = options.busyboxNative !== false && !options.emulation ? "1" : "0";
       const network = options.network ?? "none";
-      const unshare = [hostTool("unshare") ?? "unshare", "--user", "--map-root-user", "--mount", "--pid", "--uts", "--ipc", ...(network === "none" ? ["--net"] : []), "--fork", "--kill-child"];
+      const unshare = [hostTool("unshare") ?? "unshare", ...(isolation === "namespaces" ? ["--user", "--map-root-user"] : []), "--mount", "--pid", "--uts", "--ipc", ...(network === "none" ? ["--net"] : []), "--fork", "--kill-child"];
       const harnessArgv = ["env", "-i", ...envArgs, `/${harness}/busybox`, "sh", "-c", HARNESS, "sh", removeHarness === "1" ? harness : "", (options.preamble ?? "") + options.command];
       argv = [...guard, ...unshare, "/bin/sh", "-c", NAMESPACE_SETUP, "sh", rootfs, harness, network, registration, harness, network, env["PATH"] ?? "", removeHarness, ...harnessArgv];
     } else {

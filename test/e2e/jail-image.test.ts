@@ -241,3 +241,17 @@ t.test("runInJail, the exported primitive: status, isolation, timeout, a host wr
   t.equal(env.stdout, "HOME=/root\nLANG=C.UTF-8\nPATH=/usr/bin\n");
   t.same(readdirSync(out).sort(), before, "the rootfs is as before: no harness, no mount points left");
 });
+
+t.test("user namespaces refused but CAP_SYS_ADMIN kept: the other namespaces and pivot_root, one warning", async (t) => {
+  const inner = `echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"`;
+  const cli = (args: string[]) => runProcess("unshare", ["--user", "--map-root-user", "sh", "-c", inner, "sh", process.execPath, bin, ...args], { env: { PATH: toolsPath } });
+  const mnt = readlinkSync("/proc/self/ns/mnt");
+  const good = await cli(["/usr/bin/ls", fresh(), "--test", "--test-command", `ls / | grep -c usr; [ "$(readlink /proc/self/ns/mnt)" != ${shellQuote(mnt)} ] && echo own-mnt`, "--test-stdout", "1\nown-mnt"]);
+  t.equal(good.status, 0, good.stderr);
+  const warnings = good.stderr.split("\n").filter((l) => /WARN/.test(l));
+  t.equal(warnings.length, 1, good.stderr);
+  t.match(warnings[0], /no user namespace/);
+  const bad = await cli(["/usr/bin/mktemp", fresh(), "--test", "--test-command", "/usr/bin/mktemp"]);
+  t.equal(bad.status, 1, bad.stderr);
+  t.match(bad.stderr, /test failed/);
+});
