@@ -17,8 +17,21 @@ import { formatTrace, isComplete } from "../lib/report/trace.js";
 import { formatTree } from "../lib/report/tree.js";
 import { openPackageDatabase } from "../lib/provenance/dpkg.js";
 import { VERSION } from "../lib/version.js";
+import { installSignalCleanup } from "../lib/cleanup.js";
 
 class UsageError extends Error {}
+
+function testTimeoutMs(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !(seconds > 0)) throw new UsageError(`--test-timeout must be a positive number of seconds (got ${JSON.stringify(value)})`);
+  return seconds * 1000;
+}
+
+function testNetwork(value: string | undefined): "none" | "host" | undefined {
+  if (value === undefined || value === "none" || value === "host") return value;
+  throw new UsageError(`--test-network must be none or host (got ${JSON.stringify(value)})`);
+}
 
 /** Options whose values may start with '-' (magicpak: allow_hyphen_values), one value each. */
 const HYPHEN_VALUE_OPTIONS = new Set(["--dynamic-arg", "--upx-arg", "--cmd"]);
@@ -33,6 +46,8 @@ const VALUE_OPTIONS = [
   "testCommand",
   "testStdin",
   "testStdout",
+  "testTimeout",
+  "testNetwork",
   "dynamicStdin",
   "tracer",
   "busybox",
@@ -83,6 +98,7 @@ export async function runAsProgram(argv: string[]): Promise<void> {
       throw error;
     });
   }
+  installSignalCleanup(); // SIGINT/SIGTERM: kill the jail, remove temporary directories, exit 130/143
   try {
     process.exitCode = await main(argv);
   } catch (error) {
@@ -165,6 +181,8 @@ function parse(argv: string[]): { options: Parsed; paths: string[] } {
     .option("--test-command <COMMAND>", "Shell command run as /bin/sh -c COMMAND in the jail (default: the executable's name)", strings)
     .option("--test-stdin <CONTENT>", "Standard input of the test command", strings)
     .option("--test-stdout <CONTENT>", "Expected standard output of the test command (compared after trimming)", strings)
+    .option("--test-timeout <SECONDS>", "Kill the test command after SECONDS, a test failure (default 300)", strings)
+    .option("--test-network <MODE>", "none: the jail has only loopback (default); host: the host's network", strings)
     .option("-d, --dynamic", "Run the executable once under a tracer and include every file it uses")
     .option("--dynamic-arg <ARG>", "Argument for the --dynamic run (repeatable; may start with -)")
     .option("--dynamic-stdin <CONTENT>", "Standard input for the --dynamic run", strings)
@@ -291,6 +309,8 @@ async function bundleMode(paths: string[], options: Parsed, warn: (text: string)
         command: once.testCommand,
         stdin: once.testStdin,
         stdout: once.testStdout,
+        timeoutMs: testTimeoutMs(once.testTimeout),
+        network: testNetwork(once.testNetwork),
       }
     : undefined;
   // Imported here: the listing modes start faster without the bundler, the images and the jail.

@@ -12,6 +12,8 @@ export interface ProcessOptions {
   timeoutMs?: number | undefined;
   /** Start it as a process group leader and kill the whole group on timeout (a traced tree). */
   killGroup?: boolean;
+  /** Called with the child's pid once it has started (its process group's id with killGroup). */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface ProcessResult {
@@ -19,12 +21,16 @@ export interface ProcessResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** Killed because timeoutMs passed. */
+  timedOut?: boolean;
 }
 
 /** Runs `command` to its end. Rejects only when it cannot be started (the spawn error). */
 export function runProcess(command: string, args: readonly string[], options: ProcessOptions = {}): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"], detached: options.killGroup === true });
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
+    let timedOut = false;
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -42,14 +48,17 @@ export function runProcess(command: string, args: readonly string[], options: Pr
       }
       child.kill("SIGKILL");
     };
-    const timer = options.timeoutMs !== undefined ? setTimeout(kill, options.timeoutMs) : null;
+    const timer = options.timeoutMs !== undefined ? setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, options.timeoutMs) : null;
     child.on("error", (error) => {
       if (timer) clearTimeout(timer);
       reject(error);
     });
     child.on("close", (status, signal) => {
       if (timer) clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr });
+      resolve({ status, signal, stdout, stderr, ...(timedOut ? { timedOut } : {}) });
     });
   });
 }

@@ -2,14 +2,14 @@
 // executables, --mkdir, --include, --exclude, --test, then emit. Nothing is written to OUTPUT
 // until the plan is complete and the test has passed.
 
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, posix, resolve as resolveHost } from "node:path";
 import { RootFs, fileIdentity } from "../fs/root.js";
 import { FileGraph, GraphConflictError, type FileNode, type Reason } from "../graph/file-graph.js";
 import { childPath } from "../graph/paths.js";
 import { compressFile, CompressError, warmUpUpx } from "../compress/upx.js";
-import { testInJail, type JailTest } from "../jail/jail.js";
+import { testInJail, JailError, type JailTest } from "../jail/jail.js";
+import { makeTempDir } from "../cleanup.js";
 import { InputError, Loader, type TargetEnvironment } from "../loader/load.js";
 import type { LoadGraph } from "../loader/model.js";
 import { addDirectoryChain, addFromRoot, addSymlinkAsIs, fileNode, imageLinkTarget, openedPath } from "./collect.js";
@@ -80,6 +80,10 @@ export interface BundleOptions {
     busybox?: string;
     /** The static qemu-user for inputs of another architecture (default: qemu-<arch>-static on PATH). */
     emulator?: string;
+    /** Each test command is killed after this long, a test failure (default 300 000: five minutes). */
+    timeoutMs?: number;
+    /** "none" (default): the jail has only loopback; "host": it shares the host's network. */
+    network?: "none" | "host";
   };
   log?: Logger;
 }
@@ -173,12 +177,13 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
     throw asBundleError(error);
   }
   // --compress: the input executables only, as magicpak does (never the libraries).
-  const scratch = options.compress ? mkdtempSync(join(tmpdir(), "magicpak-upx-")) : null;
+  // The scratch directory is registered for removal on SIGINT/SIGTERM (lib/cleanup.ts).
+  const scratch = options.compress ? makeTempDir("magicpak-upx-") : null;
   try {
-    if (options.compress) await compressInputs(graph, root, inputs, options.compress, scratch!, log);
+    if (options.compress) await compressInputs(graph, root, inputs, options.compress, scratch!.dir, log);
     return await testAndEmit(graph, loads, inputs, options, log, root, packages);
   } finally {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
+    scratch?.remove();
   }
 }
 
@@ -191,7 +196,22 @@ async function testAndEmit(graph: FileGraph, loads: LoadGraph[], inputs: string[
     log("Info", `test the bundle: ${tests.map((t) => t.command).join("; ")}`);
     // The inputs' architecture (their loads come first): another than this machine's is emulated.
     const architectures = loads.slice(0, options.inputs.length).map((load) => load.abi);
-    await testInJail(graph, tests, { busybox: options.test.busybox, emulator: options.test.emulator, architectures });
+    const { busybox, emulator, timeoutMs, network } = options.test;
+    try {
+      const isolation = await testInJail(graph, tests, {
+        ...(busybox !== undefined ? { busybox } : {}),
+        ...(emulator !== undefined ? { emulator } : {}),
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        ...(network !== undefined ? { network } : {}),
+        architectures,
+        warn: (message) => log("Warn", message),
+      });
+      log("Info", `the test passed (jail isolation: ${isolation})`);
+    } catch (error) {
+      // A jail that could not be built is a bundle error; a TestFailure is the program's.
+      if (error instanceof JailError) throw new BundleError(error.path, error.problem);
+      throw error;
+    }
   }
   // 7. Emit.
   let output: string | null = null;

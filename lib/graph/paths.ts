@@ -15,3 +15,6 @@ export function childPath(dir: string, name: string): string {
 export function byPath(a: { path: string }, b: { path: string }): number {
   return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }
+
+/** Docker's default PATH, the one a FROM scratch image gets from `docker run` when Env has none. */
+export const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -6,6 +6,7 @@ import { posix } from "node:path";
 import { VERSION } from "../version.js";
 import type { Descriptor } from "./blob.js";
 import { ImageError } from "./errors.js";
+import { DEFAULT_PATH } from "../graph/paths.js";
 
 export interface ImageOptions {
   /** The image's Entrypoint: the installed executable's path first (see imageDefaults). */
@@ -55,8 +56,7 @@ export interface ImageAttachment {
   annotations?: Record<string, string>;
 }
 
-/** Docker's default PATH, the one a FROM scratch image gets from `docker run` when Env has none. */
-export const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+export { DEFAULT_PATH };
 
 export interface NormalizedImage {
   entrypoint: string[];

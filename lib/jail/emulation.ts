@@ -8,7 +8,7 @@ import { ElfError } from "../elf/errors.js";
 import { readElf } from "../elf/file.js";
 import { findOnPath } from "../fs/which.js";
 import { abiByName, abiOf, hostAbi as knownHostAbi, type Abi } from "../loader/machines.js";
-import { BundleError } from "../bundle/errors.js";
+import { JailError } from "./errors.js";
 
 /** qemu-user's target name for each ABI of machines.ts (qemu-<name>-static); x32 has none. */
 const QEMU_TARGETS: Record<string, string> = {
@@ -59,24 +59,24 @@ function binfmtMagic(abi: Abi, osabi?: number): { magic: number[]; mask: number[
 
 /** The line written to binfmt_misc's `register`: magic (M) at offset 0, flags P, O and F (open now). */
 export function binfmtRegistration(name: string, abi: Abi, interpreter: string, osabi?: number): string {
-  if (/[:\n]/.test(interpreter)) throw new BundleError(interpreter, "the emulator's path in the jail cannot contain ':' or a newline (binfmt_misc's separator): set TMPDIR to another directory");
+  if (/[:\n]/.test(interpreter)) throw new JailError(interpreter, "the emulator's path in the jail cannot contain ':' or a newline (binfmt_misc's separator): set TMPDIR to another directory");
   const hex = (bytes: number[]) => bytes.map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join("");
   const { magic, mask } = binfmtMagic(abi, osabi);
   return `:${name}:M::${hex(magic)}:${hex(mask)}:${interpreter}:POF`;
 }
 
-/** A static ELF executable's ABI; a BundleError naming `what` for anything else. */
+/** A static ELF executable's ABI; a JailError naming `what` for anything else. */
 function staticExecutableAbi(path: string, what: string, staticAdvice: string): Abi {
   let elf;
   try {
     elf = readElf(path);
   } catch (error) {
-    if (error instanceof ElfError) throw new BundleError(path, `${what} is not an ELF executable (${error.detail})`);
+    if (error instanceof ElfError) throw new JailError(path, `${what} is not an ELF executable (${error.detail})`);
     throw error;
   }
   const abi = abiOf(elf.header);
-  if (!abi) throw new BundleError(path, `${what} is for a machine magicpak does not know (e_machine ${elf.header.machine})`);
-  if (elf.interp !== null) throw new BundleError(path, `${what} must be statically linked to run in the jail (${staticAdvice})`);
+  if (!abi) throw new JailError(path, `${what} is for a machine magicpak does not know (e_machine ${elf.header.machine})`);
+  if (elf.interp !== null) throw new JailError(path, `${what} must be statically linked to run in the jail (${staticAdvice})`);
   return abi;
 }
 
@@ -115,16 +115,16 @@ interface PlatformOptions {
 export function choosePlatform(options: PlatformOptions): JailPlatform {
   const hostAbiNow = hostAbi();
   const names = [...new Set((options.architectures ?? []).filter((a): a is string => a !== null))];
-  if (names.length > 1) throw new BundleError("--test", `the inputs are for several architectures (${names.join(", ")}): one jail runs one architecture`);
+  if (names.length > 1) throw new JailError("--test", `the inputs are for several architectures (${names.join(", ")}): one jail runs one architecture`);
   const target = names[0] === undefined ? hostAbiNow : abiByName(names[0]);
-  if (!target) throw new BundleError("--test", `unknown architecture ${names[0]}`);
+  if (!target) throw new JailError("--test", `unknown architecture ${names[0]}`);
   const emulate = target.name !== hostAbiNow.name || options.emulateHostArchitecture === true;
 
   // busybox: given, or found on PATH by the name for the target.
   const wanted = options.busybox ?? (target.name === hostAbiNow.name ? "busybox" : `busybox-${target.name}`);
   const busyboxPath = findOnPath(wanted);
   if (!busyboxPath) {
-    throw new BundleError(
+    throw new JailError(
       wanted,
       options.busybox !== undefined || target.name === hostAbiNow.name
         ? "busybox not found (give a static busybox with --busybox PATH)"
@@ -134,28 +134,28 @@ export function choosePlatform(options: PlatformOptions): JailPlatform {
   const busyboxAbi = staticExecutableAbi(busyboxPath, "busybox", "install busybox-static");
   if (busyboxAbi.name !== target.name && busyboxAbi.name !== hostAbiNow.name) {
     const runs = target.name === hostAbiNow.name ? target.name : `${target.name} or ${hostAbiNow.name}`;
-    throw new BundleError(busyboxPath, `busybox is for ${busyboxAbi.name}: a jail for ${target.name} programs on this ${hostAbiNow.name} machine needs a static busybox for ${runs}`);
+    throw new JailError(busyboxPath, `busybox is for ${busyboxAbi.name}: a jail for ${target.name} programs on this ${hostAbiNow.name} machine needs a static busybox for ${runs}`);
   }
   const platform: JailPlatform = { target, host: hostAbiNow, busybox: { path: busyboxPath, abi: busyboxAbi } };
   if (!emulate) return platform;
 
   const qemu = qemuTarget(target);
-  if (!qemu && options.emulator === undefined) throw new BundleError("--test", `no qemu-user target is known for ${target.name}: give an emulator with --emulator PATH`);
+  if (!qemu && options.emulator === undefined) throw new JailError("--test", `no qemu-user target is known for ${target.name}: give an emulator with --emulator PATH`);
   const emulatorName = options.emulator ?? `qemu-${qemu}-static`;
   const emulator = findOnPath(emulatorName);
   if (!emulator) {
-    throw new BundleError(
+    throw new JailError(
       emulatorName,
       `emulator not found: ${target.name} programs are tested on this ${hostAbiNow.name} machine through a static qemu-user for ${target.name} (Debian's qemu-user-static): give it with --emulator PATH${options.emulator === undefined ? ` or put ${emulatorName} on PATH` : ""}`,
     );
   }
   const emulatorAbi = staticExecutableAbi(emulator, "the emulator", "use qemu-user-static, whose emulators are static");
-  if (emulatorAbi.name !== hostAbiNow.name) throw new BundleError(emulator, `the emulator is for ${emulatorAbi.name}: it must be a program for this ${hostAbiNow.name} machine`);
+  if (emulatorAbi.name !== hostAbiNow.name) throw new JailError(emulator, `the emulator is for ${emulatorAbi.name}: it must be a program for this ${hostAbiNow.name} machine`);
   let osabi: number | undefined;
   if (target.name === hostAbiNow.name) {
     // Emulating this machine's own architecture: the handler must not match the emulator itself.
     osabi = 0;
-    if (readElf(emulator).header.osabi === osabi) throw new BundleError(emulator, "the emulator is marked EI_OSABI 0 (SYSV) like the programs it would run: it cannot emulate this machine's own architecture");
+    if (readElf(emulator).header.osabi === osabi) throw new JailError(emulator, "the emulator is marked EI_OSABI 0 (SYSV) like the programs it would run: it cannot emulate this machine's own architecture");
   }
   platform.emulation = { emulator, name: `qemu-${qemu ?? target.name}-static`, qemuTarget: qemu ?? target.name, ...(osabi === undefined ? {} : { osabi }) };
   return platform;

@@ -1,24 +1,27 @@
-// The --test jail: the planned bundle plus a static busybox, in fresh mount and PID namespaces,
-// with /proc and /dev/{null,zero,random,urandom} as a container has them. The jail and busybox
-// are removed afterwards and never reach OUTPUT.
+// The --test jail: the bundle as a FROM scratch container has it, and nothing else. Its filesystem
+// is exactly the planned bundle (no busybox applets in /bin, no /tmp) plus the /proc, /dev and /sys
+// a runtime's default spec mounts, in user, mount, PID, UTS, IPC and network namespaces, after
+// pivot_root; the harness busybox that runs the test command is kept in a hidden directory that is
+// never on PATH and is removed once its shell runs (lib/jail/run.ts has the details and the
+// fallback where namespaces are refused). The jail is removed afterwards and never reaches OUTPUT.
 //
 // A bundle for another architecture (an arm64 bundle on x86_64, or the reverse) runs through the
-// static qemu-user of its architecture, copied into the jail as /.magicpak/qemu-<arch>-static next
-// to a busybox of that architecture: binfmt_misc is mounted in the jail's own user namespace
-// (sandboxed binfmt_misc, Linux >= 6.7) and a handler registered there with the F flag (the
-// emulator is opened at registration) makes the kernel start every ELF file of the architecture
-// through it, after chroot and across execve. The host's binfmt_misc is never touched.
+// static qemu-user of its architecture, copied into the harness directory next to a busybox of that
+// architecture: binfmt_misc is mounted in the jail's own user namespace (sandboxed binfmt_misc,
+// Linux >= 6.7) and a handler registered there with the F flag (the emulator is opened at
+// registration) makes the kernel start every ELF file of the architecture through it, after
+// pivot_root and across execve. The host's binfmt_misc is never touched.
 
 import { spawnSync } from "node:child_process";
-import { runProcess, type ProcessResult } from "../process.js";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { release, tmpdir } from "node:os";
-import { join } from "node:path";
+import { chmodSync } from "node:fs";
+import { release } from "node:os";
+import { makeTempDir } from "../cleanup.js";
 import { followSymlinks, type FileGraph } from "../graph/file-graph.js";
-import { writeTree } from "../bundle/emit.js";
-import { DEFAULT_PATH } from "../image/config.js";
+import { DEFAULT_PATH } from "../graph/paths.js";
+import { writeTree } from "../graph/write-tree.js";
 import { binfmtRegistration, choosePlatform, type JailPlatform } from "./emulation.js";
-import { TestFailure } from "./errors.js";
+import { JailError, TestFailure } from "./errors.js";
+import { runInJail, type Isolation } from "./run.js";
 
 export interface JailTest {
   /** Run as `/bin/sh -c COMMAND` inside the jail. */
@@ -28,7 +31,8 @@ export interface JailTest {
   expectedStdout?: string;
 }
 
-export { TestFailure };
+export { TestFailure, JailError };
+export { runInJail, jailIsolation, type RunInJailOptions, type JailRun, type Isolation } from "./run.js";
 
 export interface JailOptions {
   /**
@@ -50,82 +54,39 @@ export interface JailOptions {
    * (SYSV), so the emulator (Debian's are marked GNU/Linux) and busybox still run natively.
    */
   emulateHostArchitecture?: boolean;
+  /** Per test command; default 300 000 (five minutes). */
   timeoutMs?: number;
+  /** "none" (default): only loopback; "host": the host's network namespace. */
+  network?: "none" | "host";
+  /** Use the plain-chroot fallback even where namespaces are allowed (as MAGICPAK_JAIL_FALLBACK=1). */
+  forceFallback?: boolean;
+  /** Where the fallback's warning goes (the bundle's log, as "Warn"). */
+  warn?: (message: string) => void;
 }
 
-const DEVICES = ["null", "zero", "random", "urandom", "full"];
 /** The PATH a container of the bundle gets by default: tests run with what the image will have. */
 const PATH = DEFAULT_PATH.slice("PATH=".length);
 
-/**
- * Mounts /proc and the devices (and, for a foreign bundle, binfmt_misc with the emulator's handler
- * in it), then chroots; run by the host's sh inside new namespaces. A set-up step the kernel refuses
- * exits 125 with a line starting "magicpak-jail-setup:".
- */
-const SETUP = `set -e
-mount -t proc proc "$JAIL/proc"
-for d in ${DEVICES.join(" ")}; do : > "$JAIL/dev/$d"; mount --bind "/dev/$d" "$JAIL/dev/$d"; done
-if [ -n "\${MAGICPAK_BINFMT-}" ]; then
-  b="$JAIL/proc/sys/fs/binfmt_misc"
-  e=$(mount -t binfmt_misc binfmt_misc "$b" 2>&1) || { printf 'magicpak-jail-setup: mount: %s\n' "$e" >&2; exit 125; }
-  e=$( (printf '%s' "$MAGICPAK_BINFMT" > "$b/register") 2>&1) || { printf 'magicpak-jail-setup: register: %s\n' "$e" >&2; exit 125; }
-fi
-exec chroot "$JAIL" /bin/sh -c "$MAGICPAK_TEST_COMMAND"`;
-
-/** Where the emulator goes in the jail (never a path of the bundle). */
-const EMULATOR_DIR = "/.magicpak";
-
-export async function testInJail(graph: FileGraph, tests: JailTest[], options: JailOptions): Promise<void> {
+/** Builds the jail from the plan and runs each test in it; TestFailure for the program, JailError for the jail. */
+export async function testInJail(graph: FileGraph, tests: JailTest[], options: JailOptions): Promise<Isolation | undefined> {
   const platform = choosePlatform(options);
-  if (platform.emulation && graph.get(EMULATOR_DIR)) throw new TestFailure(`the bundle has ${EMULATOR_DIR}, where the jail puts the emulator`);
-  const jail = mkdtempSync(join(tmpdir(), "magicpak-jail-"));
+  const { dir: jail, remove } = makeTempDir("magicpak-jail-");
+  let isolation: Isolation | undefined;
   try {
     writeTree(graph, jail);
     chmodSync(jail, 0o755);
-    const binfmt = platform.emulation ? installEmulator(jail, platform) : undefined;
-    installBusybox(jail, platform);
-    for (const dir of ["proc", "dev", "tmp"]) if (!existsSync(join(jail, dir))) mkdirSync(join(jail, dir), { mode: dir === "tmp" ? 0o1777 : 0o755 });
-    const preamble = bundledProgramsFirst(graph, join(jail, "bin", "busybox"), platform);
-    for (const test of tests) await runOne(jail, test, preamble, options, platform, binfmt);
+    const preamble = bundledProgramsFirst(graph, platform.busybox.path, platform);
+    for (const test of tests) isolation = await runOne(jail, test, preamble, options, platform);
   } finally {
-    rmSync(jail, { recursive: true, force: true });
+    remove();
   }
-}
-
-/** The emulator at /.magicpak/qemu-<arch>-static; returns the binfmt_misc registration naming it. */
-function installEmulator(jail: string, platform: JailPlatform): string {
-  const emulation = platform.emulation!;
-  const dir = join(jail, EMULATOR_DIR);
-  mkdirSync(dir, { mode: 0o755 });
-  const path = join(dir, emulation.name);
-  copyFileSync(emulation.emulator, path);
-  chmodSync(path, 0o755);
-  // F: the kernel opens the emulator now, by its host path, and uses that file after chroot.
-  return binfmtRegistration(`magicpak-${emulation.qemuTarget}`, platform.target, path, emulation.osabi);
+  return isolation;
 }
 
 /** Runs the jail's busybox on the host: directly, or through the emulator when it is foreign. */
 function runBusyboxOnHost(busybox: string, args: string[], platform: JailPlatform): ReturnType<typeof spawnSync> {
   if (platform.busybox.abi.name === platform.host.name) return spawnSync(busybox, args, { encoding: "utf8" });
   return spawnSync(platform.emulation!.emulator, [busybox, ...args], { encoding: "utf8" });
-}
-
-/** busybox at /bin/busybox and its applets linked beside it; files of the bundle win (EEXIST). */
-function installBusybox(jail: string, platform: JailPlatform): void {
-  const busybox = platform.busybox.path;
-  const bin = join(jail, "bin");
-  mkdirSync(bin, { recursive: true });
-  const target = join(bin, "busybox");
-  if (!existsSync(target)) {
-    copyFileSync(busybox, target);
-    chmodSync(target, 0o755);
-  }
-  // `busybox --install DIR` links every applet into DIR without replacing existing files.
-  const r = runBusyboxOnHost(target, ["--install", bin], platform);
-  if (r.status !== 0 || !existsSync(join(bin, "sh"))) {
-    const through = platform.busybox.abi.name === platform.host.name ? "" : ` (run through ${platform.emulation!.emulator})`;
-    throw new TestFailure(`cannot install busybox applets from ${busybox}${through}: is it a static busybox?${r.error ? ` ${r.error.message}` : ""}`);
-  }
 }
 
 /**
@@ -139,7 +100,7 @@ function installBusybox(jail: string, platform: JailPlatform): void {
  */
 function bundledProgramsFirst(graph: FileGraph, busybox: string, platform: JailPlatform): string {
   const list = runBusyboxOnHost(busybox, ["--list"], platform);
-  if (list.status !== 0) throw new TestFailure(`${busybox} --list failed: ${String(list.stderr ?? list.error?.message ?? "").trim()}`);
+  if (list.status !== 0) throw new JailError(busybox, `--list failed (is it a static busybox?): ${String(list.stderr ?? list.error?.message ?? "").trim()}`);
   const applets = String(list.stdout ?? "").split("\n").filter((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name));
   const functions: string[] = [];
   for (const name of applets) {
@@ -156,25 +117,54 @@ function isBundledExecutable(graph: FileGraph, path: string): boolean {
   return (node?.kind === "file" || node?.kind === "generated") && (node.mode & 0o111) !== 0;
 }
 
-async function runOne(jail: string, test: JailTest, preamble: string, options: JailOptions, platform: JailPlatform, binfmt: string | undefined): Promise<void> {
-  // binfmt_misc mounted in the initial user namespace would be the host's own: always a new one.
-  const userns = process.getuid?.() !== 0 || binfmt !== undefined;
-  const args = [...(userns ? ["--user", "--map-root-user"] : []), "--mount", "--pid", "--fork", "--kill-child", "/bin/sh", "-c", SETUP];
-  const env = { PATH, HOME: "/", JAIL: jail, MAGICPAK_TEST_COMMAND: preamble + test.command, ...(binfmt ? { MAGICPAK_BINFMT: binfmt } : {}) };
-  let run: ProcessResult;
-  try {
-    run = await runProcess("unshare", args, { env, stdin: test.stdin, timeoutMs: options.timeoutMs ?? 300_000 });
-  } catch (error) {
-    throw new TestFailure(`cannot start the jail (unshare): ${(error as Error).message}`);
-  }
+async function runOne(jail: string, test: JailTest, preamble: string, options: JailOptions, platform: JailPlatform): Promise<Isolation> {
+  const emulation = platform.emulation;
+  const run = await runInJail({
+    rootfs: jail,
+    command: test.command,
+    preamble,
+    ...(test.stdin !== undefined ? { stdin: test.stdin } : {}),
+    timeoutMs: options.timeoutMs ?? 300_000,
+    network: options.network ?? "none",
+    busybox: platform.busybox.path,
+    busyboxNative: platform.busybox.abi.name === platform.host.name,
+    ...(emulation
+      ? {
+          emulation: {
+            emulator: emulation.emulator,
+            name: emulation.name,
+            // F: the kernel opens the emulator now, by its host path, and uses that file after pivot_root.
+            registration: (path: string) => binfmtRegistration(`magicpak-${emulation.qemuTarget}`, platform.target, path, emulation.osabi),
+          },
+        }
+      : {}),
+    ...(options.forceFallback ? { forceFallback: true } : {}),
+    ...(options.warn ? { warn: options.warn } : {}),
+  }).catch((error: unknown) => {
+    if (error instanceof JailError && error.step && /^binfmt-(mount|register): /.test(error.step)) {
+      const [, step, detail] = /^binfmt-(mount|register): ([\s\S]*)$/.exec(error.step)!;
+      throw new JailError("--test", setupFailure(step!, detail!, platform));
+    }
+    throw error;
+  });
   const { status: code, signal, stdout, stderr } = run;
   const detail = stderr.trim() ? `\n${stderr.trim()}` : "";
-  const setup = code === 125 ? /^magicpak-jail-setup: (mount|register): (.*)$/m.exec(stderr) : null;
-  if (setup) throw new TestFailure(setupFailure(setup[1]!, setup[2]!, platform));
-  if (code !== 0) throw new TestFailure(`test command ${JSON.stringify(test.command)} ${signal ? `was killed by ${signal}` : `exited with ${code}`}${detail}`);
+  const name = JSON.stringify(test.command);
+  if (run.timedOut) throw new TestFailure(`test command ${name} timed out after ${((options.timeoutMs ?? 300_000) / 1000).toFixed(0)} s (--test-timeout) and was killed${detail}`);
+  if (code !== 0) throw new TestFailure(`test command ${name} ${signal ? `was killed by ${signal}` : `exited with ${code}`}${detail}${missingHint(stderr)}`);
   if (test.expectedStdout !== undefined && stdout.trim() !== test.expectedStdout) {
-    throw new TestFailure(`test command ${JSON.stringify(test.command)}: stdout mismatch: expected ${JSON.stringify(test.expectedStdout)}, got ${JSON.stringify(stdout.trim())}`);
+    throw new TestFailure(`test command ${name}: stdout mismatch: expected ${JSON.stringify(test.expectedStdout)}, got ${JSON.stringify(stdout.trim())}`);
   }
+  return run.isolation;
+}
+
+/** A hint naming files the failed program's stderr says are missing (the image lacks them too). */
+export function missingHint(stderr: string): string {
+  const names = new Set<string>();
+  for (const m of stderr.matchAll(/(\/[^\s:'"`]+)['"`]?:? (?:No such file or directory|not found)/g)) names.add(m[1]!);
+  for (const m of stderr.matchAll(/(?:^|\n)(?:[^:\n]*: )*?([A-Za-z0-9_.+-]+): (?:not found|command not found|Cannot exec)/g)) names.add(m[1]!);
+  if (names.size === 0) return "";
+  return `\n(the image lacks ${[...names].slice(0, 5).join(", ")}? add what the program needs with --include or --mkdir; the jail has only the bundle)`;
 }
 
 /** The kernel refused binfmt_misc in the jail's user namespace: say what it takes. */

@@ -4,8 +4,8 @@
 
 import { spawnSync } from "node:child_process";
 import { runProcess } from "../process.js";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
+import { makeTempDir } from "../cleanup.js";
 import { delimiter, join, posix } from "node:path";
 import { TracerUnavailable, type TraceRequest, type TraceResult, type TracedAccess } from "./types.js";
 
@@ -25,7 +25,7 @@ export function findStrace(): string | null {
 
 export async function traceWithStrace(request: TraceRequest, strace = findStrace()): Promise<TraceResult> {
   if (!strace) throw new TracerUnavailable("strace is not on PATH");
-  const dir = mkdtempSync(join(tmpdir(), "magicpak-strace-"));
+  const { dir, remove } = makeTempDir("magicpak-strace-"); // removed on SIGINT/SIGTERM too
   try {
     const prefix = join(dir, "trace");
     const args = [
@@ -51,7 +51,7 @@ export async function traceWithStrace(request: TraceRequest, strace = findStrace
     const accesses = readTraces(dir, files, request.root ? "/" : (request.cwd ?? process.cwd()), request.root ?? null);
     return { ...run, accesses, tracer: "strace" };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 }
 

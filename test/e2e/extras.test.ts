@@ -74,7 +74,7 @@ t.test("NSS: curl fetches http://localhost from a server on 127.0.0.1 with no --
   const port = (server.address() as { port: number }).port;
   const out = join(base, "out-curl");
   // Asynchronously: the server above answers the test command meanwhile.
-  const r = await runProcess(process.execPath, [bin, "/usr/bin/curl", out, "--test", "--busybox", busybox, "--test-command", `curl -s http://localhost:${port}/`, "--test-stdout", "hello from localhost"]);
+  const r = await runProcess(process.execPath, [bin, "/usr/bin/curl", out, "--test", "--test-network", "host", "--busybox", busybox, "--test-command", `curl -s http://localhost:${port}/`, "--test-stdout", "hello from localhost"]);
   t.equal(r.status, 0, r.stderr);
 });
 

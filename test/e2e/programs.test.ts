@@ -216,6 +216,8 @@ t.test("curl: HTTP from a server of the test's own on 127.0.0.1", async (t) => {
     "--include",
     "/etc/nsswitch.conf",
     "--test",
+    "--test-network",
+    "host",
     "--test-command",
     `curl -sS http://127.0.0.1:${port}/hello`,
     "--test-stdout",

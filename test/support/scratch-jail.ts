@@ -1,8 +1,11 @@
 // End-to-end helpers: the real CLI in a child process, and a jail of the test's own making to run
-// a finished bundle as a FROM scratch container would (the bundle plus a static busybox, fresh
-// mount and PID namespaces, /proc and four /dev nodes). Nothing here uses lib/jail, so a bug there
-// cannot hide a broken bundle.
+// a finished bundle as a FROM scratch container would: its filesystem is the bundle and the /proc,
+// /dev (runc's default nodes and links) and /sys a runtime mounts, nothing else; the static busybox
+// that runs the command sits in a randomly named directory that is removed as soon as its shell
+// runs, after pivot_root. Nothing here uses lib/jail, so a bug there cannot hide a broken bundle,
+// and the tool's --test verdict can be compared with this one.
 
+import { randomBytes } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -117,18 +120,33 @@ export function pathInJail(jail: string, path: string): string {
 export interface FreshJail {
   /** The jail's root on the host. */
   dir: string;
-  /** `/bin/sh -c COMMAND` inside the jail (busybox's sh), with PATH set as in a container. */
+  /** `sh -c COMMAND` inside the jail (busybox's sh, not on PATH), with PATH and HOME as in a container. */
   run(command: string, options?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<ProcessResult>;
 }
 
-// The brief's form: mounts in new namespaces, then chroot; `set -e` so a failed mount is loud.
-const SETUP =
-  'set -e; mount -t proc proc "$J/proc"; for d in null zero urandom random; do : > "$J/dev/$d"; mount --bind "/dev/$d" "$J/dev/$d"; done; exec chroot "$J" /bin/sh -c "$CMD"';
+// In new user, mount, PID and IPC namespaces (the host's network: the tests' servers listen there):
+// the container's mounts, then pivot_root into the jail and detach the old root. $1 jail, $2 the
+// busybox directory's name, $3 the command.
+const SETUP = `set -e
+J=$1 B=$2
+mount --make-rprivate /
+mount --bind "$J" "$J"
+mount -t proc proc "$J/proc"
+mount -t tmpfs -o mode=755 tmpfs "$J/dev"
+for d in null zero full random urandom tty; do : > "$J/dev/$d"; mount --bind "/dev/$d" "$J/dev/$d"; done
+ln -s /proc/self/fd "$J/dev/fd"; ln -s /proc/self/fd/0 "$J/dev/stdin"; ln -s /proc/self/fd/1 "$J/dev/stdout"; ln -s /proc/self/fd/2 "$J/dev/stderr"; ln -s pts/ptmx "$J/dev/ptmx"
+mkdir "$J/dev/pts" "$J/dev/shm" "$J/dev/mqueue"
+mount -t devpts -o newinstance,ptmxmode=0666 devpts "$J/dev/pts"
+mount -t tmpfs -o mode=1777 shm "$J/dev/shm"
+mount -t mqueue mqueue "$J/dev/mqueue"
+mount -t sysfs -o ro sysfs "$J/sys" 2>/dev/null || true
+cd "$J"
+exec env -i PATH=${SYSTEM_PATH} HOME=/ "$J/$B/busybox" sh -c 'pivot_root . . && umount -l . && cd / && rm -rf "/$0" && unset PWD OLDPWD SHLVL && eval "$1"' "$B" "$3"`;
 
 /**
- * Copies the bundle into a fresh temporary directory, adds the static busybox at /bin/busybox
- * (following a bundled /bin -> usr/bin) with its applets beside it (bundled files win), and hands
- * it to `use`; the directory is removed afterwards.
+ * Copies the bundle into a fresh temporary directory with the mount points a runtime makes (/proc,
+ * /dev, /sys) and hands it to `use`; each run puts the static busybox in a new hidden directory of
+ * it, which the jail removes. The directory is removed afterwards.
  */
 export async function withFreshJail<T>(bundle: string, use: (jail: FreshJail) => Promise<T>): Promise<T> {
   const busybox = fixture("MAGICPAK_BUSYBOX");
@@ -137,23 +155,24 @@ export async function withFreshJail<T>(bundle: string, use: (jail: FreshJail) =>
   try {
     const copy = await runProcess("cp", ["-a", `${bundle}/.`, `${dir}/`]);
     if (copy.status !== 0) throw new Error(`cannot copy ${bundle} into the jail: ${copy.stderr}`);
-    const bin = pathInJail(dir, "/bin");
-    mkdirSync(bin, { recursive: true });
-    const target = join(bin, "busybox");
-    if (existsSync(target)) throw new Error(`the bundle already has /bin/busybox: ${target}`);
-    copyFileSync(busybox, target);
-    chmodSync(target, 0o755);
-    const install = await runProcess(target, ["--install", bin]);
-    if (install.status !== 0 || !existsSync(join(bin, "sh"))) throw new Error(`busybox --install ${bin} failed: ${install.stderr}`);
-    for (const d of ["/proc", "/dev"]) mkdirSync(pathInJail(dir, d), { recursive: true });
+    for (const d of ["/proc", "/dev", "/sys"]) if (!existsSync(pathInJail(dir, d))) mkdirSync(pathInJail(dir, d), { recursive: true });
     const jail: FreshJail = {
       dir,
-      run: (command, options = {}) =>
-        runProcess("unshare", ["--mount", "--pid", "--fork", "--kill-child", "/bin/sh", "-c", SETUP], {
-          env: { PATH: SYSTEM_PATH, J: dir, CMD: command },
-          stdin: options.stdin,
-          timeoutMs: options.timeoutMs ?? 60_000,
-        }),
+      run: async (command, options = {}) => {
+        const name = `.e2e-busybox-${randomBytes(8).toString("hex")}`;
+        mkdirSync(join(dir, name));
+        copyFileSync(busybox, join(dir, name, "busybox"));
+        chmodSync(join(dir, name, "busybox"), 0o755);
+        try {
+          return await runProcess("unshare", ["--user", "--map-root-user", "--mount", "--pid", "--ipc", "--fork", "--kill-child", "/bin/sh", "-c", SETUP, "sh", dir, name, command], {
+            env: { PATH: SYSTEM_PATH },
+            stdin: options.stdin,
+            timeoutMs: options.timeoutMs ?? 60_000,
+          });
+        } finally {
+          rmSync(join(dir, name), { recursive: true, force: true });
+        }
+      },
     };
     return await use(jail);
   } finally {
