@@ -46,9 +46,10 @@ t.test(`SIGKILL at random moments (${kills} kills): never a partial OUTPUT, noth
   for (let i = 0; i < kills; i++) {
     const delay = Math.floor(Math.random() * duration * 1.1);
     const child = spawn(process.execPath, [bin, ...args(out)], { stdio: "ignore" });
+    const exited = new Promise((r) => child.once("exit", r)); // attached now: a fast run may end before the kill
     await new Promise((r) => setTimeout(r, delay));
     child.kill("SIGKILL");
-    await new Promise((r) => child.once("exit", r));
+    await exited;
     if (!existsSync(out)) outcomes.absent++;
     else if (JSON.stringify(snapshot(out)) === JSON.stringify(expected)) {
       outcomes.complete++;
@@ -74,9 +75,10 @@ t.test(`SIGKILL at random moments (${kills} kills): never a partial OUTPUT, noth
 t.test("SIGTERM during a run removes its staging and lock and exits 143", async (t) => {
   const out = join(scratch, "term");
   const child = spawn(process.execPath, [bin, ...args(out)], { stdio: "ignore" });
+  const exited = new Promise<[number | null, string | null]>((r) => child.once("exit", (c, s) => r([c, s])));
   await new Promise((r) => setTimeout(r, 150));
   child.kill("SIGTERM");
-  const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.once("exit", (c, s) => r([c, s])));
+  const [code, signal] = await exited;
   t.ok(code === 143 || code === 0 || signal === "SIGTERM", `exit ${code} ${signal}`);
   t.same(leftovers(), [], "nothing left");
   if (existsSync(out)) rmSync(out, { recursive: true });
