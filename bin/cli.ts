@@ -18,6 +18,8 @@ import { formatTree } from "../lib/report/tree.js";
 import { openPackageDatabase } from "../lib/provenance/dpkg.js";
 import { VERSION } from "../lib/version.js";
 import { installSignalCleanup } from "../lib/cleanup.js";
+import { pathErrorOf, PathError } from "../lib/errors.js";
+import { printable } from "../lib/report/printable.js";
 
 class UsageError extends Error {}
 
@@ -103,18 +105,24 @@ export async function runAsProgram(argv: string[]): Promise<void> {
     process.exitCode = await main(argv);
   } catch (error) {
     if (process.env["MAGICPAK_DEBUG"]) console.error(error);
-    else console.error(`error: internal error: ${(error as Error | undefined)?.message ?? String(error)} (set MAGICPAK_DEBUG=1 for details)`);
+    else console.error(`error: internal error: ${printable(String((error as Error | undefined)?.message ?? error))} (set MAGICPAK_DEBUG=1 for details)`);
     process.exitCode = 1;
   }
 }
 
 export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
-  const write = (stream: NodeJS.WritableStream, text: string) => stream.write(text.endsWith("\n") ? text : `${text}\n`);
+  // Every line is printable(): names from the root cannot forge lines or drive the terminal. JSON
+  // (already escaped by JSON.stringify) is written raw.
+  const write = (stream: NodeJS.WritableStream, text: string, raw = false) => {
+    const line = text.endsWith("\n") ? text.slice(0, -1) : text;
+    return stream.write(`${raw ? line : printable(line)}\n`);
+  };
   try {
     const { options, paths } = parse(argv);
     if (options.flags.help) return 0;
     if (options.flags.version) {
-      write(out, `magicpak ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})\nnative addon: ${(await import("../lib/native/addon.js")).nativeStatus()}`);
+      write(out, `magicpak ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})`);
+      write(out, `native addon: ${(await import("../lib/native/addon.js")).nativeStatus()}`);
       return 0;
     }
     const { list, tree, json } = options.flags;
@@ -125,8 +133,8 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       throw new UsageError(`--resolver must be ts or native (got ${JSON.stringify(resolver)})`);
     }
     if (modes === 1) {
-      if (resolver === "native") return await nativeListMode(paths, options, (t) => write(out, t), (t) => write(err, t));
-      return listMode(paths, options, (t) => write(out, t), (t) => write(err, t));
+      if (resolver === "native") return await nativeListMode(paths, options, (t, raw) => write(out, t, raw), (t) => write(err, t));
+      return listMode(paths, options, (t, raw) => write(out, t, raw), (t) => write(err, t));
     }
     return await bundleMode(paths, options, (t) => write(err, t));
   } catch (error) {
@@ -140,6 +148,12 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     }
     if (error instanceof TestFailure) {
       write(err, `error: test failed: ${error.message}`);
+      return 1;
+    }
+    // Any other error about a path (an fs error carrying errno and path): one line, never "internal".
+    const mapped = error instanceof PathError ? error : pathErrorOf(error);
+    if (mapped) {
+      write(err, `error: ${mapped.message}`);
       return 1;
     }
     throw error;
@@ -437,7 +451,7 @@ function tracerChoice(value: string | undefined): TracerChoice {
 }
 
 /** --list/--json --resolver native: what this machine's loader answers for each name (dlopen + dlinfo). */
-async function nativeListMode(files: string[], options: Parsed, print: (text: string) => void, warn: (text: string) => void): Promise<number> {
+async function nativeListMode(files: string[], options: Parsed, print: (text: string, raw?: boolean) => void, warn: (text: string) => void): Promise<number> {
   if (files.length === 0) throw new UsageError("expected at least one FILE to list");
   if (options.flags.tree) throw new UsageError("--resolver native works with --list and --json");
   if (singleRoot(options) !== undefined && singleRoot(options) !== "/") throw new UsageError("--resolver native asks this machine's loader: it cannot be combined with --root");
@@ -453,7 +467,7 @@ async function nativeListMode(files: string[], options: Parsed, print: (text: st
     }
     if (graph.missing.length > 0) status = 1;
     if (options.flags.json) {
-      print(JSON.stringify(graph, null, 2));
+      print(JSON.stringify(graph, null, 2), true);
       continue;
     }
     if (files.length > 1) print(`${file}:`);
@@ -463,7 +477,7 @@ async function nativeListMode(files: string[], options: Parsed, print: (text: st
   return status;
 }
 
-function listMode(files: string[], options: Parsed, print: (text: string) => void, warn: (text: string) => void): number {
+function listMode(files: string[], options: Parsed, print: (text: string, raw?: boolean) => void, warn: (text: string) => void): number {
   if (files.length === 0) throw new UsageError("expected at least one FILE to list");
   const loader = new Loader(singleRoot(options) ?? "/", {
     libraryPath: options.once.libraryPath ?? null,
@@ -509,6 +523,6 @@ function listMode(files: string[], options: Parsed, print: (text: string) => voi
       for (const line of trace.errors) warn(line);
     }
   }
-  if (options.flags.json) print(JSON.stringify(graphs.length === 1 && files.length === 1 ? graphs[0] : graphs, null, 2));
+  if (options.flags.json) print(JSON.stringify(graphs.length === 1 && files.length === 1 ? graphs[0] : graphs, null, 2), true);
   return status;
 }

@@ -1,8 +1,9 @@
 // A process-wide registry of what must not outlive magicpak: temporary directories (the jail, the
-// UPX scratch directory) and child process groups (the jail's). Each user registers what it made
-// and unregisters it when done; on SIGINT or SIGTERM (handlers installed by bin/cli.ts through
-// installSignalCleanup) everything still registered is killed and removed, and the process exits
-// 130 or 143 as a shell reports a death by that signal.
+// UPX scratch directory), child process groups (the jail's) and other undo steps (OUTPUT's staging
+// directory and lock). Each user registers what it made and unregisters it when done; on SIGINT or
+// SIGTERM (handlers installed by bin/cli.ts through installSignalCleanup, never by the library on
+// its own) everything still registered is killed and removed, and the process exits 130 or 143 as
+// a shell reports a death by that signal. A library user who handles signals calls cleanUpNow().
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 
 const directories = new Set<string>();
 const groups = new Set<number>();
+const cleanups = new Set<() => void>();
 
 /** Registers a temporary directory; returns the function that removes and unregisters it. */
 export function registerTempDir(dir: string): () => void {
@@ -32,7 +34,13 @@ export function registerProcessGroup(pgid: number): () => void {
   return () => void groups.delete(pgid);
 }
 
-/** Kills every registered process group and removes every registered directory, now. */
+/** Registers `fn` to run on SIGINT/SIGTERM; returns the function that unregisters it. */
+export function onInterrupt(fn: () => void): () => void {
+  cleanups.add(fn);
+  return () => void cleanups.delete(fn);
+}
+
+/** Kills every registered process group, runs the cleanups (newest first) and removes every registered directory, now. */
 export function cleanUpNow(): void {
   for (const pgid of groups) {
     try {
@@ -42,6 +50,14 @@ export function cleanUpNow(): void {
     }
   }
   groups.clear();
+  for (const fn of [...cleanups].reverse()) {
+    cleanups.delete(fn);
+    try {
+      fn();
+    } catch {
+      // best effort: the others still run
+    }
+  }
   for (const dir of directories) rmSync(dir, { recursive: true, force: true });
   directories.clear();
 }

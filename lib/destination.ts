@@ -1,7 +1,9 @@
 // What a destination directory (the bundle's OUTPUT, an OCI image layout) must be before it is
 // written: absent or empty (magicpak's "destination is invalid / not empty").
 
-import { lstatSync, readdirSync } from "node:fs";
+import { lstatSync, mkdtempSync, readdirSync, rmdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { errnoText } from "./errors.js";
 
 /** Why the directory `absolute` cannot be written, or null when it is absent or an empty directory. */
 export function directoryDestinationProblem(absolute: string): string | null {
@@ -13,5 +15,46 @@ export function directoryDestinationProblem(absolute: string): string | null {
   }
   if (!stats.isDirectory()) return "destination exists and is not a directory";
   if (readdirSync(absolute).length > 0) return "destination is not empty";
+  return null;
+}
+
+/**
+ * Why nothing could be created at `absolute` (a destination that is absent or will be replaced):
+ * its nearest existing ancestor must be a directory in which a file can be made. Probed for real
+ * (a directory made and removed at once), so a read-only mount, procfs or a full inode table is
+ * found before anything is written. Null when it can be written.
+ */
+export function parentProblem(absolute: string): { path: string; problem: string } | null {
+  let ancestor = dirname(absolute);
+  for (;;) {
+    let stats;
+    try {
+      stats = statSync(ancestor);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" && ancestor !== "/") {
+        ancestor = dirname(ancestor);
+        continue;
+      }
+      return { path: ancestor, problem: errnoText(code) ?? String(error) };
+    }
+    if (!stats.isDirectory()) return { path: ancestor, problem: "Not a directory (the destination's parent must be a directory)" };
+    break;
+  }
+  try {
+    rmdirSync(mkdtempSync(join(ancestor, ".magicpak-probe-")));
+  } catch (error) {
+    return { path: ancestor, problem: `cannot create files there: ${errnoText((error as NodeJS.ErrnoException).code) ?? String(error)}` };
+  }
+  return null;
+}
+
+/** Why the file `absolute` (an OCI or Docker archive) cannot be written, or null. */
+export function fileDestinationProblem(absolute: string): string | null {
+  try {
+    if (!lstatSync(absolute).isFile()) return "destination exists and is not a regular file";
+  } catch {
+    /* absent */
+  }
   return null;
 }

@@ -35,7 +35,47 @@ export function errnoText(code: string | undefined): string | undefined {
     case "EMFILE":
     case "ENFILE":
       return "Too many open files";
+    case "EEXIST":
+      return "File exists";
+    case "EROFS":
+      return "Read-only file system";
+    case "ENOSPC":
+      return "No space left on device (or no free inodes)";
+    case "EDQUOT":
+      return "Disk quota exceeded";
+    case "EPERM":
+      return "Operation not permitted";
+    case "ENOTEMPTY":
+      return "Directory not empty";
+    case "EBUSY":
+      return "Device or resource busy";
+    case "EXDEV":
+      return "Invalid cross-device link";
+    case "EFBIG":
+      return "File too large";
+    case "EIO":
+      return "Input/output error";
+    case "ENXIO":
+      return "No such device or address";
+    case "ETXTBSY":
+      return "Text file busy";
+    case "ENOEXEC":
+      return "Exec format error";
     default:
       return code;
   }
+}
+
+/**
+ * The one place a Node fs/child_process error (it carries `code` and `path`) becomes a user's
+ * error: "PATH: strerror", as a PathError, or null for anything else (a real internal error).
+ * `fallbackPath` names the path when the error has none (the destination being written).
+ */
+export function pathErrorOf(error: unknown, fallbackPath?: string): PathError | null {
+  if (error instanceof PathError) return error;
+  const e = error as NodeJS.ErrnoException | undefined;
+  if (!e || typeof e !== "object" || typeof e.code !== "string" || !/^E[A-Z0-9]+$/.test(e.code)) return null;
+  const path = typeof e.path === "string" ? e.path : fallbackPath;
+  if (path === undefined) return null;
+  return new PathError(path, errnoText(e.code) ?? e.code);
 }

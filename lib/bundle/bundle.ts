@@ -2,7 +2,9 @@
 // executables, --mkdir, --include, --exclude, --test, then emit. Nothing is written to OUTPUT
 // until the plan is complete and the test has passed.
 
-import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { directoryDestinationProblem, fileDestinationProblem, parentProblem } from "../destination.js";
+import { describeIoError } from "../errors.js";
 import { dirname, isAbsolute, join, posix, resolve as resolveHost } from "node:path";
 import { RootFs, fileIdentity } from "../fs/root.js";
 import { FileGraph, GraphConflictError, type FileNode, type Reason } from "../graph/file-graph.js";
@@ -101,6 +103,9 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   const log: Logger = options.log ?? (() => undefined);
   if (options.inputs.length === 0) throw new BundleError("<INPUT>", "at least one input is required");
   const rootDir = options.root ?? "/";
+  checkRoot(rootDir);
+  // Every destination is checked before the analysis, so a bad one costs nothing and writes nothing.
+  checkDestinations(options);
   const root = new RootFs(rootDir);
   if (options.compress && options.compress.upx === undefined) void warmUpUpx(); // start UPX while the inputs are analysed
   const cwd = options.cwd ?? (root.isHostRoot ? process.cwd() : "/");
@@ -394,6 +399,38 @@ function placeExecutable(graph: FileGraph, root: RootFs, input: string, installT
     return;
   }
   graph.add(fileNode(at, root.resolve(input), reason));
+}
+
+/** --root must be a directory; named when it is not. */
+function checkRoot(rootDir: string): void {
+  try {
+    if (!statSync(rootDir).isDirectory()) throw new BundleError(rootDir, "--root: Not a directory");
+  } catch (error) {
+    if (error instanceof BundleError) throw error;
+    throw new BundleError(rootDir, `--root: ${describeIoError(error)}`);
+  }
+}
+
+/** OUTPUT and the image destinations: each must be writable and of the right kind, before anything is written. */
+function checkDestinations(options: BundleOptions): void {
+  const wanted: [string | undefined, "directory" | "file"][] = [
+    [options.output, "directory"],
+    [options.images?.ociLayout, "directory"],
+    [options.images?.ociArchive, "file"],
+    [options.images?.dockerArchive, "file"],
+  ];
+  const seen = new Map<string, string>();
+  for (const [given, kind] of wanted) {
+    if (given === undefined || given === "") continue;
+    const absolute = resolveHost(given);
+    const other = seen.get(absolute);
+    if (other !== undefined) throw new BundleError(given, `is also the destination ${other}`);
+    seen.set(absolute, given);
+    const problem = kind === "directory" ? directoryDestinationProblem(absolute) : fileDestinationProblem(absolute);
+    if (problem) throw new BundleError(given, problem);
+    const parent = parentProblem(absolute);
+    if (parent) throw new BundleError(given, `${parent.path}: ${parent.problem}`);
+  }
 }
 
 /** /proc, /sys and /dev are the kernel's: never bundled. */

@@ -3,7 +3,7 @@
 
 import { lstatSync, readdirSync } from "node:fs";
 import { posix } from "node:path";
-import { RootPathError, fileIdentity, type ResolvedPath, type RootFs, type SymlinkHop } from "../fs/root.js";
+import { RootPathError, fileIdentity, isPseudoFile, type ResolvedPath, type RootFs, type SymlinkHop } from "../fs/root.js";
 import { FileGraph, type FileNode, type Reason } from "../graph/file-graph.js";
 import { childPath, parentOf } from "../graph/paths.js";
 import type { LoadedObject } from "../loader/model.js";
@@ -28,6 +28,9 @@ interface AddOptions {
 
 /** A copy of the root's regular file `file` at image path `at`. */
 export function fileNode(at: string, file: ResolvedPath, reason: Reason): FileNode {
+  // procfs/sysfs files have no honest size (0, or 4096 for an attribute that never ends): refused,
+  // since what they say is the running kernel's, never a file to ship.
+  if (isPseudoFile(file.hostPath)) throw new BundleError(file.path, "is a kernel pseudo-file (procfs/sysfs): not bundled");
   return {
     kind: "file",
     path: at,

@@ -1,16 +1,24 @@
 // The one step that writes: a complete, checked plan becomes a directory tree. Into a temporary
 // sibling first, renamed into place at the end, so a failure or a kill leaves no partial OUTPUT.
+// A lock file beside OUTPUT (see lib/fs/staging.ts) keeps two runs from writing one OUTPUT and
+// lets the next run remove what a killed one left behind.
 
-import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, rmdirSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { renameSync, rmSync, rmdirSync, mkdirSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
 import type { FileGraph } from "../graph/file-graph.js";
 import { directoryDestinationProblem } from "../destination.js";
 import { pathExists } from "../fs/which.js";
+import { acquireDestination } from "../fs/staging.js";
+import { onInterrupt } from "../cleanup.js";
+import { sourceDateEpoch } from "../image/config.js";
+import { PathError, pathErrorOf } from "../errors.js";
 import { BundleError } from "./errors.js";
-import { PathError } from "../errors.js";
-import { writeTree } from "../graph/write-tree.js";
+import { writeTree as writeGraphTree } from "../graph/write-tree.js";
 
-export { writeTree };
+/** writeTree of lib/graph with SOURCE_DATE_EPOCH (else 0) as the mtime of what magicpak makes. */
+export function writeTree(graph: FileGraph, dir: string): void {
+  writeGraphTree(graph, dir, sourceDateEpoch());
+}
 
 /**
  * Writes the bundle to `output`: it must be absent or an empty directory; missing parents are
@@ -21,16 +29,38 @@ export function emitBundle(graph: FileGraph, output: string): void {
   const problem = directoryDestinationProblem(absolute);
   if (problem) throw new BundleError(output, problem);
   const parent = dirname(absolute);
-  mkdirSync(parent, { recursive: true });
-  const staging = mkdtempSync(join(parent, `.${basename(absolute)}.magicpak-`));
   try {
+    mkdirSync(parent, { recursive: true });
+  } catch (error) {
+    throw new BundleError(output, `cannot create its directory: ${describe(error, parent)}`);
+  }
+  const destination = acquireDestination(absolute, output, (path, text) => new BundleError(path, text));
+  let staging: string | null = null;
+  const cleanup = () => {
+    if (staging) rmSync(staging, { recursive: true, force: true });
+    destination.release();
+  };
+  const unregister = onInterrupt(cleanup);
+  try {
+    // Checked again under the lock: a run that finished meanwhile made OUTPUT non-empty.
+    const again = directoryDestinationProblem(absolute);
+    if (again) throw new BundleError(output, again);
+    staging = destination.makeStaging();
     writeTree(graph, staging);
-    chmodSync(staging, 0o755);
     if (pathExists(absolute)) rmdirSync(absolute);
     renameSync(staging, absolute);
+    staging = null;
   } catch (error) {
-    rmSync(staging, { recursive: true, force: true });
-    if (error instanceof PathError && !(error instanceof BundleError)) throw new BundleError(error.path, error.problem);
-    throw error;
+    if (error instanceof PathError) throw error instanceof BundleError ? error : new BundleError(error.path, error.problem);
+    throw new BundleError(output, `cannot write: ${describe(error, basename(absolute))}`);
+  } finally {
+    cleanup();
+    unregister();
   }
 }
+
+function describe(error: unknown, fallback: string): string {
+  const mapped = pathErrorOf(error, fallback);
+  return mapped ? mapped.problem : String((error as Error | undefined)?.message ?? error);
+}
+

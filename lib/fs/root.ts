@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statfsSync, type Stats } from "node:fs";
 import { resolve as resolveHostPath } from "node:path";
 import { PathError, errnoText } from "../errors.js";
 
@@ -15,6 +15,29 @@ export class RootPathError extends PathError {
     readonly code: PathErrorCode,
   ) {
     super(path, errnoText(code)!);
+  }
+}
+
+/** A file of the root larger than magicpak reads (a hostile or broken root): named with the limit. */
+export class RootFileTooLarge extends PathError {
+  override readonly name = "RootFileTooLarge";
+}
+
+/**
+ * The most magicpak reads of a configuration file of the root (ld.so.preload, nsswitch.conf,
+ * ld.so.conf, musl's path file) unless a caller gives another bound: 1 MiB, far beyond any real one.
+ */
+export const DEFAULT_READ_LIMIT = 1 << 20;
+
+/** statfs(2) f_type of the kernel's pseudo-filesystems, whose stat sizes say nothing about content. */
+const PSEUDO_FILESYSTEMS = new Set([0x9fa0 /* proc */, 0x62656572 /* sysfs */, 0x64626720 /* debugfs */, 0x74726163 /* tracefs */, 0x27e0eb /* cgroup */, 0x63677270 /* cgroup2 */, 0x73636673 /* securityfs */, 0xcafe4a11 /* bpf */, 0x62656570 /* configfs */, 0xde5e81e4 /* efivarfs */, 0x6165676c /* pstore */]);
+
+/** Whether the host file `hostPath` is on procfs, sysfs or another kernel pseudo-filesystem. */
+export function isPseudoFile(hostPath: string): boolean {
+  try {
+    return PSEUDO_FILESYSTEMS.has(statfsSync(hostPath || "/").type);
+  } catch {
+    return false;
   }
 }
 
@@ -155,14 +178,41 @@ export class RootFs {
     return readlinkSync(resolved.hostPath, "utf8");
   }
 
-  /** Contents of a regular file inside the root, or null if it is absent or not a regular file. */
-  readFile(path: string): Buffer | null {
+  /**
+   * Contents of a regular file inside the root, or null if it is absent, not a regular file or
+   * unreadable. At most `limit` bytes (DEFAULT_READ_LIMIT unless given) are read: a larger file
+   * throws RootFileTooLarge naming it, so a hostile root costs neither memory nor time. The file is
+   * opened without following a link at its last component and read from that descriptor to EOF.
+   */
+  readFile(path: string, limit = DEFAULT_READ_LIMIT): Buffer | null {
     const resolved = this.tryResolve(path);
     if (!resolved || !resolved.stats.isFile()) return null;
+    const tooLarge = () => new RootFileTooLarge(path, `is larger than the ${limit} bytes magicpak reads of it`);
+    if (resolved.stats.size > limit) throw tooLarge();
+    let fd: number;
     try {
-      return readFileSync(resolved.hostPath);
+      fd = openSync(resolved.hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
     } catch {
       return null;
+    }
+    try {
+      if (!fstatSync(fd).isFile()) return null;
+      const chunks: Buffer[] = [];
+      let total = 0;
+      for (;;) {
+        const chunk = Buffer.allocUnsafe(Math.min(1 << 16, limit + 1 - total));
+        const n = readSync(fd, chunk, 0, chunk.length, null);
+        if (n === 0) break;
+        chunks.push(chunk.subarray(0, n));
+        total += n;
+        if (total > limit) throw tooLarge(); // grew, or a pseudo-file with no end
+      }
+      return Buffer.concat(chunks, total);
+    } catch (error) {
+      if (error instanceof RootFileTooLarge) throw error;
+      return null;
+    } finally {
+      closeSync(fd);
     }
   }
 

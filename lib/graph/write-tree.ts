@@ -1,22 +1,27 @@
 // Writing a file graph out as a directory tree: the bundle (lib/bundle/emit.ts) and the --test
 // jail (lib/jail) both need exactly this, so it lives with the graph and depends on neither.
 
-import { chmodSync, constants, copyFileSync, linkSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, linkSync, lutimesSync, mkdirSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { PathError } from "../errors.js";
+import { copyPlannedFile } from "../fs/copy-file.js";
 import type { FileGraph } from "./file-graph.js";
 
-/** Writes every entry of the graph below `dir`, which must exist and be empty. Never writes outside it. */
-export function writeTree(graph: FileGraph, dir: string): void {
+/**
+ * Writes every entry of the graph below `dir`, which must exist and be empty. Never writes outside
+ * it. Files are copied from the inode the plan recorded (never another one); modes and mtimes do not
+ * depend on the umask or the clock: directories get their planned mode (implied ones 0755), and
+ * what magicpak makes (directories, symlinks, generated files) gets `epoch` (seconds).
+ */
+export function writeTree(graph: FileGraph, dir: string, epoch = 0): void {
   const written = new Map<string, string>(); // identity -> first host path written
-  const directoryModes: [string, number][] = [];
+  const directoryModes = new Map<string, number>();
   for (const node of graph.entries()) {
     const target = join(dir, node.path);
     if (node.path !== "/") mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
     switch (node.kind) {
       case "directory":
         mkdirSync(target, { recursive: true, mode: 0o755 });
-        directoryModes.push([target, node.mode]);
+        directoryModes.set(target, node.mode);
         break;
       case "symlink":
         symlinkSync(node.target, target);
@@ -24,6 +29,7 @@ export function writeTree(graph: FileGraph, dir: string): void {
       case "generated":
         writeFileSync(target, node.content, { flag: "wx", mode: node.mode });
         chmodSync(target, node.mode);
+        utimesSync(target, epoch, epoch);
         break;
       case "file": {
         const first = written.get(node.identity);
@@ -31,12 +37,8 @@ export function writeTree(graph: FileGraph, dir: string): void {
           linkSync(first, target);
           break;
         }
-        try {
-          if (node.content) writeFileSync(target, node.content, { flag: "wx" });
-          else copyFileSync(node.hostSource, target, constants.COPYFILE_EXCL);
-        } catch (error) {
-          throw new PathError(node.source, `cannot copy: ${(error as NodeJS.ErrnoException).code ?? error}`);
-        }
+        if (node.content) writeFileSync(target, node.content, { flag: "wx", mode: 0o600 }); // magicpak's own packed copy
+        else copyPlannedFile(node.hostSource, target, { identity: node.identity, size: node.size, mode: 0o600, shown: node.source });
         chmodSync(target, node.mode);
         utimesSync(target, node.mtimeMs / 1000, node.mtimeMs / 1000);
         written.set(node.identity, target);
@@ -44,6 +46,16 @@ export function writeTree(graph: FileGraph, dir: string): void {
       }
     }
   }
-  // Directory modes last, deepest first, so a read-only directory does not block its own children.
-  for (const [path, mode] of directoryModes.reverse()) chmodSync(path, mode);
+  // Every directory (planned or implied) and symlink: a fixed mtime and mode, deepest first, so a
+  // read-only directory does not block its own children and no later write changes an mtime.
+  const finish = (path: string): void => {
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      const child = join(path, entry.name);
+      if (entry.isDirectory()) finish(child);
+      else if (entry.isSymbolicLink()) lutimesSync(child, epoch, epoch);
+    }
+    chmodSync(path, directoryModes.get(path) ?? 0o755);
+    utimesSync(path, epoch, epoch);
+  };
+  finish(dir);
 }

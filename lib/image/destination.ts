@@ -2,9 +2,12 @@
 // and renamed into place when complete; on failure the staging directory is removed, so an error
 // leaves the destination as it was.
 
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, rmdirSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { chmodSync, lstatSync, mkdirSync, renameSync, rmdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { onInterrupt } from "../cleanup.js";
 import { directoryDestinationProblem } from "../destination.js";
+import { pathErrorOf } from "../errors.js";
+import { acquireDestination } from "../fs/staging.js";
 import { ImageError } from "./errors.js";
 
 /**
@@ -15,7 +18,9 @@ export async function intoDirectory<T>(destination: string, build: (staging: str
   const absolute = resolve(destination);
   const problem = directoryDestinationProblem(absolute);
   if (problem) throw new ImageError(destination, problem);
-  return staged(absolute, async (staging) => {
+  return staged(absolute, destination, async (staging) => {
+    const again = directoryDestinationProblem(absolute);
+    if (again) throw new ImageError(destination, again);
     const dir = join(staging, "out");
     mkdirSync(dir, { mode: 0o755 });
     chmodSync(dir, 0o755);
@@ -34,7 +39,7 @@ export async function intoFile<T>(destination: string, build: (staging: string, 
   const absolute = resolve(destination);
   const existing = lstatOrNull(absolute);
   if (existing && !existing.isFile()) throw new ImageError(destination, "destination exists and is not a regular file");
-  return staged(absolute, async (staging) => {
+  return staged(absolute, destination, async (staging) => {
     const file = join(staging, "out");
     const result = await build(staging, file);
     chmodSync(file, 0o644);
@@ -43,18 +48,31 @@ export async function intoFile<T>(destination: string, build: (staging: string, 
   });
 }
 
-async function staged<T>(absolute: string, work: (staging: string) => Promise<T>): Promise<T> {
+async function staged<T>(absolute: string, shown: string, work: (staging: string) => Promise<T>): Promise<T> {
   const parent = dirname(absolute);
   try {
     mkdirSync(parent, { recursive: true });
   } catch (error) {
-    throw new ImageError(parent, `cannot create the destination's directory: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new ImageError(parent, `cannot create the destination's directory: ${pathErrorOf(error, parent)?.problem ?? String(error)}`);
   }
-  const staging = mkdtempSync(join(parent, `.${basename(absolute)}.magicpak-`));
+  let held;
   try {
-    return await work(staging);
+    held = acquireDestination(absolute, shown, (path, problem) => new ImageError(path, problem));
+  } catch (error) {
+    if (error instanceof ImageError) throw error;
+    throw new ImageError(shown, `cannot write: ${pathErrorOf(error, parent)?.problem ?? String(error)}`);
+  }
+  const unregister = onInterrupt(() => held.release());
+  try {
+    return await work(held.makeStaging());
+  } catch (error) {
+    if (error instanceof ImageError) throw error;
+    const mapped = pathErrorOf(error);
+    if (mapped) throw new ImageError(shown, `cannot write: ${mapped.problem}`);
+    throw error;
   } finally {
-    rmSync(staging, { recursive: true, force: true });
+    held.release();
+    unregister();
   }
 }
 

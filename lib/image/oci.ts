@@ -1,7 +1,7 @@
 // The OCI image layout (a directory) and the OCI archive (that layout as a tar): one gzipped layer
 // holding the bundle, its config, a manifest, index.json and oci-layout.
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FileGraph } from "../graph/file-graph.js";
 import { blobPath, digestHex, writeBlob, writeLayerBlob, type Descriptor } from "./blob.js";
@@ -81,6 +81,7 @@ async function buildLayout(entries: TarEntry[], dir: string, image: NormalizedIm
   }
   writeFileSync(join(dir, "index.json"), ociIndex(image, manifest, attachments), { mode: 0o644 });
   writeFileSync(join(dir, "oci-layout"), OCI_LAYOUT, { mode: 0o644 });
+  fixModesAndTimes(dir, image.created);
   return { digest: manifest.digest, manifest, config, layer: { ...layerDescriptor, diffId: layer.diffId }, attachments };
 }
 
@@ -151,4 +152,18 @@ async function buildMultiLayout(prepared: { image: NormalizedImage; entries: Tar
   writeFileSync(join(dir, "index.json"), ociLayoutIndex(prepared[0]!.image, index), { mode: 0o644 });
   writeFileSync(join(dir, "oci-layout"), OCI_LAYOUT, { mode: 0o644 });
   return { digest: index.digest, index, images };
+}
+
+/** Directories 0755, files 0644 and one mtime (the image's), whatever the umask and the clock. */
+function fixModesAndTimes(dir: string, mtime: number): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) fixModesAndTimes(path, mtime);
+    else {
+      chmodSync(path, 0o644);
+      utimesSync(path, mtime, mtime);
+    }
+  }
+  chmodSync(dir, 0o755);
+  utimesSync(dir, mtime, mtime);
 }

@@ -117,6 +117,15 @@ export interface ConfigOptions {
   cpu: HostCpu | null;
 }
 
+/**
+ * The largest /etc/ld.so.cache magicpak reads: 64 MiB. glibc maps the whole file (dl-cache.c
+ * _dl_load_cache_lookup via _dl_sysdep_read_whole_file) with no bound of its own; real caches are
+ * tens to hundreds of KiB (one entry per library, about 50 bytes with its strings), so 64 MiB is
+ * over a million libraries. A larger one is refused with its path named rather than read whole.
+ * /etc/ld.so.preload, also read whole by glibc (rtld.c), is bounded by DEFAULT_READ_LIMIT (1 MiB).
+ */
+export const LD_SO_CACHE_LIMIT = 64 << 20;
+
 export function glibcConfig(root: RootFs, abi: Abi, interpreter: string, options: ConfigOptions): GlibcConfig {
   const ldsoPath = root.tryResolve(interpreter);
   let ldso: Buffer | null = null;
@@ -133,7 +142,7 @@ export function glibcConfig(root: RootFs, abi: Abi, interpreter: string, options
   const dstLib = ldso ? readDstLib(ldso, systemDirs, abi) : `lib/${abi.triplet}`;
   let cache: LdSoCache | null = null;
   let cacheProblem: string | null = null;
-  const cacheBytes = root.readFile("/etc/ld.so.cache");
+  const cacheBytes = root.readFile("/etc/ld.so.cache", LD_SO_CACHE_LIMIT);
   if (cacheBytes === null) {
     cacheProblem = "/etc/ld.so.cache: No such file";
   } else {

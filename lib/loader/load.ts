@@ -99,6 +99,7 @@ export class Loader {
   config(flavour: "musl", abi: Abi, interpreter: string): MuslConfig;
   config(flavour: Flavour, abi: Abi, interpreter: string): LoaderConfig;
   config(flavour: Flavour, abi: Abi, interpreter: string): LoaderConfig {
+    if (flavour !== "glibc" && flavour !== "musl") throw new TypeError(`Loader.config: flavour must be "glibc" or "musl" (got ${JSON.stringify(flavour)})`);
     const key = `${flavour}\0${abi.name}\0${interpreter}`;
     let config = this.configs.get(key);
     if (!config) {
@@ -193,6 +194,7 @@ export class Loader {
     }
     const abi = abiOf(elf.header);
     const mode = options.mode ?? (elf.interp !== null ? "program" : "library");
+    if (mode !== "program" && mode !== "library") throw new TypeError(`load: mode must be "program" or "library" (got ${JSON.stringify(mode)})`);
     const mainObject: LoadedObject = {
       index: 0,
       name: "",

@@ -1,5 +1,7 @@
 // Chooses the tracer for --dynamic: the native addon's ptrace tracer when it is loaded, else strace.
 
+import { accessSync, constants, statSync } from "node:fs";
+import { PathError, errnoText } from "../errors.js";
 import { findStrace, traceWithStrace } from "./strace.js";
 import { TracerUnavailable, type TraceRequest, type TraceResult } from "./types.js";
 
@@ -16,6 +18,18 @@ export type TracerChoice = "auto" | "native" | "strace";
 
 /** Runs `request` under the chosen tracer ("auto": the native one if loaded, else strace). */
 export async function traceProgram(request: TraceRequest, choice: TracerChoice = "auto"): Promise<TraceResult> {
+  if (choice !== "auto" && choice !== "native" && choice !== "strace") throw new TypeError(`traceProgram: choice must be "auto", "native" or "strace" (got ${JSON.stringify(choice)})`);
+  const program = request.argv[0];
+  if (program === undefined || program === "") throw new TypeError("traceProgram: argv must name the program");
+  if (!request.root) {
+    // The program must be there and executable: a PathError naming it, not a tracer's failure.
+    try {
+      accessSync(program, constants.X_OK);
+      if (!statSync(program).isFile()) throw Object.assign(new Error(), { code: "EACCES" });
+    } catch (error) {
+      throw new PathError(program, errnoText((error as NodeJS.ErrnoException).code) ?? String(error));
+    }
+  }
   if (choice !== "strace" && !(request.root && choice === "auto")) {
     if (request.root) throw new TracerUnavailable("only the strace tracer can trace inside --root");
     for (const tracer of preferred) if (tracer.available()) return tracer.run(request);

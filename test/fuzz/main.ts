@@ -18,7 +18,9 @@ import { Worker } from "node:worker_threads";
 import type { FuzzStats, Violation } from "./engine.js";
 import type { WorkerMessage, WorkerRequest } from "./worker.js";
 
-export const TARGET_NAMES = ["elf", "ld.so.cache", "ld.so.conf", "musl-path"];
+export const TARGET_NAMES = ["elf", "ld.so.cache", "ld.so.conf", "musl-path", "cli"];
+/** The cli target runs a child process per input: its own limits (its child has a 30 s timeout). */
+const SLOW_TARGETS: Record<string, { timeLimitMs: number; hangMs: number }> = { cli: { timeLimitMs: 20_000, hangMs: 40_000 } };
 const TIME_LIMIT_MS = 1000;
 const HANG_MS = 10_000;
 const SHARED_INPUT_BYTES = 64 * 1024;
@@ -75,7 +77,7 @@ function runTarget(target: string, seconds: number, seed: number, corpus: Uint8A
   const shared = new SharedArrayBuffer(8 + SHARED_INPUT_BYTES);
   const header = new Int32Array(shared, 0, 2);
   const current = () => Buffer.from(new Uint8Array(shared, 8, Atomics.load(header, 0)));
-  const request: WorkerRequest = { target, seconds, seed, shared, corpus, scratch, timeLimitMs: TIME_LIMIT_MS, callMemoryLimit: 256 << 20, heapGrowthLimit: 64 << 20 };
+  const request: WorkerRequest = { target, seconds, seed, shared, corpus, scratch, timeLimitMs: SLOW_TARGETS[target]?.timeLimitMs ?? TIME_LIMIT_MS, callMemoryLimit: 256 << 20, heapGrowthLimit: 64 << 20 };
   const worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: request, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
   const started = Date.now();
   let last: FuzzStats = { target, seed, executions: 0, seconds: 0, corpus: 0, features: 0, slowestMs: 0, largestCallGrowth: 0, heapGrowth: 0, violations: [] };
@@ -98,9 +100,9 @@ function runTarget(target: string, seconds: number, seed: number, corpus: Uint8A
       if (now !== calls) {
         calls = now;
         lastChange = Date.now();
-      } else if (calls > 0 && Date.now() - lastChange > HANG_MS) {
+      } else if (calls > 0 && Date.now() - lastChange > (SLOW_TARGETS[target]?.hangMs ?? HANG_MS)) {
         void worker.terminate();
-        broken("hang", `a call did not return within ${HANG_MS / 1000} s`);
+        broken("hang", `a call did not return within ${(SLOW_TARGETS[target]?.hangMs ?? HANG_MS) / 1000} s`);
       }
     }, 500);
     worker.on("message", (message: WorkerMessage) => {

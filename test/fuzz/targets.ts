@@ -2,7 +2,7 @@
 // seeds from the machine. A target returns normally for a result or for one of the project's
 // typed errors; anything else thrown (or a result that breaks an invariant) is a finding.
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, closeSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -434,4 +434,86 @@ export const TARGETS: Record<string, () => Target> = {
   "ld.so.cache": cacheTarget,
   "ld.so.conf": confTarget,
   "musl-path": muslTarget,
+  cli: cliTarget,
 };
+
+/**
+ * The command line on a hostile root (issue #13): argument vectors from the real option set (and
+ * raw mutated words), against a small root with symlink loops, links that try to leave it, a huge
+ * sparse file, a truncated ELF and names with control characters. Each input runs the real CLI
+ * (a child process, so a hang or a crash is caught). A finding: an "internal error", a stack trace,
+ * a crash, an exit status other than 0, 1 or 2, more than one line on stderr for exit 1, or a write
+ * anywhere but the OUTPUT and image paths it was given. --test, --dynamic and --compress are left
+ * out (they need a jail, a tracer or UPX and are covered by their own tests).
+ */
+function cliTarget(): Target {
+  const dir = scratchDir("cli");
+  const root = join(dir, "root");
+  const libdir = "usr/lib/x86_64-linux-gnu";
+  mkdirSync(join(root, libdir), { recursive: true });
+  mkdirSync(join(root, "usr/bin"), { recursive: true });
+  mkdirSync(join(root, "usr/lib64"), { recursive: true });
+  mkdirSync(join(root, "etc"), { recursive: true });
+  for (const name of ["ld-linux-x86-64.so.2", "libc.so.6"]) writeFileSync(join(root, libdir, name), readFileSync(`/usr/lib/x86_64-linux-gnu/${name}`));
+  symlinkSync("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", join(root, "usr/lib64/ld-linux-x86-64.so.2"));
+  symlinkSync("usr/lib64", join(root, "lib64"));
+  symlinkSync("usr/bin", join(root, "bin"));
+  writeFileSync(join(root, "usr/bin/true"), readFileSync("/usr/bin/true"), { mode: 0o755 });
+  writeFileSync(join(root, "usr/bin/bad"), readFileSync("/usr/bin/true").subarray(0, 300), { mode: 0o755 });
+  symlinkSync("loop-b", join(root, "loop-a"));
+  symlinkSync("loop-a", join(root, "loop-b"));
+  symlinkSync("../../../../../../etc/passwd", join(root, "escape"));
+  symlinkSync("/etc/shadow", join(root, "absolute"));
+  symlinkSync("/proc/self/root/etc", join(root, "proc-escape"));
+  // A huge sparse file, reachable only by name (no "/" or "/**" in the vocabulary: copying it per
+  // input would cost the machine more than the fuzzing finds).
+  mkdirSync(join(root, "var"));
+  writeFileSync(join(root, "var/huge"), "");
+  execFileSync("truncate", ["-s", "70M", join(root, "var/huge")]);
+  writeFileSync(join(root, "etc/name\nerror: forged"), "x");
+  writeFileSync(join(root, "etc/ld.so.preload"), "/nonexistent.so\n\x1b[31m\n");
+  const work = join(dir, "work");
+  mkdirSync(work);
+  const vocabulary = [
+    "/usr/bin/true", "/usr/bin/bad", "/loop-a", "/escape", "/absolute", "/proc-escape", "/var/huge", "/etc", "/etc/*", "/usr/lib/**", "/proc/cpuinfo", "/sys/kernel/mm/transparent_hugepage/enabled", "",
+    "--include", "-i", "--exclude", "-e", "--mkdir", "--install-to", "-r", "--log-level", "Debug", "--list", "--tree", "--json", "--library-path", "--preload", "--cwd",
+    "--no-nss", "--passwd", "--tmp", "--ca-certificates", "--tzdata", "--gconv", "--dlopen-notes", "all", "--oci", "--oci-archive", "--docker-archive", "--cmd", "--env", "A=1",
+    "--workdir", "--user", "--label", "k=v", "--tag", "x:y", "--root", "/nonexistent", "--resolver", "native", "-v", "-V", "--", "/proc/self/x.tar", "/loop-b", "..", "/usr/lib/x86_64-linux-gnu",
+  ];
+  const forbidden = /^--(test|dynamic|compress|upx|busybox|emulator|tracer|cc)/;
+  const written = ["out", "oci", "archive.tar", "docker.tar"];
+  return {
+    name: "cli",
+    seeds: () => [Buffer.from("#0"), Buffer.from("#0\n#13\n#3"), Buffer.from("#1"), Buffer.from("#0\n#13\n#9\n#36\n#56"), Buffer.from("#24\n#0"), Buffer.from("#0\n#13\n#6"), Buffer.from("#0\n#37\n#56")],
+    dictionary: vocabulary.map((_, i) => Buffer.from(`\n#${i}`)),
+    maxLength: 200,
+    run(input: Buffer) {
+      rmSync(work, { recursive: true, force: true });
+      mkdirSync(work);
+      const args: string[] = [];
+      for (const token of input.toString("latin1").split("\n").slice(0, 12)) {
+        const word = /^#\d+$/.test(token) ? vocabulary[Number(token.slice(1)) % vocabulary.length]! : token;
+        if (word.includes("\0") || forbidden.test(word) || /^-[^-]/.test(word) && !["-i", "-e", "-r", "-v", "-V"].includes(word)) continue;
+        // Image destinations always point into the work directory.
+        args.push(word === "/proc/self/x.tar" || !/^--(oci|oci-archive|docker-archive)$/.test(args[args.length - 1] ?? "") ? word : join(work, written[1 + (args.length % 3)]!));
+      }
+      const argv = [...args, "--root", root, join(work, "out")];
+      const before = readdirSync(root, { recursive: true }).length;
+      const r = spawnSync(process.execPath, [cliBin, ...argv], { encoding: "utf8", timeout: 30_000, env: { PATH: "/usr/bin:/bin" } });
+      const shown = JSON.stringify(argv);
+      if (r.error || r.signal) throw new Error(`${shown}: ${r.error?.message ?? r.signal} (hang or crash)`);
+      if (/internal error|\n\s+at |^\s+at /m.test(r.stderr)) throw new Error(`${shown}: ${r.stderr.slice(0, 400)}`);
+      if (![0, 1, 2].includes(r.status ?? -1)) throw new Error(`${shown}: exit ${r.status}`);
+      if (r.status === 1 && !args.some((a) => a === "--list" || a === "--tree" || a === "--json")) {
+        const errors = r.stderr.split("\n").filter((l) => l.startsWith("error:"));
+        if (errors.length !== 1) throw new Error(`${shown}: ${errors.length} error lines: ${r.stderr.slice(0, 400)}`);
+      }
+      const left = readdirSync(work).filter((n) => !written.includes(n));
+      if (left.length > 0) throw new Error(`${shown}: wrote outside OUTPUT: ${left.join(", ")}`);
+      if (readdirSync(root, { recursive: true }).length !== before) throw new Error(`${shown}: the root changed`);
+      if (r.status !== 0 && existsSync(join(work, "out"))) throw new Error(`${shown}: exit ${r.status} but OUTPUT written`);
+    },
+  };
+}
+
+const cliBin = new URL("../../../bin/magicpak.js", import.meta.url).pathname;
