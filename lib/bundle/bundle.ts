@@ -14,6 +14,7 @@ import { InputError, Loader, type TargetEnvironment } from "../loader/load.js";
 import type { LoadGraph } from "../loader/model.js";
 import { addDirectoryChain, addFromRoot, addSymlinkAsIs, fileNode, imageLinkTarget, openedPath } from "./collect.js";
 import { isDynamicElf } from "./elf.js";
+import { ScriptError, scriptChain } from "./script.js";
 import { emitBundle } from "./emit.js";
 import { BundleError } from "./errors.js";
 import { expandGlob, isExcluded } from "./glob.js";
@@ -90,9 +91,10 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   const inputs = options.inputs.map((i) => (posix.isAbsolute(i) ? i : posix.join(cwd, i)));
   try {
     // 1-2. Each input's shared-object closure, then the executable itself.
+    // A script brings its "#!" interpreters (and env's program), the last one's closure is its load.
     for (const path of inputs) {
       log("Info", `bundle shared object dependencies of ${path}`);
-      loads.push(addClosure(graph, root, loader, path));
+      loads.push(addRunnable(graph, root, loader, path, log));
       placeExecutable(graph, root, path, options.installTo);
     }
     // --dynamic, for each input (magicpak's step 3, so --exclude applies to what it finds).
@@ -203,6 +205,31 @@ async function testAndEmit(graph: FileGraph, loads: LoadGraph[], inputs: string[
 function installPath(installTo: string, input: string): string {
   const wanted = posix.normalize(posix.isAbsolute(installTo) ? installTo : `/${installTo}`);
   return installTo.endsWith("/") ? posix.join(wanted, posix.basename(input)) : wanted;
+}
+
+/**
+ * What executing `path` needs: for a script, each "#!" interpreter of its chain (and the program
+ * `#!/usr/bin/env NAME` runs, with what it needs in turn), then the closure of the ELF file that
+ * finally runs, whose load graph is returned. The file itself is not added.
+ */
+function addRunnable(graph: FileGraph, root: RootFs, loader: Loader, path: string, log: Logger, depth = 0): LoadGraph {
+  let chain;
+  try {
+    chain = root.tryResolve(path)?.stats.isFile() ? scriptChain(root, path) : [];
+  } catch (error) {
+    if (error instanceof ScriptError) throw new BundleError(path, error.message);
+    throw error;
+  }
+  for (const step of chain) {
+    log("Info", `${step.script} is a script (${step.line}): bundle ${step.interpreter}`);
+    addFromRoot(graph, root, step.path, { kind: "interpreter-script", script: step.script, line: step.line });
+    if (step.program) {
+      if (depth > 4) throw new BundleError(path, `too many levels of #!/usr/bin/env programs`);
+      addFromRoot(graph, root, step.program.path, { kind: "env-program", script: step.script, name: step.program.name });
+      addRunnable(graph, root, loader, step.program.path, log, depth + 1);
+    }
+  }
+  return addClosure(graph, root, loader, chain.length ? chain[chain.length - 1]!.interpreter : path);
 }
 
 /** Loads `path` and adds its interpreter and every library, at the paths the loader opens them by. */
