@@ -16,6 +16,7 @@ import type { LoadGraph } from "../lib/loader/model.js";
 import { formatTrace, isComplete } from "../lib/report/trace.js";
 import { formatTree } from "../lib/report/tree.js";
 import { openPackageDatabase } from "../lib/provenance/dpkg.js";
+import { formatPlan } from "../lib/report/plan.js";
 import { VERSION } from "../lib/version.js";
 import { installSignalCleanup } from "../lib/cleanup.js";
 import { pathErrorOf, PathError } from "../lib/errors.js";
@@ -36,7 +37,7 @@ function testNetwork(value: string | undefined): "none" | "host" | undefined {
 }
 
 /** Options whose values may start with '-' (magicpak: allow_hyphen_values), one value each. */
-const HYPHEN_VALUE_OPTIONS = new Set(["--dynamic-arg", "--upx-arg", "--cmd"]);
+const HYPHEN_VALUE_OPTIONS = new Set(["--dynamic-arg", "--dynamic-command", "--upx-arg", "--cmd"]);
 
 /** Options that take a value (in the order their values are checked). */
 const VALUE_OPTIONS = [
@@ -51,6 +52,8 @@ const VALUE_OPTIONS = [
   "testTimeout",
   "testNetwork",
   "dynamicStdin",
+  "dynamicEnv",
+  "dynamicTimeout",
   "tracer",
   "busybox",
   "emulator",
@@ -76,8 +79,8 @@ const VALUE_OPTIONS = [
   "platform",
 ] as const;
 /** The value options that may be repeated; the others may be given once. */
-const REPEATABLE_OPTIONS = ["include", "exclude", "mkdir", "env", "label", "root"] as const;
-const FLAG_OPTIONS = ["verbose", "test", "dynamic", "compress", "experimentalNoloadResolver", "list", "tree", "json", "help", "version", "nss", "passwd", "tmp", "caCertificates", "tzdata", "gconv", "packageRecords"] as const;
+const REPEATABLE_OPTIONS = ["include", "exclude", "mkdir", "env", "label", "root", "dynamicEnv"] as const;
+const FLAG_OPTIONS = ["verbose", "explain", "test", "dynamic", "dynamicTest", "compress", "experimentalNoloadResolver", "list", "tree", "json", "help", "version", "nss", "passwd", "tmp", "caCertificates", "tzdata", "gconv", "packageRecords"] as const;
 
 /** The command line's options, checked, by their camelCase names (the option parser's keys). */
 interface Parsed {
@@ -162,7 +165,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
 
 function parse(argv: string[]): { options: Parsed; paths: string[] } {
   // Take the hyphen-valued options out first: the option parser would read "--help" as a flag.
-  const hyphenValues: Record<string, string[]> = { "--dynamic-arg": [], "--upx-arg": [], "--cmd": [] };
+  const hyphenValues: Record<string, string[]> = { "--dynamic-arg": [], "--dynamic-command": [], "--upx-arg": [], "--cmd": [] };
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -200,6 +203,11 @@ function parse(argv: string[]): { options: Parsed; paths: string[] } {
     .option("-d, --dynamic", "Run the executable once under a tracer and include every file it uses")
     .option("--dynamic-arg <ARG>", "Argument for the --dynamic run (repeatable; may start with -)")
     .option("--dynamic-stdin <CONTENT>", "Standard input for the --dynamic run", strings)
+    .option("--dynamic-test", "Trace the --test command as the workload (harness busybox, strace) and include what its processes use")
+    .option("--dynamic-command <CMD>", "Another workload for --dynamic-test, run the same way (repeatable; may start with -)")
+    .option("--dynamic-env <NAME=VALUE>", "Environment variable of the --dynamic-test workloads (repeatable)", strings)
+    .option("--dynamic-timeout <SECONDS>", "Kill a --dynamic-test workload after this long (default 300)", strings)
+    .option("--explain", "Print the plan: every entry with its size and the reasons it is there")
     .option("--tracer <TRACER>", "Tracer for --dynamic: auto (default), native or strace", strings)
     .option("-c, --compress", "Compress the executables with UPX (built in; no upx binary needed)")
     .option("--upx-arg <ARG>", "Argument passed to UPX (repeatable; may start with -)")
@@ -329,8 +337,14 @@ async function bundleMode(paths: string[], options: Parsed, warn: (text: string)
     : undefined;
   // Imported here: the listing modes start faster without the bundler, the images and the jail.
   const { bundle } = await import("../lib/bundle/bundle.js");
-  await bundle({
+  const dynamicCommands = hyphenValues["--dynamic-command"]!;
+  const dynamicTest =
+    flags.dynamicTest || dynamicCommands.length
+      ? { testCommand: flags.dynamicTest === true, commands: dynamicCommands, env: dynamicEnv(repeated.dynamicEnv ?? []), timeoutMs: dynamicTimeout(once.dynamicTimeout) }
+      : undefined;
+  const result = await bundle({
     inputs,
+    dynamicTest,
     output,
     root: singleRoot(options),
     cwd: once.cwd,
@@ -356,6 +370,7 @@ async function bundleMode(paths: string[], options: Parsed, warn: (text: string)
     test,
     log,
   });
+  if (flags.explain) process.stdout.write(formatPlan(result.graph));
   return 0;
 }
 
@@ -402,6 +417,23 @@ async function fromImageMode(paths: string[], options: Parsed, warn: (text: stri
     warn(`${p.platform} ${p.input}: ${p.inputSize > 0 ? `input ${mb(p.inputSize)} -> ` : ""}output ${mb(p.outputSize)}${ratio}`);
   }
   return 0;
+}
+
+function dynamicEnv(assignments: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const a of assignments) {
+    const eq = a.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--dynamic-env must be NAME=VALUE (got ${JSON.stringify(a)})`);
+    env[a.slice(0, eq)] = a.slice(eq + 1);
+  }
+  return env;
+}
+
+function dynamicTimeout(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--dynamic-timeout must be a positive number of seconds (got ${JSON.stringify(value)})`);
+  return seconds * 1000;
 }
 
 function imageOptions({ once, repeated, hyphenValues }: Parsed): NonNullable<BundleOptions["images"]> {

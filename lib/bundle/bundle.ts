@@ -15,7 +15,13 @@ import { makeTempDir } from "../cleanup.js";
 import { InputError, Loader, type TargetEnvironment } from "../loader/load.js";
 import type { LoadGraph } from "../loader/model.js";
 import { addDirectoryChain, addFromRoot, addSymlinkAsIs, fileNode, imageLinkTarget, openedPath } from "./collect.js";
-import { isDynamicElf } from "./elf.js";
+import { isDynamicElf, readElfOrNull } from "./elf.js";
+import { findOnPath } from "../fs/which.js";
+import { DEFAULT_PATH } from "../image/config.js";
+import { hostAbi } from "../loader/machines.js";
+import { runWorkload, type WorkloadAccess, type WorkloadRun } from "../trace/workload.js";
+import { ScriptError, findInRootPath, scriptChain } from "./script.js";
+import { spawnSync } from "node:child_process";
 import { emitBundle } from "./emit.js";
 import { BundleError } from "./errors.js";
 import { expandGlob, isExcluded } from "./glob.js";
@@ -48,6 +54,15 @@ export interface BundleOptions {
    * successfully opened, executed, stat'ed or read as a link; ELF files bring their closure.
    */
   dynamic?: { args?: string[]; stdin?: string; timeoutMs?: number; tracer?: TracerChoice };
+  /**
+   * --dynamic-test: the workload is traced and what its processes used is bundled. The --test
+   * command (with its stdin; needs `test`) unless `testCommand` is false, then each of `commands`,
+   * run by a harness shell (the --test busybox) under strace in the root (chroot for --root),
+   * with PATH as the image's and `env`; killed after `timeoutMs` (default 300 s). Objects the run
+   * loaded satisfy the DT_NEEDED of what it found; files it wrote are left out, the directories
+   * it wrote in come as directories with the root's mode.
+   */
+  dynamicTest?: { testCommand?: boolean; commands?: string[]; env?: Record<string, string>; timeoutMs?: number };
   /**
    * --compress: each input executable is packed with UPX (built in as WebAssembly, or the native
    * upx given) after analysis and before the test, so the test runs the packed program.
@@ -116,15 +131,18 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   let packages: PackageDatabase | null = null;
   try {
     // 1-2. Each input's shared-object closure, then the executable itself.
+    // A script brings its "#!" interpreters (and env's program), the last one's closure is its load.
     for (const path of inputs) {
       log("Info", `bundle shared object dependencies of ${path}`);
-      loads.push(addClosure(graph, root, loader, path));
+      loads.push(addRunnable(graph, root, loader, path, log));
       placeExecutable(graph, root, path, options.installTo);
     }
     // --dynamic, for each input (magicpak's step 3, so --exclude applies to what it finds).
     if (options.dynamic) {
       for (const path of inputs) await addDynamicAccesses(graph, root, loader, path, options.dynamic, log);
     }
+    // --dynamic-test: the test command and --dynamic-command, as workloads.
+    if (options.dynamicTest) await addWorkloads(graph, root, loader, loads, options, log);
     // 3. --mkdir
     for (const dir of options.mkdir ?? []) {
       const path = posix.normalize(`/${dir}`).replace(/\/+$/, "") || "/";
@@ -279,8 +297,36 @@ function installPath(installTo: string, input: string): string {
   return installTo.endsWith("/") ? posix.join(wanted, posix.basename(input)) : wanted;
 }
 
-/** Loads `path` and adds its interpreter and every library, at the paths the loader opens them by. */
-function addClosure(graph: FileGraph, root: RootFs, loader: Loader, path: string): LoadGraph {
+/**
+ * What executing `path` needs: for a script, each "#!" interpreter of its chain (and the program
+ * `#!/usr/bin/env NAME` runs, with what it needs in turn), then the closure of the ELF file that
+ * finally runs, whose load graph is returned. The file itself is not added.
+ */
+function addRunnable(graph: FileGraph, root: RootFs, loader: Loader, path: string, log: Logger, depth = 0): LoadGraph {
+  let chain;
+  try {
+    chain = root.tryResolve(path)?.stats.isFile() ? scriptChain(root, path) : [];
+  } catch (error) {
+    if (error instanceof ScriptError) throw new BundleError(path, error.message);
+    throw error;
+  }
+  for (const step of chain) {
+    log("Info", `${step.script} is a script (${step.line}): bundle ${step.interpreter}`);
+    addFromRoot(graph, root, step.path, { kind: "interpreter-script", script: step.script, line: step.line });
+    if (step.program) {
+      if (depth > 4) throw new BundleError(path, `too many levels of #!/usr/bin/env programs`);
+      addFromRoot(graph, root, step.program.path, { kind: "env-program", script: step.script, name: step.program.name });
+      addRunnable(graph, root, loader, step.program.path, log, depth + 1);
+    }
+  }
+  return addClosure(graph, root, loader, chain.length ? chain[chain.length - 1]!.interpreter : path);
+}
+
+/**
+ * Loads `path` and adds its interpreter and every library, at the paths the loader opens them by.
+ * A soname in `loaded` (objects a traced run had loaded) is no error when missing: the run had it.
+ */
+function addClosure(graph: FileGraph, root: RootFs, loader: Loader, path: string, loaded?: Set<string>): LoadGraph {
   let load: LoadGraph;
   try {
     load = loader.load(path);
@@ -289,7 +335,7 @@ function addClosure(graph: FileGraph, root: RootFs, loader: Loader, path: string
     throw error;
   }
   if (load.error) throw new BundleError(path, `cannot be loaded: ${load.error}`);
-  const missing = load.missing[0];
+  const missing = load.missing.find((m) => !loaded?.has(m.name));
   if (missing) {
     const by = load.objects[missing.requestedBy];
     const tried = missing.attempts.map((a) => a.path).join(", ");
@@ -358,6 +404,115 @@ async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader
     log("Debug", `dynamic: ${access.syscall} ${path}`);
     addFromRoot(graph, root, path, { kind: "dynamic", by: input });
     if (isDynamicElf(root, file.path)) addClosure(graph, root, loader, path);
+  }
+}
+
+/** The workloads of --dynamic-test, each run traced; what their processes used is added. */
+async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, loads: LoadGraph[], options: BundleOptions, log: Logger): Promise<void> {
+  const dynamic = options.dynamicTest!;
+  const host = hostAbi()?.name ?? null;
+  const foreign = loads.slice(0, options.inputs.length).find((l) => l.abi !== null && l.abi !== host);
+  if (foreign) throw new BundleError("--dynamic-test", `tracing a workload of another architecture (${foreign.abi}) is not supported yet`);
+  const workloads: { command: string; stdin?: string }[] = [];
+  if (dynamic.testCommand !== false) {
+    if (!options.test) throw new BundleError("--dynamic-test", "needs --test: the test command is the workload (or give --dynamic-command)");
+    if (options.test.command !== undefined) workloads.push({ command: options.test.command, stdin: options.test.stdin });
+    else for (const input of options.inputs) workloads.push({ command: posix.basename(input), stdin: options.test.stdin });
+  }
+  for (const command of dynamic.commands ?? []) workloads.push({ command });
+  const busybox = options.test?.busybox ?? findOnPath("busybox");
+  if (!busybox) throw new BundleError("--dynamic-test", "needs a static busybox for the harness shell (--busybox, or busybox on PATH)");
+  const timeoutMs = dynamic.timeoutMs ?? 300_000;
+  const preamble = rootProgramsFirst(root, busybox);
+  for (const workload of workloads) {
+    log("Info", `trace the workload ${JSON.stringify(workload.command)}`);
+    let run: WorkloadRun;
+    try {
+      run = await runWorkload({
+        command: preamble + workload.command,
+        stdin: workload.stdin,
+        env: { PATH: DEFAULT_PATH.slice("PATH=".length), HOME: "/", ...dynamic.env },
+        root: root.isHostRoot ? undefined : realpathSync(root.root),
+        busybox,
+        timeoutMs,
+      });
+    } catch (error) {
+      if (error instanceof TracerUnavailable) throw new BundleError("--dynamic-test", error.message);
+      throw error;
+    }
+    if (run.timedOut) throw new BundleError(workload.command, `the --dynamic-test workload did not end within ${timeoutMs / 1000} s: every process of it was killed`);
+    if (run.leftovers.length) log("Warn", `--dynamic-test ${JSON.stringify(workload.command)}: killed what was still running when the command ended: ${run.leftovers.join(", ")}`);
+    if (run.status !== 0) {
+      const why = run.signal ? `was killed by ${run.signal}` : `exited with ${run.status}`;
+      throw new BundleError(workload.command, `the --dynamic-test workload ${why}${run.stderr.trim() ? `: ${run.stderr.trim()}` : ""}`);
+    }
+    log("Debug", `the workload's processes made ${run.accesses.length} file accesses`);
+    addWorkloadAccesses(graph, root, loader, workload.command, run.accesses, log);
+  }
+}
+
+/**
+ * Shell functions that make the root's programs win over the harness busybox's applets (its sh
+ * runs an applet before any program on PATH), as the --test jail does for the bundle's: one per
+ * applet name that PATH finds in the root.
+ */
+function rootProgramsFirst(root: RootFs, busybox: string): string {
+  const list = spawnSync(busybox, ["--list"], { encoding: "utf8" });
+  if (list.status !== 0) throw new BundleError(busybox, `--list failed: is it a static busybox? ${String(list.stderr ?? list.error?.message ?? "").trim()}`);
+  let functions = "";
+  for (const name of list.stdout.split("\n")) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) continue;
+    const found = findInRootPath(root, name);
+    if (found) functions += `${name}() { ${found} "$@"; }\n`;
+  }
+  return functions;
+}
+
+/** What a workload's processes used: files read (ELF files with their closure), directories written in. */
+export function addWorkloadAccesses(graph: FileGraph, root: RootFs, loader: Loader, by: string, accesses: WorkloadAccess[], log: Logger): void {
+  const written = new Set<string>();
+  const created: string[] = [];
+  for (const a of accesses) {
+    if (!a.writes) continue;
+    written.add(a.path);
+    if (a.syscall === "mkdir" || a.syscall === "mkdirat") created.push(a.path);
+  }
+  const madeByWorkload = (path: string) => written.has(path) || created.some((dir) => path.startsWith(`${dir}/`));
+  // The run's own loaded objects, by SONAME and by file name: they satisfy DT_NEEDED as the loader would.
+  const loaded = new Set<string>();
+  const files: { access: WorkloadAccess; path: string }[] = [];
+  const seen = new Set<string>();
+  for (const access of accesses) {
+    if (access.writes || seen.has(access.path) || isKernelPath(access.path) || madeByWorkload(access.path)) continue;
+    seen.add(access.path);
+    const file = root.tryResolve(access.path);
+    if (!file?.stats.isFile() || isKernelPath(file.path)) continue;
+    files.push({ access, path: file.path });
+    if (access.syscall.startsWith("open")) {
+      const soname = readElfOrNull(root, file.path)?.dynamic?.soname;
+      if (soname) loaded.add(soname);
+      loaded.add(posix.basename(access.path));
+    }
+  }
+  for (const { access, path } of files) {
+    log("Debug", `dynamic-test: pid ${access.pid} (${access.exe}) ${access.syscall} ${access.path}`);
+    addFromRoot(graph, root, access.path, { kind: "dynamic", by, pid: access.pid, exe: access.exe, syscall: access.syscall, path: access.path });
+    if (isDynamicElf(root, path)) addClosure(graph, root, loader, access.path, loaded);
+  }
+  // Directories the workload created files in: the nearest one the root has, with its mode.
+  const dirs = new Map<string, WorkloadAccess>();
+  for (const a of accesses) {
+    if (!a.writes || isKernelPath(a.path)) continue;
+    let dir = posix.dirname(a.path);
+    while (dir !== "/" && madeByWorkload(dir)) dir = posix.dirname(dir);
+    if (dir !== "/" && !isKernelPath(dir) && !dirs.has(dir)) dirs.set(dir, a);
+  }
+  for (const [dir, a] of dirs) {
+    const found = root.tryResolve(dir);
+    if (!found?.stats.isDirectory()) continue;
+    const at = addDirectoryChain(graph, root, dir);
+    log("Debug", `dynamic-test: directory ${at} (pid ${a.pid} ${a.exe} wrote ${a.path})`);
+    graph.add({ kind: "directory", path: graph.resolveInGraph(at), mode: found.stats.mode & 0o7777, reasons: [{ kind: "dynamic-directory", by, pid: a.pid, exe: a.exe, path: a.path }] });
   }
 }
 

@@ -17,7 +17,11 @@ export type Reason =
   | { kind: "audit"; name: string }
   | { kind: "symlink"; towards: string }
   | { kind: "include"; pattern: string }
-  | { kind: "dynamic"; by: string }
+  | { kind: "interpreter-script"; script: string; line: string }
+  | { kind: "env-program"; script: string; name: string }
+  /** Found by tracing: which run, which process (pid and its executable), which call, by what path. */
+  | { kind: "dynamic"; by: string; pid?: number; exe?: string | null; syscall?: string; path?: string }
+  | { kind: "dynamic-directory"; by: string; pid?: number; exe?: string | null; path: string }
   | { kind: "mkdir" }
   | { kind: "extra"; what: string }
   /** A package scanner's record of the package `file` (an image path) comes from: "NAME VERSION". */

@@ -10,10 +10,10 @@ import { delimiter, join, posix } from "node:path";
 import { TracerUnavailable, type TraceRequest, type TraceResult, type TracedAccess } from "./types.js";
 
 /** Calls that name a file the program needs; '?' makes strace ignore names this architecture lacks. */
-const FILE_CALLS = ["open", "openat", "openat2", "execve", "execveat", "stat", "lstat", "newfstatat", "fstatat64", "statx", "access", "faccessat", "faccessat2", "readlink", "readlinkat"];
-const PROCESS_CALLS = ["chdir", "fchdir", "chroot", "clone", "clone3", "fork", "vfork"];
+export const FILE_CALLS = ["open", "openat", "openat2", "execve", "execveat", "stat", "lstat", "newfstatat", "fstatat64", "statx", "access", "faccessat", "faccessat2", "readlink", "readlinkat"];
+export const PROCESS_CALLS = ["chdir", "fchdir", "chroot", "clone", "clone3", "fork", "vfork"];
 /** Calls whose first argument is a directory file descriptor. */
-const AT_CALLS = new Set(["openat", "openat2", "execveat", "newfstatat", "fstatat64", "statx", "faccessat", "faccessat2", "readlinkat"]);
+export const AT_CALLS = new Set(["openat", "openat2", "execveat", "newfstatat", "fstatat64", "statx", "faccessat", "faccessat2", "readlinkat", "mkdirat"]);
 
 export function findStrace(): string | null {
   for (const dir of (process.env["PATH"] ?? "/usr/bin:/bin").split(delimiter)) {
@@ -65,12 +65,14 @@ async function runCollecting(command: string, args: string[], request: TraceRequ
   }
 }
 
-interface Line {
+export interface Line {
   pid: number;
   syscall: string;
   dirfd: string | null;
   path: string | null;
   result: number;
+  /** open/openat/openat2: the file was opened for writing or created (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC). */
+  writes?: boolean;
 }
 
 /** Reads every per-process trace file, following forks to give each child its parent's cwd. */
@@ -132,12 +134,12 @@ function readTraces(dir: string, files: string[], initialCwd: string, root: stri
   return accesses;
 }
 
-function isFork(syscall: string): boolean {
+export function isFork(syscall: string): boolean {
   return syscall === "clone" || syscall === "clone3" || syscall === "fork" || syscall === "vfork";
 }
 
 /** One line of `strace -y -ff` output: the call, its first (dirfd) and path arguments, and the result. */
-function parseStraceLine(pid: number, text: string): Line | null {
+export function parseStraceLine(pid: number, text: string): Line | null {
   const open = text.indexOf("(");
   if (open <= 0 || !/^[a-z_0-9]+$/.test(text.slice(0, open))) return null;
   const syscall = text.slice(0, open);
@@ -145,7 +147,7 @@ function parseStraceLine(pid: number, text: string): Line | null {
   const last = results[results.length - 1];
   if (!last) return null;
   const result = Number(last[1]);
-  const args = splitArgs(text, open + 1, 2);
+  const args = splitArgs(text, open + 1, 3);
   let dirfd: string | null = null;
   let path: string | null = null;
   if (AT_CALLS.has(syscall) || syscall === "fchdir") {
@@ -154,7 +156,11 @@ function parseStraceLine(pid: number, text: string): Line | null {
   } else {
     path = args[0]?.startsWith('"') ? decodeCString(args[0]) : null;
   }
-  return { pid, syscall, dirfd, path, result };
+  const flags = syscall === "open" ? args[1] : syscall === "openat" || syscall === "openat2" ? args[2] : undefined;
+  const line: Line = { pid, syscall, dirfd, path, result };
+  if (flags !== undefined) line.writes = /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/.test(flags);
+  if (syscall === "creat") line.writes = true;
+  return line;
 }
 
 /** The first `count` top-level arguments, as raw text. */

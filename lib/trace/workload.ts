@@ -1,0 +1,225 @@
+// --dynamic-test: the test command is the workload. It runs under strace, started by a harness
+// shell (a static busybox from outside the root, as the --test jail uses), in a new PID namespace
+// so that everything it started dies with it:
+//
+//   unshare --pid --fork --kill-child --mount  [setup: /proc; in a root, the harness and chroot]
+//     strace -f -ff ... -- [chroot ROOT] BUSYBOX sh -c HARNESS
+//
+// HARNESS runs the command as `sh -c COMMAND` and waits for that process only: when it exits the
+// workload is over, the processes still running (daemons) are named on stderr and killed with
+// kill -9 -1 (every process of the namespace but its init, strace). A timeout or the end of
+// magicpak kills unshare, and --kill-child (PR_SET_PDEATHSIG) the namespace's init, so the kernel
+// kills every process in it.
+//
+// Harness and workload: only processes that have executed a file other than the harness busybox,
+// and their descendants until they execute the harness again, are the workload; the shell and
+// its applets (in-process, forked or through /proc/self/exe) are not. workloadAccesses() is that
+// model, on strace's per-process lines.
+//
+// runWorkload is the one function that starts the run: the jail branch's isolated runner can
+// replace it (setWorkloadRunner) without touching the model or the bundle.
+
+import { mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, posix } from "node:path";
+import { runProcess } from "../process.js";
+import { AT_CALLS, FILE_CALLS, PROCESS_CALLS, findStrace, isFork, parseStraceLine, type Line } from "./strace.js";
+import { TracerUnavailable } from "./types.js";
+
+export interface WorkloadRequest {
+  /** Shell command, run as `sh -c COMMAND` by the harness shell. */
+  command: string;
+  stdin?: string;
+  /** The workload's whole environment (PATH included). */
+  env: Record<string, string>;
+  /** The root to run in (chroot), a real host path; absent: this machine's root. */
+  root?: string;
+  /** A static busybox on the host: the harness shell. */
+  busybox: string;
+  timeoutMs: number;
+}
+
+/** One access by a workload process, with who made it. */
+export interface WorkloadAccess {
+  pid: number;
+  /** The file the process had executed last (its image), as seen in the root. */
+  exe: string;
+  syscall: string;
+  path: string;
+  /** Opened for writing or created (open flags), or a directory it created (mkdir). */
+  writes: boolean;
+}
+
+export interface WorkloadRun {
+  status: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  /** Processes still running when the command's own process exited (killed then): "pid name". */
+  leftovers: string[];
+  accesses: WorkloadAccess[];
+}
+
+export type WorkloadRunner = (request: WorkloadRequest) => Promise<WorkloadRun>;
+
+let runner: WorkloadRunner = straceWorkload;
+
+/** Runs one workload with the current runner (strace in a PID namespace, see above). */
+export function runWorkload(request: WorkloadRequest): Promise<WorkloadRun> {
+  return runner(request);
+}
+
+/** Replaces the runner (the isolated jail's, or a test's). */
+export function setWorkloadRunner(next: WorkloadRunner): void {
+  runner = next;
+}
+
+/** Where the harness busybox is inside a root: under a tmpfs mounted on the root's /tmp in the namespace. */
+const HARNESS_DIR = "/tmp/.magicpak-harness";
+const LEFTOVER = "magicpak-leftover:";
+
+/** The harness shell's script: run the command, then name and kill what is left. */
+const HARNESS = `sh -c "$MAGICPAK_WORKLOAD"
+s=$?
+for p in /proc/[0-9]*; do
+  n=\${p#/proc/}
+  [ "$n" = 1 ] || [ "$n" = $$ ] && continue
+  c=; read -r c < "$p/comm" 2>/dev/null || continue
+  printf '${LEFTOVER} %s %s\\n' "$n" "$c" >&2
+done
+kill -9 -1 2>/dev/null
+exit $s`;
+
+/** In the namespace before strace: /proc, devices, and in a root the harness on a tmpfs /tmp. */
+const SETUP = `set -e
+if [ -n "$MAGICPAK_ROOT" ]; then
+  mount -t tmpfs -o mode=1777 tmpfs "$MAGICPAK_ROOT/tmp"
+  mkdir "$MAGICPAK_ROOT${HARNESS_DIR}"
+  cp "$MAGICPAK_BUSYBOX" "$MAGICPAK_ROOT${HARNESS_DIR}/busybox"
+  mount -t proc proc "$MAGICPAK_ROOT/proc"
+  for d in null zero random urandom full tty; do
+    [ -e "$MAGICPAK_ROOT/dev/$d" ] || : > "$MAGICPAK_ROOT/dev/$d" 2>/dev/null || continue
+    mount --bind "/dev/$d" "$MAGICPAK_ROOT/dev/$d" 2>/dev/null || true
+  done
+else
+  mount -t proc proc /proc
+fi
+exec "$@"`;
+
+/** The default runner: strace -ff in a new PID (and mount) namespace, see the file's comment. */
+export async function straceWorkload(request: WorkloadRequest): Promise<WorkloadRun> {
+  const strace = findStrace();
+  if (!strace) throw new TracerUnavailable("--dynamic-test needs strace on PATH");
+  const dir = mkdtempSync(join(tmpdir(), "magicpak-workload-"));
+  try {
+    const prefix = join(dir, "trace");
+    const calls = [...FILE_CALLS, ...PROCESS_CALLS, "creat", "mkdir", "mkdirat"].map((c) => `?${c}`).join(",");
+    const busybox = request.root ? `${HARNESS_DIR}/busybox` : realpathSync(request.busybox);
+    const traced = [strace, "-f", "-ff", "-qq", "-z", "-y", "-s", "65535", "-o", prefix, "-e", `trace=${calls}`, "--"];
+    const harness = [busybox, "sh", "-c", HARNESS];
+    const inner = request.root ? [...traced, "/usr/sbin/chroot", request.root, ...harness] : [...traced, ...harness];
+    const args = ["--pid", "--fork", "--kill-child", "--mount", "--propagation", "private", "/bin/sh", "-c", SETUP, "magicpak-setup", ...inner];
+    const env = { ...request.env, MAGICPAK_WORKLOAD: request.command, MAGICPAK_ROOT: request.root ?? "", MAGICPAK_BUSYBOX: request.busybox };
+    const started = Date.now();
+    let run;
+    try {
+      run = await runProcess("unshare", args, { env, cwd: "/", stdin: request.stdin, timeoutMs: request.timeoutMs });
+    } catch (error) {
+      throw new TracerUnavailable(`cannot start the traced workload (unshare): ${(error as Error).message}`);
+    }
+    const timedOut = run.signal === "SIGKILL" && Date.now() - started >= request.timeoutMs;
+    const leftovers: string[] = [];
+    const stderr = run.stderr
+      .split("\n")
+      .filter((line) => {
+        if (!line.startsWith(LEFTOVER)) return true;
+        leftovers.push(line.slice(LEFTOVER.length).trim());
+        return false;
+      })
+      .join("\n");
+    const byPid = new Map<number, Line[]>();
+    for (const file of readdirSync(dir).filter((n) => n.startsWith("trace."))) {
+      const pid = Number(file.slice("trace.".length));
+      const lines: Line[] = [];
+      for (const text of readFileSync(join(dir, file), "utf8").split("\n")) {
+        const line = parseStraceLine(pid, text);
+        if (line) lines.push(line);
+      }
+      byPid.set(pid, lines);
+    }
+    const accesses = workloadAccesses(byPid, { root: request.root ?? null, harness: new Set([busybox]) });
+    return { status: run.status, signal: run.signal, stdout: run.stdout, stderr, timedOut, leftovers, accesses };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface WorkloadModelOptions {
+  /** The root strace saw the workload chroot into (its decoded paths are stripped of it), or null. */
+  root: string | null;
+  /** Images of the harness (paths as exec'd): processes running them are not the workload. */
+  harness: Set<string>;
+  /** The first process's working directory (default "/"). */
+  cwd?: string;
+}
+
+/**
+ * The accesses of the workload's processes, from strace's per-process lines: a process is the
+ * workload while its image (the file it last executed) is not the harness's; a forked child starts
+ * with its parent's image and cwd; in a root, nothing before the chroot counts.
+ */
+export function workloadAccesses(byPid: Map<number, Line[]>, options: WorkloadModelOptions): WorkloadAccess[] {
+  const root = options.root;
+  const inRoot = (decoded: string) => (root && (decoded === root || decoded.startsWith(`${root}/`)) ? decoded.slice(root.length) || "/" : decoded);
+  const decoded = (fd: string | null) => (fd?.includes("<") ? inRoot(fd.slice(fd.indexOf("<") + 1, -1)) : null);
+  const children = new Set<number>();
+  for (const lines of byPid.values()) for (const l of lines) if (isFork(l.syscall) && l.result > 0) children.add(l.result);
+  const firsts = [...byPid.keys()].filter((pid) => !children.has(pid)).sort((a, b) => a - b);
+  const accesses: WorkloadAccess[] = [];
+  const visited = new Set<number>();
+  const visit = (pid: number, startCwd: string, startEntered: boolean, startImage: string | null) => {
+    if (visited.has(pid)) return;
+    visited.add(pid);
+    let cwd = startCwd;
+    let entered = startEntered;
+    let image = startImage; // null: the harness (or not yet exec'd anything)
+    for (const l of byPid.get(pid) ?? []) {
+      if (l.dirfd?.startsWith("AT_FDCWD<")) cwd = inRoot(l.dirfd.slice("AT_FDCWD<".length, -1));
+      if (isFork(l.syscall)) {
+        if (l.result > 0) visit(l.result, cwd, entered, image);
+        continue;
+      }
+      if (l.syscall === "chroot") {
+        entered = true;
+        continue;
+      }
+      if (!entered) continue;
+      if (l.syscall === "chdir" && l.path !== null) {
+        cwd = posix.resolve(cwd, l.path);
+        continue;
+      }
+      if (l.syscall === "fchdir") {
+        cwd = decoded(l.dirfd) ?? cwd;
+        continue;
+      }
+      let path: string | null = null;
+      if (l.syscall === "execveat" && l.path === "") path = decoded(l.dirfd);
+      else if (l.path !== null && l.path !== "") {
+        let base: string | null = cwd;
+        if (AT_CALLS.has(l.syscall) || l.syscall === "mkdirat") {
+          if (l.dirfd !== null && !l.dirfd.startsWith("AT_FDCWD")) base = decoded(l.dirfd);
+        }
+        if (base !== null) path = posix.resolve(base, l.path);
+      }
+      if (l.syscall === "execve" || l.syscall === "execveat") {
+        // /proc/self/exe is the same image again (busybox running an applet as a new process).
+        if (path !== null && path !== "/proc/self/exe") image = options.harness.has(path) ? null : path;
+      }
+      if (image === null || path === null) continue;
+      accesses.push({ pid, exe: image, syscall: l.syscall, path, writes: l.writes === true || l.syscall === "mkdir" || l.syscall === "mkdirat" });
+    }
+  };
+  for (const pid of firsts) visit(pid, options.cwd ?? "/", root === null, null);
+  return accesses;
+}
