@@ -77,8 +77,6 @@ export interface Line {
 
 /** Reads every per-process trace file, following forks to give each child its parent's cwd. */
 function readTraces(dir: string, files: string[], initialCwd: string, root: string | null): TracedAccess[] {
-  // Paths strace decodes from descriptors are seen from outside a chroot: strip the root.
-  const inRoot = (decoded: string) => (root && (decoded === root || decoded.startsWith(`${root}/`)) ? decoded.slice(root.length) || "/" : decoded);
   const byPid = new Map<number, Line[]>();
   for (const file of files) {
     const pid = Number(file.slice("trace.".length));
@@ -89,17 +87,45 @@ function readTraces(dir: string, files: string[], initialCwd: string, root: stri
     }
     byPid.set(pid, lines);
   }
+  return walkTraceTree(byPid, { root, cwd: initialCwd }).map(({ pid, syscall, path }) => ({ pid, syscall, path }));
+}
+
+/** A path a traced process used, resolved in the root, with the image the process ran then. */
+export interface ResolvedAccess {
+  pid: number;
+  /** The file the process (or the ancestor it forked from) executed last, or null before any exec. */
+  exe: string | null;
+  syscall: string;
+  path: string;
+  /** Opened for writing or created (open flags), or a directory it created (mkdir, mkdirat). */
+  writes: boolean;
+}
+
+/**
+ * Walks strace's per-process lines from each first process through its forks: a child starts
+ * with its parent's cwd, image and chroot state; in a root, nothing before the chroot counts.
+ * Relative paths resolve against the cwd or the decoded dirfd, as the kernel's path walk does.
+ */
+export function walkTraceTree(byPid: Map<number, Line[]>, options: { root: string | null; cwd: string }): ResolvedAccess[] {
+  const root = options.root;
+  // Paths strace decodes from descriptors are seen from outside a chroot: strip the root.
+  const inRoot = (decoded: string) => (root && (decoded === root || decoded.startsWith(`${root}/`)) ? decoded.slice(root.length) || "/" : decoded);
+  const decoded = (fd: string | null) => (fd?.includes("<") ? inRoot(fd.slice(fd.indexOf("<") + 1, -1)) : null);
   const children = new Set<number>();
   for (const lines of byPid.values()) for (const l of lines) if (isFork(l.syscall) && l.result > 0) children.add(l.result);
-  const roots = [...byPid.keys()].filter((pid) => !children.has(pid)).sort((a, b) => a - b);
-  const accesses: TracedAccess[] = [];
-  const visit = (pid: number, startCwd: string, startEntered: boolean) => {
+  const firsts = [...byPid.keys()].filter((pid) => !children.has(pid)).sort((a, b) => a - b);
+  const accesses: ResolvedAccess[] = [];
+  const visited = new Set<number>();
+  const visit = (pid: number, startCwd: string, startEntered: boolean, startImage: string | null) => {
+    if (visited.has(pid)) return;
+    visited.add(pid);
     let cwd = startCwd;
     let entered = startEntered;
+    let image = startImage;
     for (const l of byPid.get(pid) ?? []) {
       if (l.dirfd?.startsWith("AT_FDCWD<")) cwd = inRoot(l.dirfd.slice("AT_FDCWD<".length, -1));
       if (isFork(l.syscall)) {
-        if (l.result > 0) visit(l.result, cwd, entered);
+        if (l.result > 0) visit(l.result, cwd, entered, image);
         continue;
       }
       if (l.syscall === "chroot") {
@@ -112,25 +138,23 @@ function readTraces(dir: string, files: string[], initialCwd: string, root: stri
         continue;
       }
       if (l.syscall === "fchdir") {
-        if (l.dirfd?.includes("<")) cwd = inRoot(l.dirfd.slice(l.dirfd.indexOf("<") + 1, -1));
+        cwd = decoded(l.dirfd) ?? cwd;
         continue;
       }
+      let path: string | null = null;
       // fexecve: execveat(fd, "", ..., AT_EMPTY_PATH) runs the file behind the descriptor.
-      if (l.syscall === "execveat" && l.path === "" && l.dirfd?.includes("<")) {
-        accesses.push({ pid, syscall: l.syscall, path: inRoot(l.dirfd.slice(l.dirfd.indexOf("<") + 1, -1)) });
-        continue;
+      if (l.syscall === "execveat" && l.path === "") path = decoded(l.dirfd);
+      else if (l.path !== null && l.path !== "") {
+        const base = AT_CALLS.has(l.syscall) && l.dirfd !== null && !l.dirfd.startsWith("AT_FDCWD") ? decoded(l.dirfd) : cwd;
+        if (base !== null) path = posix.resolve(base, l.path); // null: an undecodable descriptor
       }
-      if (l.path === null || l.path === "") continue;
-      let base = cwd;
-      if (AT_CALLS.has(l.syscall) && l.dirfd !== null && !l.dirfd.startsWith("AT_FDCWD")) {
-        const open = l.dirfd.indexOf("<");
-        if (open < 0) continue; // an undecodable descriptor: no path to record
-        base = inRoot(l.dirfd.slice(open + 1, -1));
-      }
-      accesses.push({ pid, syscall: l.syscall, path: posix.resolve(base, l.path) });
+      if (path === null) continue;
+      // /proc/self/exe is the same image again (busybox running an applet as a new process).
+      if ((l.syscall === "execve" || l.syscall === "execveat") && path !== "/proc/self/exe") image = path;
+      accesses.push({ pid, exe: image, syscall: l.syscall, path, writes: l.writes === true || l.syscall === "mkdir" || l.syscall === "mkdirat" });
     }
   };
-  for (const pid of roots) visit(pid, initialCwd, root === null);
+  for (const pid of firsts) visit(pid, options.cwd, root === null, null);
   return accesses;
 }
 

@@ -19,11 +19,11 @@
 // runWorkload is the one function that starts the run: the jail branch's isolated runner can
 // replace it (setWorkloadRunner) without touching the model or the bundle.
 
-import { mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, posix } from "node:path";
+import { readFileSync, readdirSync, realpathSync } from "node:fs";
+import { join } from "node:path";
+import { makeTempDir } from "../cleanup.js";
 import { runProcess } from "../process.js";
-import { AT_CALLS, FILE_CALLS, PROCESS_CALLS, findStrace, isFork, parseStraceLine, type Line } from "./strace.js";
+import { FILE_CALLS, PROCESS_CALLS, findStrace, parseStraceLine, walkTraceTree, type Line } from "./strace.js";
 import { TracerUnavailable } from "./types.js";
 
 export interface WorkloadRequest {
@@ -111,7 +111,7 @@ exec "$@"`;
 export async function straceWorkload(request: WorkloadRequest): Promise<WorkloadRun> {
   const strace = findStrace();
   if (!strace) throw new TracerUnavailable("--dynamic-test needs strace on PATH");
-  const dir = mkdtempSync(join(tmpdir(), "magicpak-workload-"));
+  const { dir, remove } = makeTempDir("magicpak-workload-"); // removed on SIGINT/SIGTERM too
   try {
     const prefix = join(dir, "trace");
     const calls = [...FILE_CALLS, ...PROCESS_CALLS, "creat", "mkdir", "mkdirat"].map((c) => `?${c}`).join(",");
@@ -151,7 +151,7 @@ export async function straceWorkload(request: WorkloadRequest): Promise<Workload
     const accesses = workloadAccesses(byPid, { root: request.root ?? null, harness: new Set([busybox]) });
     return { status: run.status, signal: run.signal, stdout: run.stdout, stderr, timedOut, leftovers, accesses };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 }
 
@@ -170,56 +170,9 @@ export interface WorkloadModelOptions {
  * with its parent's image and cwd; in a root, nothing before the chroot counts.
  */
 export function workloadAccesses(byPid: Map<number, Line[]>, options: WorkloadModelOptions): WorkloadAccess[] {
-  const root = options.root;
-  const inRoot = (decoded: string) => (root && (decoded === root || decoded.startsWith(`${root}/`)) ? decoded.slice(root.length) || "/" : decoded);
-  const decoded = (fd: string | null) => (fd?.includes("<") ? inRoot(fd.slice(fd.indexOf("<") + 1, -1)) : null);
-  const children = new Set<number>();
-  for (const lines of byPid.values()) for (const l of lines) if (isFork(l.syscall) && l.result > 0) children.add(l.result);
-  const firsts = [...byPid.keys()].filter((pid) => !children.has(pid)).sort((a, b) => a - b);
   const accesses: WorkloadAccess[] = [];
-  const visited = new Set<number>();
-  const visit = (pid: number, startCwd: string, startEntered: boolean, startImage: string | null) => {
-    if (visited.has(pid)) return;
-    visited.add(pid);
-    let cwd = startCwd;
-    let entered = startEntered;
-    let image = startImage; // null: the harness (or not yet exec'd anything)
-    for (const l of byPid.get(pid) ?? []) {
-      if (l.dirfd?.startsWith("AT_FDCWD<")) cwd = inRoot(l.dirfd.slice("AT_FDCWD<".length, -1));
-      if (isFork(l.syscall)) {
-        if (l.result > 0) visit(l.result, cwd, entered, image);
-        continue;
-      }
-      if (l.syscall === "chroot") {
-        entered = true;
-        continue;
-      }
-      if (!entered) continue;
-      if (l.syscall === "chdir" && l.path !== null) {
-        cwd = posix.resolve(cwd, l.path);
-        continue;
-      }
-      if (l.syscall === "fchdir") {
-        cwd = decoded(l.dirfd) ?? cwd;
-        continue;
-      }
-      let path: string | null = null;
-      if (l.syscall === "execveat" && l.path === "") path = decoded(l.dirfd);
-      else if (l.path !== null && l.path !== "") {
-        let base: string | null = cwd;
-        if (AT_CALLS.has(l.syscall) || l.syscall === "mkdirat") {
-          if (l.dirfd !== null && !l.dirfd.startsWith("AT_FDCWD")) base = decoded(l.dirfd);
-        }
-        if (base !== null) path = posix.resolve(base, l.path);
-      }
-      if (l.syscall === "execve" || l.syscall === "execveat") {
-        // /proc/self/exe is the same image again (busybox running an applet as a new process).
-        if (path !== null && path !== "/proc/self/exe") image = options.harness.has(path) ? null : path;
-      }
-      if (image === null || path === null) continue;
-      accesses.push({ pid, exe: image, syscall: l.syscall, path, writes: l.writes === true || l.syscall === "mkdir" || l.syscall === "mkdirat" });
-    }
-  };
-  for (const pid of firsts) visit(pid, options.cwd ?? "/", root === null, null);
+  for (const a of walkTraceTree(byPid, { root: options.root, cwd: options.cwd ?? "/" })) {
+    if (a.exe !== null && !options.harness.has(a.exe)) accesses.push({ ...a, exe: a.exe });
+  }
   return accesses;
 }
