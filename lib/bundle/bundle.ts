@@ -10,7 +10,7 @@ import { RootFs, fileIdentity } from "../fs/root.js";
 import { FileGraph, GraphConflictError, type FileNode, type Reason } from "../graph/file-graph.js";
 import { childPath } from "../graph/paths.js";
 import { compressFile, CompressError, warmUpUpx } from "../compress/upx.js";
-import { testInJail, JailError, type JailTest } from "../jail/jail.js";
+import { appletShadows, testInJail, JailError, type JailTest } from "../jail/jail.js";
 import { makeTempDir } from "../cleanup.js";
 import { InputError, Loader, type TargetEnvironment } from "../loader/load.js";
 import type { LoadGraph } from "../loader/model.js";
@@ -459,13 +459,7 @@ async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, load
 function rootProgramsFirst(root: RootFs, busybox: string): string {
   const list = spawnSync(busybox, ["--list"], { encoding: "utf8" });
   if (list.status !== 0) throw new BundleError(busybox, `--list failed: is it a static busybox? ${String(list.stderr ?? list.error?.message ?? "").trim()}`);
-  let functions = "";
-  for (const name of list.stdout.split("\n")) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) continue;
-    const found = findInRootPath(root, name);
-    if (found) functions += `${name}() { ${found} "$@"; }\n`;
-  }
-  return functions;
+  return appletShadows(list.stdout, (name) => findInRootPath(root, name));
 }
 
 /** What a workload's processes used: files read (ELF files with their closure), directories written in. */

@@ -101,13 +101,21 @@ function runBusyboxOnHost(busybox: string, args: string[], platform: JailPlatfor
 function bundledProgramsFirst(graph: FileGraph, busybox: string, platform: JailPlatform): string {
   const list = runBusyboxOnHost(busybox, ["--list"], platform);
   if (list.status !== 0) throw new JailError(busybox, `--list failed (is it a static busybox?): ${String(list.stderr ?? list.error?.message ?? "").trim()}`);
-  const applets = String(list.stdout ?? "").split("\n").filter((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name));
-  const functions: string[] = [];
-  for (const name of applets) {
-    const found = PATH.split(":").map((dir) => `${dir}/${name}`).find((path) => isBundledExecutable(graph, path));
-    if (found) functions.push(`${name}() { ${found} "$@"; }`);
+  return appletShadows(String(list.stdout ?? ""), (name) => PATH.split(":").map((dir) => `${dir}/${name}`).find((path) => isBundledExecutable(graph, path)));
+}
+
+/**
+ * One shell function `NAME() { PROGRAM "$@"; }` per applet of `appletList` (busybox --list) for
+ * which `find` gives a program, so that the program runs instead of the applet (see above).
+ */
+export function appletShadows(appletList: string, find: (name: string) => string | null | undefined): string {
+  let functions = "";
+  for (const name of appletList.split("\n")) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) continue;
+    const found = find(name);
+    if (found) functions += `${name}() { ${found} "$@"; }\n`;
   }
-  return functions.map((f) => `${f}\n`).join("");
+  return functions;
 }
 
 /** Whether `path` names an executable file of the bundle, through its symlinks. */
