@@ -163,18 +163,36 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   }
 }
 
+/** The spellings of the value options (long and short) on the command line, by key. */
+const VALUE_SPELLINGS = new Map<string, (typeof VALUE_OPTIONS)[number]>([
+  ...VALUE_OPTIONS.map((key) => [`--${kebab(key)}`, key] as const),
+  ["-i", "include"],
+  ["-e", "exclude"],
+  ["-r", "installTo"],
+]);
+
 function parse(argv: string[]): { options: Parsed; paths: string[] } {
   // Take the hyphen-valued options out first: the option parser would read "--help" as a flag.
   const hyphenValues: Record<string, string[]> = { "--dynamic-arg": [], "--dynamic-command": [], "--upx-arg": [], "--cmd": [] };
+  // And the values of the other value options, verbatim: the option parser turns "007" into 7
+  // and "true" into a flag.
+  const values: Partial<Record<(typeof VALUE_OPTIONS)[number], string[]>> = {};
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf("=");
     const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const key = VALUE_SPELLINGS.get(name);
     if (HYPHEN_VALUE_OPTIONS.has(name)) {
       const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
       if (value === undefined) throw new UsageError(`${name} requires a value`);
       hyphenValues[name]!.push(value);
+    } else if (key !== undefined) {
+      const value = eq > 0 ? arg.slice(eq + 1) : argv[i + 1];
+      // As the option parser did: a following option is no value.
+      if (value === undefined || (eq < 0 && value.length > 1 && value.startsWith("-"))) throw new UsageError(`--${kebab(key)} requires a value`);
+      if (eq < 0) i++;
+      (values[key] ??= []).push(value);
     } else if (arg === "--") {
       rest.push(...argv.slice(i));
       break;
@@ -260,10 +278,12 @@ function parse(argv: string[]): { options: Parsed; paths: string[] } {
   }
   const options: Parsed = { once: {}, repeated: {}, flags: {}, hyphenValues };
   for (const key of VALUE_OPTIONS) {
+    // The parser still sees spellings the pre-pass does not take (such as -iGLOB).
     const value = raw[key];
-    if (value === undefined) continue;
-    const list = (Array.isArray(value) ? value : [value]).map(String);
-    if (list.some((v) => v === "true" || v === "undefined")) throw new UsageError(`--${kebab(key)} requires a value`);
+    if (value === undefined && values[key] === undefined) continue;
+    const given: unknown[] = value === undefined ? [] : Array.isArray(value) ? value : [value];
+    if (given.some((v) => v === "true" || v === "undefined")) throw new UsageError(`--${kebab(key)} requires a value`);
+    const list = [...(values[key] ?? []), ...given.map(String)];
     if (isRepeatable(key)) options.repeated[key] = list;
     else if (list.length > 1) throw new UsageError(`--${kebab(key)} may be given once`);
     else options.once[key] = list[0]!;

@@ -112,6 +112,16 @@ t.test("--cc and --experimental-noload-resolver are accepted for compatibility",
   t.equal(r.status, 0, r.stderr);
 });
 
+t.test("values are taken verbatim (true, undefined, 007); an option with no value is a usage error", async (t) => {
+  for (const word of ["true", "undefined", "007"]) {
+    const r = magicpak("--root", root.dir, "/usr/bin/prog", fresh(), "--test", "--busybox", busybox, "--test-command", `echo ${word}`, "--test-stdout", word);
+    t.equal(r.status, 0, r.stderr);
+  }
+  const missing = magicpak("--root", root.dir, "/usr/bin/prog", fresh(), "--test", "--busybox", busybox, "--test-stdout");
+  t.equal(missing.status, 2);
+  t.match(missing.stderr, /--test-stdout requires a value/);
+});
+
 t.test("usage errors exit 2", async (t) => {
   t.equal(magicpak().status, 2, "no arguments");
   t.equal(magicpak("/usr/bin/prog").status, 2, "no OUTPUT");
