@@ -32,10 +32,11 @@
 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { registerProcessGroup } from "../cleanup.js";
 import { DEFAULT_PATH } from "../graph/paths.js";
+import { chrootCapabilityPrefix, keptCapabilities, ownCapabilities, SETUP_CAPABILITIES } from "../capabilities.js";
 import { runProcess } from "../process.js";
 import { JailError } from "./errors.js";
 
@@ -89,30 +90,6 @@ export interface JailRun {
 
 const DEFAULT_ENV_PATH = DEFAULT_PATH.slice("PATH=".length);
 
-/** The capabilities a container runtime grants by default (podman's containers.conf; runc's spec has the same list minus sys_chroot and setfcap plus audit_write, net_raw, mknod in docker's), with their numbers (linux/capability.h). */
-export const CONTAINER_CAPABILITIES: readonly (readonly [string, number])[] = [
-  ["chown", 0], ["dac_override", 1], ["fowner", 3], ["fsetid", 4], ["kill", 5], ["setgid", 6], ["setuid", 7], ["setpcap", 8], ["net_bind_service", 10], ["sys_chroot", 18], ["setfcap", 31],
-];
-/** What the set-up needs beyond them, until the harness drops it. */
-const SETUP_CAPABILITIES = ["sys_admin", "net_admin"] as const;
-const CAP_SETPCAP = 8;
-const CAP_SYS_CHROOT = 18;
-
-/** This process's bounding and effective sets (/proc/self/status), or null where /proc is absent. */
-function ownCapabilities(): { bounding: bigint; effective: bigint } | null {
-  try {
-    const status = readFileSync("/proc/self/status", "utf8");
-    const field = (name: string) => BigInt(`0x${new RegExp(`^${name}:\\s*([0-9a-f]+)$`, "m").exec(status)?.[1] ?? "0"}`);
-    return { bounding: field("CapBnd"), effective: field("CapEff") };
-  } catch {
-    return null;
-  }
-}
-
-/** The default capabilities that `bounding` holds (all of them where it is unknown), minus `except`. */
-function keptCapabilities(bounding: bigint | undefined, except: number[] = []): string[] {
-  return CONTAINER_CAPABILITIES.filter(([, n]) => (bounding === undefined || (bounding >> BigInt(n)) & 1n) && !except.includes(n)).map(([name]) => name);
-}
 const DEVICES: [string, number, number][] = [["null", 1, 3], ["zero", 1, 5], ["full", 1, 7], ["random", 1, 8], ["urandom", 1, 9], ["tty", 5, 0]];
 /** The exit status and stderr line of a set-up step that failed (never the program's). */
 const SETUP_STATUS = 125;
@@ -256,10 +233,8 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
       const why = forced ? "fallback forced by MAGICPAK_JAIL_FALLBACK=1" : probe.problem || "unshare failed";
       // chroot(1) needs CAP_SYS_CHROOT; the program must not have it (the double-chroot escape), so it
       // passes to chroot only as an inheritable capability, which the harness's setpriv clears.
-      const setpcap = own !== null && ((own.effective >> BigInt(CAP_SETPCAP)) & 1n) === 1n;
-      const chrootCap = own !== null && ((own.bounding >> BigInt(CAP_SYS_CHROOT)) & 1n) === 1n;
-      const dropCaps = setpriv !== null && setpcap && chrootCap;
-      const message = `the test jail is a plain chroot: namespaces are refused here (${why}): no /proc, no user, PID, network or mount isolation${devProblems ? `, no ${devProblems} (mknod refused)` : ""}${dropCaps ? "" : "; a program run as root can leave it (no CAP_SETPCAP to drop capabilities)"}`;
+      const prefix = setpriv ? chrootCapabilityPrefix(setpriv) : null;
+      const message = `the test jail is a plain chroot: namespaces are refused here (${why}): no /proc, no user, PID, network or mount isolation${devProblems ? `, no ${devProblems} (mknod refused)` : ""}${prefix ? "" : "; a program run as root can leave it (no CAP_SETPCAP to drop capabilities)"}`;
       warnOnce(options, message);
       for (const name of appletNames(options.busybox)) {
         try {
@@ -270,10 +245,8 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
       }
       const path = `${env["PATH"] ?? DEFAULT_ENV_PATH}:/${harness}`;
       const fallbackEnv = [...envArgs.filter((e) => !e.startsWith("PATH=")), `PATH=${path}`];
-      const caps = dropCaps
-        ? [setpriv, "--inh-caps", "+sys_chroot", "--", setpriv, "--bounding-set", ["-all", ...keptCapabilities(own.bounding, [CAP_SYS_CHROOT]).map((c) => `+${c}`)].join(","), "--no-new-privs", "--pdeathsig", "KILL", "--"]
-        : guard;
-      const dropChroot = dropCaps ? [busyboxIn, "setpriv", "--inh-caps", "-sys_chroot"] : [];
+      const caps = prefix ? [...prefix, ...guard] : guard;
+      const dropChroot = prefix ? [busyboxIn, "setpriv", "--inh-caps", "-sys_chroot"] : [];
       argv = [...caps, hostTool("env") ?? "env", "-i", ...fallbackEnv, hostTool("chroot") ?? "chroot", rootfs, ...dropChroot, busyboxIn, "sh", "-c", `cd / && ${HARNESS}`, "sh", "", (options.preamble ?? "") + options.command];
     }
     const wrapper = options.wrapper ?? [];
