@@ -11,7 +11,10 @@
 #   3. docker.io/library/debian:bookworm: `mmdebstrap --variant=minbase bookworm` (the tarball is
 #      cached), `podman import`ed under the name the Dockerfiles use.
 #   4. docker.io/library/node:20-bookworm-slim: a STAND-IN, not Docker Hub's image: the debian
-#      image above plus this host's node and npm in /usr/local, as the official image has them.
+#      image above plus this host's node and npm in /usr/local, as the official image has them,
+#      and this host's local CAs (/usr/local/share/ca-certificates) in NODE_EXTRA_CA_CERTS: on the
+#      CI machine HTTPS to the npm registry passes a TLS-intercepting proxy, which npm in a
+#      builder must trust as npm on the host does (apt uses plain http to deb.debian.org).
 #
 # $CACHE is ${MAGICPAK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/magicpak-test}, as for
 # test/fixtures/provision.sh. Idempotent: a second run checks what exists (about a second).
@@ -156,8 +159,11 @@ NPM_DIR=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
 node_version=$("$NODE" --version)
 npm_version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$NPM_DIR/package.json")
 case $node_version in v20.*) ;; *) die "this host's node is $node_version: the stand-in for $NODE_IMAGE needs node 20" ;; esac
+# The host's local CAs (Debian's place for them): where the network to the npm registry passes
+# a TLS-intercepting proxy, as on the CI machine, npm in the builder needs them as npm on the host.
+host_cas=$(find /usr/local/share/ca-certificates -name '*.crt' -type f 2>/dev/null | LC_ALL=C sort | xargs -r cat)
 base_id=$("$PODMAN" image inspect --format '{{.Id}}' "$BASE_IMAGE")
-node_key=$(printf '%s\n' "$IMAGE_RECIPE" "$base_id" "$node_version" "$npm_version" "$(stat -c '%s %Y' "$NODE")" | sha256sum | cut -c1-16)
+node_key=$(printf '%s\n' "$IMAGE_RECIPE" "$base_id" "$node_version" "$npm_version" "$(stat -c '%s %Y' "$NODE")" "$host_cas" | sha256sum | cut -c1-16)
 if [ "$(label_of "$NODE_IMAGE")" != "$node_key" ]; then
   built=1
   log "building the stand-in $NODE_IMAGE: $BASE_IMAGE + this host's node $node_version and npm $npm_version"
@@ -165,13 +171,19 @@ if [ "$(label_of "$NODE_IMAGE")" != "$node_key" ]; then
   trap 'rm -rf "$ctx"' EXIT
   cp "$NODE" "$ctx/node"
   cp -a "$NPM_DIR" "$ctx/npm"
+  printf '%s\n' "$host_cas" >"$ctx/host-cas.crt"
+  cas_env=
+  [ -z "$host_cas" ] || cas_env="ENV NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/magicpak-host-cas.crt"
   cat >"$ctx/Containerfile" <<EOF
 # A stand-in for Docker Hub's $NODE_IMAGE (which cannot be pulled here): $BASE_IMAGE
 # (mmdebstrap minbase) with this host's node $node_version and npm $npm_version installed as the
-# official image installs them, in /usr/local.
+# official image installs them, in /usr/local. Also this host's local CAs
+# (/usr/local/share/ca-certificates), for node, so that npm reaches the registry as on the host.
 FROM $BASE_IMAGE
 COPY node /usr/local/bin/node
 COPY npm /usr/local/lib/node_modules/npm
+COPY host-cas.crt /usr/local/share/ca-certificates/magicpak-host-cas.crt
+$cas_env
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
  && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \\
  && node --version && npm --version
