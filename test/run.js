@@ -52,6 +52,18 @@ walk(join(root, "dist/test"));
 const only = process.argv.slice(2);
 const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
 
+// The container engine of test/podman/ (scripts/provision-podman.sh: podman, runc and local base
+// images), when those tests run. A failure is reported by test/podman/build.test.ts.
+if (selected.some((f) => f.includes("/dist/test/podman/"))) {
+  const podmanStarted = Date.now();
+  const podman = spawnSync("bash", [join(root, "scripts/provision-podman.sh")], { stdio: ["ignore", 2, 2] });
+  process.env.MAGICPAK_PODMAN_PROVISION =
+    podman.status === 0
+      ? `ready in ${((Date.now() - podmanStarted) / 1000).toFixed(1)} s`
+      : `scripts/provision-podman.sh failed (${podman.error?.message ?? `exit ${podman.status}`}): see its output above`;
+  console.error(`[podman] ${process.env.MAGICPAK_PODMAN_PROVISION}`);
+}
+
 const tap = spawnSync(
   join(root, "node_modules/.bin/tap"),
   ["--disable-coverage", "--allow-empty-coverage", "-R", "tap", "--timeout", "1200", "--jobs", "2", ...selected],

@@ -241,7 +241,10 @@ async function checkExample(t: Test, example: string): Promise<void> {
   t.comment(`${example}: taken from ${source.where}`);
   const builder = stages.find((s) => s.instructions.some((i) => i.keyword === "RUN" && /(^|&&|;)\s*(npx\s+)?magicpak\s/.test(i.args)));
   if (!builder) throw new Error(`examples/${example}/Dockerfile has no RUN running magicpak`);
-  t.ok(builder.instructions.some((i) => i.keyword === "RUN" && /npm install -g magicpak\b/.test(i.args)), "the builder installs magicpak with npm");
+  // The tarball of `npm pack` (the name is not on the registry yet), COPYed beside the Dockerfile.
+  const tarball = /^\.\/(magicpak-[\d.]+\.tgz)$/.exec(builder.instructions.find((i) => i.keyword === "RUN" && /^npm install -g /.test(i.args))?.args.split(/\s+/)[3] ?? "")?.[1];
+  t.ok(tarball, "the builder installs magicpak with npm install -g ./magicpak-VERSION.tgz");
+  t.ok(builder.instructions.some((i) => i.keyword === "COPY" && i.args === `${tarball} ./`), `COPY ${tarball} ./`);
   const runLine = builder.instructions.find((i) => i.keyword === "RUN" && /(^|&&|;)\s*(npx\s+)?magicpak\s/.test(i.args))!.args;
   const run = magicpakRun(shellWords(runLine, source.which));
   if (!run) throw new Error(`cannot read the magicpak command in ${runLine}`);
