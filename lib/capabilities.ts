@@ -3,7 +3,11 @@
 
 import { readFileSync } from "node:fs";
 
-/** The capabilities a container runtime grants by default (podman's containers.conf; runc's spec has the same list minus sys_chroot and setfcap plus audit_write, net_raw, mknod in docker's), with their numbers (linux/capability.h). */
+/**
+ * The capabilities every container engine grants by default: podman 5's list, which docker's and
+ * podman 4's (also net_raw, mknod, audit_write) contain. The strictest default, so that a program
+ * that passes here has what it needs in any engine's default container. Numbers: linux/capability.h.
+ */
 export const CONTAINER_CAPABILITIES: readonly (readonly [string, number])[] = [
   ["chown", 0], ["dac_override", 1], ["fowner", 3], ["fsetid", 4], ["kill", 5], ["setgid", 6], ["setuid", 7], ["setpcap", 8], ["net_bind_service", 10], ["sys_chroot", 18], ["setfcap", 31],
 ];

@@ -101,7 +101,7 @@ fail() { printf '${SETUP_MARK} %s\\n' "$*" >&2; exit ${SETUP_STATUS}; }
 try() { e=$("$@" 2>&1) || fail "$*: $e"; }
 try mount --make-rprivate /
 try mount --bind "$J" "$J"
-try mount -t proc -o nosuid,nodev,noexec proc "$J/proc"
+if [ "$PROC" = bind ]; then try mount --rbind /proc "$J/proc"; else try mount -t proc -o nosuid,nodev,noexec proc "$J/proc"; fi
 try mount -t tmpfs -o nosuid,strictatime,mode=755,size=65536k tmpfs "$J/dev"
 for d in ${DEVICES.map((d) => d[0]).join(" ")}; do : > "$J/dev/$d"; try mount --bind "/dev/$d" "$J/dev/$d"; done
 ln -s /proc/self/fd "$J/dev/fd"; ln -s /proc/self/fd/0 "$J/dev/stdin"; ln -s /proc/self/fd/1 "$J/dev/stdout"; ln -s /proc/self/fd/2 "$J/dev/stderr"; ln -s pts/ptmx "$J/dev/ptmx"
@@ -149,23 +149,30 @@ function hostTool(name: string): string | null {
 
 let probed: Isolation | undefined;
 let probeProblem = "";
+/** Why a fresh /proc is refused in the namespaces (then the jail binds the caller's), or "". */
+let procProblem = "";
 
 /** Whether this process may make the namespaces: the first call runs unshare once. */
-export function jailIsolation(): { isolation: Isolation; problem: string } {
+export function jailIsolation(): { isolation: Isolation; problem: string; procProblem: string } {
   if (probed === undefined) {
     const probe = (userns: boolean) =>
       spawnSync(hostTool("unshare") ?? "unshare", [...(userns ? ["--user", "--map-root-user"] : []), "--mount", "--pid", "--uts", "--ipc", "--net", "--fork", "true"], { encoding: "utf8", env: { PATH: hostPath() } });
     const problemOf = (r: ReturnType<typeof probe>) => (r.error ? r.error.message : String(r.stderr ?? "").trim());
     const full = probe(true);
-    if (full.status === 0) probed = "namespaces";
-    else {
+    if (full.status === 0) {
+      probed = "namespaces";
+      // In a container, runc's masked and read-only paths over /proc make the kernel refuse a new
+      // proc mount in a user namespace (fs/namespace.c, mount_too_revealing).
+      const proc = spawnSync(hostTool("unshare") ?? "unshare", ["--user", "--map-root-user", "--mount", "--pid", "--fork", "--mount-proc", "true"], { encoding: "utf8", env: { PATH: hostPath() } });
+      if (proc.status !== 0) procProblem = problemOf(proc) || `exit ${proc.status}`;
+    } else {
       probeProblem = problemOf(full);
       const withoutUser = process.getuid?.() === 0 ? probe(false) : null;
       probed = withoutUser?.status === 0 ? "namespaces-without-user" : "chroot";
       if (withoutUser && withoutUser.status !== 0) probeProblem = `${probeProblem}; without a user namespace: ${problemOf(withoutUser)}`;
     }
   }
-  return { isolation: probed, problem: probeProblem };
+  return { isolation: probed, problem: probeProblem, procProblem };
 }
 
 const warned = new Set<string>();
@@ -216,6 +223,7 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
     const busyboxIn = `/${harness}/busybox`;
     let capsDrop = "";
     let argv: string[];
+    if (isolation !== "chroot" && probe.procProblem) warnOnce(options, `the test jail's /proc is the caller's, bound: a new /proc is refused here (${probe.procProblem}); it shows the processes outside the jail`);
     if (isolation === "namespaces-without-user") warnOnce(options, `the test jail has no user namespace (${probe.problem}): mount, PID, UTS, IPC and network namespaces and pivot_root only`);
     if (isolation !== "chroot") {
       const removeHarness = options.busyboxNative !== false && !options.emulation ? "1" : "0";
@@ -256,7 +264,7 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
     let run;
     try {
       run = await runProcess(all[0]!, all.slice(1), {
-        env: { PATH: hostPath(), STAGE2, CAPS_DROP: capsDrop },
+        env: { PATH: hostPath(), STAGE2, CAPS_DROP: capsDrop, PROC: isolation !== "chroot" && probe.procProblem ? "bind" : "new" },
         stdin: options.stdin,
         timeoutMs,
         killGroup: true,

@@ -222,6 +222,9 @@ export function detectHostCpu(): HostCpu | null {
   }
   const flagsLine = /^flags\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "";
   const flags = new Set(flagsLine.split(/\s+/));
+  // LZCNT is cpuinfo's "abm", which some hypervisors' guests do not list although CPUID has it (the
+  // loader then uses x86-64-v3); no CPU has BMI2 without LZCNT, so BMI2 stands for it there.
+  if (flags.has("bmi2")) flags.add("abm");
   const has = (...names: string[]) => names.every((n) => flags.has(n));
   const v2 = has("cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "ssse3");
   const v3 = v2 && has("avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave");

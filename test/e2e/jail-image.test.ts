@@ -97,8 +97,10 @@ t.test("a root program cannot leave the jail by the double chroot", async (t) =>
 });
 
 t.test("the program has a container's default capabilities, no_new_privs, and cannot mount", async (t) => {
-  // podman's default list: chown dac_override fowner fsetid kill setgid setuid setpcap net_bind_service
-  // sys_chroot setfcap, bits 0 1 3 4 5 6 7 8 10 18 31 of linux/capability.h.
+  // The engines' common default (podman 5's list; docker's and podman 4's add net_raw, mknod and
+  // audit_write): chown dac_override fowner fsetid kill setgid setuid setpcap net_bind_service
+  // sys_chroot setfcap, bits 0 1 3 4 5 6 7 8 10 18 31 of linux/capability.h. test/podman checks
+  // that a real container has at least these.
   const mask = "00000000800405fb";
   const r = await magicpakCli(["/usr/bin/true", fresh(), "--test", "--test-command", "grep -E '^(Cap|NoNewPrivs)' /proc/self/status | tr -d '\\t'; mount -t tmpfs tmpfs /proc 2>/dev/null || echo no-mount; umount -l /proc 2>/dev/null || echo no-umount", "--test-stdout", `CapInh:0000000000000000\nCapPrm:${mask}\nCapEff:${mask}\nCapBnd:${mask}\nCapAmb:0000000000000000\nNoNewPrivs:1\nno-mount\nno-umount`]);
   t.equal(r.status, 0, r.stderr);
@@ -260,6 +262,29 @@ t.test("runInJail, the exported primitive: status, isolation, timeout, a host wr
   const env = await runInJail({ rootfs: out, command: "env | sort", busybox, env: { PATH: "/usr/bin", HOME: "/root", LANG: "C.UTF-8" } });
   t.equal(env.stdout, "HOME=/root\nLANG=C.UTF-8\nPATH=/usr/bin\n");
   t.same(readdirSync(out).sort(), before, "the rootfs is as before: no harness, no mount points left");
+});
+
+t.test("a new /proc refused, as in a podman build (masked /proc paths): the caller's is bound, one warning", async (t) => {
+  // A file bound over a /proc entry makes the kernel refuse a fresh proc in any nested user
+  // namespace (mount_too_revealing), which is what runc's masked paths do in a container.
+  const inner = `mount --bind /dev/null /proc/cpuinfo && exec "$@"`;
+  const cli = (args: string[]) => runProcess("unshare", ["--user", "--map-root-user", "--mount", "sh", "-c", inner, "sh", process.execPath, bin, ...args], { env: { PATH: toolsPath } });
+  const refused = await runProcess("unshare", ["--user", "--map-root-user", "--mount", "sh", "-c", `${inner}`, "sh", "unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--mount-proc", "true"]);
+  t.not(refused.status, 0, `a fresh /proc is refused there: ${refused.stderr.trim()}`);
+  const good = await cli(["/usr/bin/ls", fresh(), "--test", "--test-command", "ls / | grep -c usr; readlink /proc/self/exe >/dev/null && echo proc", "--test-stdout", "1\nproc"]);
+  t.equal(good.status, 0, good.stderr);
+  const warnings = good.stderr.split("\n").filter((l) => /WARN/.test(l));
+  t.equal(warnings.length, 1, good.stderr);
+  t.match(warnings[0], /\/proc is the caller's, bound: a new \/proc is refused here/);
+  const bad = await cli(["/usr/bin/mktemp", fresh(), "--test", "--test-command", "/usr/bin/mktemp"]);
+  t.equal(bad.status, 1, bad.stderr);
+  t.match(bad.stderr, /test failed/);
+  const host = mkdtempSync(join(tmpdir(), "magicpak-escape-masked-"));
+  t.teardown(() => rmSync(host, { recursive: true, force: true }));
+  const escaped = join(host, "escaped");
+  const esc = await cli([escape, fresh(), "--mkdir", "/work", "--test", "--test-command", `cd /work && ${escape} ${escaped}`]);
+  t.equal(esc.status, 1, esc.stderr);
+  t.notOk(existsSync(escaped), "no file was written outside the jail");
 });
 
 t.test("user namespaces refused but CAP_SYS_ADMIN kept: the other namespaces and pivot_root, one warning", async (t) => {

@@ -93,6 +93,17 @@ t.test("the build's RUN steps have podman's default capabilities (no CAP_SYS_ADM
   t.notOk((effective >> 21n) & 1n, "no CAP_SYS_ADMIN");
   t.equal(field("Seccomp"), "2", "a seccomp filter (mode 2)");
   t.comment(`RUN steps' capabilities: ${capNames(effective).join(", ")}; NoNewPrivs ${field("NoNewPrivs")}`);
+
+  // What --test leaves the program (lib/capabilities.ts) must be within what a container of the
+  // image gets by default, or --test would pass programs that need more than the image has.
+  const { CONTAINER_CAPABILITIES } = await import("../../lib/capabilities.js");
+  const jail = CONTAINER_CAPABILITIES.reduce((m, [, n]) => m | (1n << BigInt(n)), 0n);
+  const run = await podman(engine, ["run", "--rm", "--network=none", engine.baseImage, "grep", "^CapEff:", "/proc/self/status"]);
+  t.equal(run.status, 0, run.stderr);
+  const container = BigInt(`0x${/^CapEff:\s*(\S+)$/m.exec(run.stdout)?.[1] ?? "0"}`);
+  t.comment(`podman run's capabilities: ${capNames(container).join(", ")}`);
+  t.equal(jail & ~container, 0n, `the jail's ${capNames(jail).join(", ")} are all in podman run's default set`);
+  t.equal(jail & ~effective, 0n, "and in the build's RUN steps'");
 });
 
 interface Check {
