@@ -37,6 +37,12 @@ export interface WorkloadRequest {
   /** A static busybox on the host: the harness shell. */
   busybox: string;
   timeoutMs: number;
+  /**
+   * A root of another architecture: the workload runs in its own user namespace, where binfmt_misc
+   * is mounted and `registration` (a handler with the F flag, lib/trace/platform.ts) makes the
+   * kernel start the root's programs through qemu-user. strace then follows qemu's host calls.
+   */
+  emulation?: { registration: string };
 }
 
 /** One access by a workload process, with who made it. */
@@ -78,6 +84,7 @@ export function setWorkloadRunner(next: WorkloadRunner): void {
 /** Where the harness busybox is inside a root: under a tmpfs mounted on the root's /tmp in the namespace. */
 const HARNESS_DIR = "/tmp/.magicpak-harness";
 const LEFTOVER = "magicpak-leftover:";
+const SETUP_FAILED = "magicpak-setup-failed:";
 
 /** The harness shell's script: run the command, then name and kill what is left. */
 const HARNESS = `sh -c "$MAGICPAK_WORKLOAD"
@@ -91,19 +98,34 @@ done
 kill -9 -1 2>/dev/null
 exit $s`;
 
-/** In the namespace before strace: /proc, devices, and in a root the harness on a tmpfs /tmp. */
+/**
+ * In the namespace before strace: /proc, devices, and in a root the harness on a tmpfs /tmp. For
+ * a foreign root, binfmt_misc in the new /proc and the emulator's handler; a refusal is reported
+ * on one line.
+ */
 const SETUP = `set -e
 if [ -n "$MAGICPAK_ROOT" ]; then
   mount -t tmpfs -o mode=1777 tmpfs "$MAGICPAK_ROOT/tmp"
   mkdir "$MAGICPAK_ROOT${HARNESS_DIR}"
   cp "$MAGICPAK_BUSYBOX" "$MAGICPAK_ROOT${HARNESS_DIR}/busybox"
   mount -t proc proc "$MAGICPAK_ROOT/proc"
+  if [ -n "$MAGICPAK_BINFMT" ]; then
+    # A tmpfs /dev: nothing is created in the root.
+    mount -t tmpfs -o mode=755 tmpfs "$MAGICPAK_ROOT/dev"
+    ln -s /proc/self/fd "$MAGICPAK_ROOT/dev/fd"
+  fi
   for d in null zero random urandom full tty; do
     [ -e "$MAGICPAK_ROOT/dev/$d" ] || : > "$MAGICPAK_ROOT/dev/$d" 2>/dev/null || continue
     mount --bind "/dev/$d" "$MAGICPAK_ROOT/dev/$d" 2>/dev/null || true
   done
+  P="$MAGICPAK_ROOT/proc"
 else
   mount -t proc proc /proc
+  P=/proc
+fi
+if [ -n "$MAGICPAK_BINFMT" ]; then
+  e=$(mount -t binfmt_misc binfmt_misc "$P/sys/fs/binfmt_misc" 2>&1) || { echo "${SETUP_FAILED} cannot mount binfmt_misc in the workload's user namespace ($e)" >&2; exit 125; }
+  e=$( (printf '%s' "$MAGICPAK_BINFMT" > "$P/sys/fs/binfmt_misc/register") 2>&1) || { echo "${SETUP_FAILED} the kernel refused the emulator's binfmt_misc handler ($e)" >&2; exit 125; }
 fi
 exec "$@"`;
 
@@ -119,8 +141,10 @@ export async function straceWorkload(request: WorkloadRequest): Promise<Workload
     const traced = [strace, "-f", "-ff", "-qq", "-z", "-y", "-s", "65535", "-o", prefix, "-e", `trace=${calls}`, "--"];
     const harness = [busybox, "sh", "-c", HARNESS];
     const inner = request.root ? [...traced, "/usr/sbin/chroot", request.root, ...harness] : [...traced, ...harness];
-    const args = ["--pid", "--fork", "--kill-child", "--mount", "--propagation", "private", "/bin/sh", "-c", SETUP, "magicpak-setup", ...inner];
-    const env = { ...request.env, MAGICPAK_WORKLOAD: request.command, MAGICPAK_ROOT: request.root ?? "", MAGICPAK_BUSYBOX: request.busybox };
+    // binfmt_misc can be mounted only in a user namespace of one's own (Linux >= 6.7).
+    const user = request.emulation ? ["--user", "--map-root-user"] : [];
+    const args = [...user, "--pid", "--fork", "--kill-child", "--mount", "--propagation", "private", "/bin/sh", "-c", SETUP, "magicpak-setup", ...inner];
+    const env = { ...request.env, MAGICPAK_WORKLOAD: request.command, MAGICPAK_ROOT: request.root ?? "", MAGICPAK_BUSYBOX: request.busybox, MAGICPAK_BINFMT: request.emulation?.registration ?? "" };
     const started = Date.now();
     let run;
     try {
@@ -128,6 +152,8 @@ export async function straceWorkload(request: WorkloadRequest): Promise<Workload
     } catch (error) {
       throw new TracerUnavailable(`cannot start the traced workload (unshare): ${(error as Error).message}`);
     }
+    const refused = run.stderr.split("\n").find((line) => line.startsWith(SETUP_FAILED));
+    if (refused) throw new TracerUnavailable(`${refused.slice(SETUP_FAILED.length).trim()}: tracing programs of another architecture needs binfmt_misc in a user namespace (Linux 6.7 or later)`);
     const timedOut = run.signal === "SIGKILL" && Date.now() - started >= request.timeoutMs;
     const leftovers: string[] = [];
     const stderr = run.stderr
