@@ -20,7 +20,7 @@ import { DEFAULT_PATH } from "../image/config.js";
 import { hostAbi } from "../loader/machines.js";
 import { runWorkload, type WorkloadAccess, type WorkloadRun } from "../trace/workload.js";
 import { chooseWorkloadPlatform, type WorkloadPlatform } from "../trace/platform.js";
-import { ScriptError, findInRootPath, scriptChain } from "./script.js";
+import { ScriptError, findInRootPath, readShebang, scriptChain } from "./script.js";
 import { emitBundle } from "./emit.js";
 import { BundleError } from "./errors.js";
 import { expandGlob, isExcluded } from "./glob.js";
@@ -516,6 +516,9 @@ export function addWorkloadAccesses(graph: FileGraph, root: RootFs, loader: Load
     log("Debug", `dynamic-test: pid ${access.pid} (${access.exe}) ${access.syscall} ${access.path}`);
     addFromRoot(graph, root, access.path, { kind: "dynamic", by, pid: access.pid, exe: access.exe, syscall: access.syscall, path: access.path });
     if (isDynamicElf(root, path)) addClosure(graph, root, loader, access.path, loaded);
+    // An executed script: the kernel reads its "#!" line and starts the interpreter with no system
+    // call of the process's own, so no tracer sees the interpreter; its chain comes from the file.
+    else if (access.syscall.startsWith("exec") && readShebang(root, path) !== null) addRunnable(graph, root, loader, access.path, log);
   }
   // Directories the workload created files in: the nearest one the root has, with its mode.
   const dirs = new Map<string, WorkloadAccess>();

@@ -85,6 +85,7 @@ export function setWorkloadRunner(next: WorkloadRunner): void {
 const HARNESS_DIR = "/tmp/.magicpak-harness";
 const LEFTOVER = "magicpak-leftover:";
 const SETUP_FAILED = "magicpak-setup-failed:";
+const REGISTER = `{ e=$( (printf '%s' "$MAGICPAK_BINFMT" > "\${MAGICPAK_ROOT}/proc/sys/fs/binfmt_misc/register") 2>&1) || { echo "${SETUP_FAILED} the kernel refused the emulator's binfmt_misc handler ($e)" >&2; exit 125; }; }`;
 
 /** The harness shell's script: run the command, then name and kill what is left. */
 const HARNESS = `sh -c "$MAGICPAK_WORKLOAD"
@@ -100,8 +101,8 @@ exit $s`;
 
 /**
  * In the namespace before strace: /proc, devices, and in a root the harness on a tmpfs /tmp. For
- * a foreign root, binfmt_misc in the new /proc and the emulator's handler; a refusal is reported
- * on one line.
+ * a foreign root, binfmt_misc in the new /proc (the handler: REGISTER_IN_ROOT); a refusal is
+ * reported on one line.
  */
 const SETUP = `set -e
 if [ -n "$MAGICPAK_ROOT" ]; then
@@ -125,9 +126,17 @@ else
 fi
 if [ -n "$MAGICPAK_BINFMT" ]; then
   e=$(mount -t binfmt_misc binfmt_misc "$P/sys/fs/binfmt_misc" 2>&1) || { echo "${SETUP_FAILED} cannot mount binfmt_misc in the workload's user namespace ($e)" >&2; exit 125; }
-  e=$( (printf '%s' "$MAGICPAK_BINFMT" > "$P/sys/fs/binfmt_misc/register") 2>&1) || { echo "${SETUP_FAILED} the kernel refused the emulator's binfmt_misc handler ($e)" >&2; exit 125; }
+  [ -n "$MAGICPAK_ROOT" ] || ${REGISTER}
 fi
 exec "$@"`;
+
+/**
+ * Registers the handler. In a root this runs under strace, just before chroot(8): strace and the
+ * host's tools must have started before a handler for this machine's own architecture (a test of
+ * the emulated path, matching EI_OSABI 0 only) would send them through qemu, which has no ptrace.
+ */
+const REGISTER_IN_ROOT = `${REGISTER}
+exec /usr/sbin/chroot "$MAGICPAK_ROOT" "$@"`;
 
 /** The default runner: strace -ff in a new PID (and mount) namespace, see the file's comment. */
 export async function straceWorkload(request: WorkloadRequest): Promise<WorkloadRun> {
@@ -140,7 +149,8 @@ export async function straceWorkload(request: WorkloadRequest): Promise<Workload
     const busybox = request.root ? `${HARNESS_DIR}/busybox` : realpathSync(request.busybox);
     const traced = [strace, "-f", "-ff", "-qq", "-z", "-y", "-s", "65535", "-o", prefix, "-e", `trace=${calls}`, "--"];
     const harness = [busybox, "sh", "-c", HARNESS];
-    const inner = request.root ? [...traced, "/usr/sbin/chroot", request.root, ...harness] : [...traced, ...harness];
+    const enter = request.emulation ? ["/bin/sh", "-c", REGISTER_IN_ROOT, "magicpak-register"] : ["/usr/sbin/chroot", request.root ?? "/"];
+    const inner = request.root ? [...traced, ...enter, ...harness] : [...traced, ...harness];
     // binfmt_misc can be mounted only in a user namespace of one's own (Linux >= 6.7).
     const user = request.emulation ? ["--user", "--map-root-user"] : [];
     const args = [...user, "--pid", "--fork", "--kill-child", "--mount", "--propagation", "private", "/bin/sh", "-c", SETUP, "magicpak-setup", ...inner];
