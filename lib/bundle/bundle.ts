@@ -409,6 +409,7 @@ async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader
   }
   const self = root.tryResolve(input)?.path;
   const seen = new Set<string>();
+  const loaded = loadedObjects(root, result.accesses);
   for (const access of result.accesses) {
     const path = access.path;
     if (seen.has(path) || isKernelPath(path)) continue;
@@ -417,8 +418,25 @@ async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader
     if (!file?.stats.isFile() || file.path === self || isKernelPath(file.path)) continue;
     log("Debug", `dynamic: ${access.syscall} ${path}`);
     addFromRoot(graph, root, path, { kind: "dynamic", by: input });
-    if (isDynamicElf(root, file.path)) addClosure(graph, root, loader, path);
+    if (isDynamicElf(root, file.path)) addClosure(graph, root, loader, path, loaded);
   }
+}
+
+/**
+ * The run's own loaded objects, by SONAME and by file name: they satisfy DT_NEEDED as the loader
+ * would (java dlopen()s libjvm.so by path, then libjava.so, which needs it by soname only).
+ */
+function loadedObjects(root: RootFs, accesses: { syscall: string; path: string; writes?: boolean }[]): Set<string> {
+  const loaded = new Set<string>();
+  for (const access of accesses) {
+    if (access.writes || !access.syscall.startsWith("open") || isKernelPath(access.path)) continue;
+    const file = root.tryResolve(access.path);
+    if (!file?.stats.isFile()) continue;
+    const soname = readElfOrNull(root, file.path)?.dynamic?.soname;
+    if (soname) loaded.add(soname);
+    loaded.add(posix.basename(access.path));
+  }
+  return loaded;
 }
 
 /** The workloads of --dynamic-test, each run traced; what their processes used is added. */
@@ -496,8 +514,7 @@ export function addWorkloadAccesses(graph: FileGraph, root: RootFs, loader: Load
     if (a.syscall === "mkdir" || a.syscall === "mkdirat") created.push(a.path);
   }
   const madeByWorkload = (path: string) => written.has(path) || created.some((dir) => path.startsWith(`${dir}/`));
-  // The run's own loaded objects, by SONAME and by file name: they satisfy DT_NEEDED as the loader would.
-  const loaded = new Set<string>();
+  const loaded = loadedObjects(root, accesses.filter((a) => !madeByWorkload(a.path)));
   const files: { access: WorkloadAccess; path: string }[] = [];
   const seen = new Set<string>();
   for (const access of accesses) {
@@ -506,11 +523,6 @@ export function addWorkloadAccesses(graph: FileGraph, root: RootFs, loader: Load
     const file = root.tryResolve(access.path);
     if (!file?.stats.isFile() || isKernelPath(file.path)) continue;
     files.push({ access, path: file.path });
-    if (access.syscall.startsWith("open")) {
-      const soname = readElfOrNull(root, file.path)?.dynamic?.soname;
-      if (soname) loaded.add(soname);
-      loaded.add(posix.basename(access.path));
-    }
   }
   for (const { access, path } of files) {
     log("Debug", `dynamic-test: pid ${access.pid} (${access.exe}) ${access.syscall} ${access.path}`);
