@@ -387,17 +387,9 @@ async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader
   log("Info", `trace a run of ${input}${dynamic.args?.length ? ` ${dynamic.args.join(" ")}` : ""}`);
   let result;
   try {
-    if (foreign !== null) {
-      // Another architecture: the input runs through qemu-user as a workload (see lib/trace/platform.ts).
-      const platform = workloadPlatform(foreign, test, undefined);
-      const argv = [input, ...(dynamic.args ?? [])].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
-      result = await runWorkload({ command: `exec ${argv}`, stdin: dynamic.stdin, env: { PATH: DEFAULT_PATH.slice("PATH=".length), HOME: "/" }, root: root.isHostRoot ? undefined : realpathSync(root.root), busybox: platform.busybox, timeoutMs: dynamic.timeoutMs ?? 300_000, ...(platform.emulation ? { emulation: platform.emulation } : {}) });
-      if (result.timedOut) throw new BundleError(input, `the --dynamic run did not end within ${(dynamic.timeoutMs ?? 300_000) / 1000} s`);
-    } else {
     const request = { argv: [input, ...(dynamic.args ?? [])], stdin: dynamic.stdin, timeoutMs: dynamic.timeoutMs };
     // The kernel reports descriptors by their real host paths: give the tracer the root's real path.
-    result = await traceProgram(root.isHostRoot ? request : { ...request, root: realpathSync(root.root) }, dynamic.tracer);
-    }
+    result = foreign !== null ? await traceForeign(root, request, workloadPlatform(foreign, test, undefined)) : await traceProgram(root.isHostRoot ? request : { ...request, root: realpathSync(root.root) }, dynamic.tracer);
   } catch (error) {
     if (error instanceof TracerUnavailable) throw new BundleError("--dynamic", error.message);
     throw error;
@@ -420,6 +412,19 @@ async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader
     addFromRoot(graph, root, path, { kind: "dynamic", by: input });
     if (isDynamicElf(root, file.path)) addClosure(graph, root, loader, path, loaded);
   }
+}
+
+/**
+ * A --dynamic run of another architecture: the program, exec'd by the harness shell, runs through
+ * qemu-user as a workload does (lib/trace/platform.ts).
+ */
+async function traceForeign(root: RootFs, request: { argv: string[]; stdin?: string; timeoutMs?: number }, platform: WorkloadPlatform): Promise<WorkloadRun> {
+  const timeoutMs = request.timeoutMs ?? 300_000;
+  const command = `exec ${request.argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ")}`;
+  const env = { PATH: DEFAULT_PATH.slice("PATH=".length), HOME: "/" };
+  const run = await runWorkload({ command, stdin: request.stdin, env, root: root.isHostRoot ? undefined : realpathSync(root.root), busybox: platform.busybox, timeoutMs, ...(platform.emulation ? { emulation: platform.emulation } : {}) });
+  if (run.timedOut) throw new BundleError(request.argv[0]!, `the --dynamic run did not end within ${timeoutMs / 1000} s`);
+  return run;
 }
 
 /**
@@ -495,10 +500,9 @@ function foreignAbi(loads: LoadGraph[], options: BundleOptions): string | null {
 
 /**
  * The harness busybox and, for another architecture, the emulator of a traced run (throws
- * TracerUnavailable). The root's
- * programs win over the harness's applets (its sh runs an applet before any program on PATH), as
- * the --test jail does for the bundle's: appletShadows gives one function per applet name that
- * PATH finds in the root.
+ * TracerUnavailable). The root's programs win over the harness's applets (its sh runs an applet
+ * before any program on PATH), as the --test jail does for the bundle's: appletShadows gives one
+ * function per applet name that PATH finds in the root.
  */
 function workloadPlatform(architecture: string | null, test: BundleOptions["test"], emulateHostArchitecture: boolean | undefined): WorkloadPlatform {
   return chooseWorkloadPlatform({ architecture, ...(test?.busybox !== undefined ? { busybox: test.busybox } : {}), ...(test?.emulator !== undefined ? { emulator: test.emulator } : {}), emulateHostArchitecture: emulateHostArchitecture === true });

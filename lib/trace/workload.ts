@@ -2,8 +2,12 @@
 // shell (a static busybox from outside the root, as the --test jail uses), in a new PID namespace
 // so that everything it started dies with it:
 //
-//   unshare --pid --fork --kill-child --mount  [setup: /proc; in a root, the harness and chroot]
+//   unshare [--user] --pid --fork --kill-child --mount  [setup: /proc; in a root, the harness and chroot]
 //     strace -f -ff ... -- [chroot ROOT] BUSYBOX sh -c HARNESS
+//
+// A root of another architecture adds --user: binfmt_misc is mounted in that user namespace and
+// the emulator registered (WorkloadRequest.emulation), so the root's programs run through qemu-user
+// and strace follows qemu's host system calls, which carry the guest's paths.
 //
 // HARNESS runs the command as `sh -c COMMAND` and waits for that process only: when it exits the
 // workload is over, the processes still running (daemons) are named on stderr and killed with
