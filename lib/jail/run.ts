@@ -16,6 +16,14 @@
 // never on PATH; in the namespaces it is removed from the jail as soon as the harness shell runs
 // (busybox re-executes itself through /proc/self/exe, which works for a removed file).
 //
+// Capabilities: after the set-up, the program keeps only what a container runtime grants by default
+// (podman's and runc's default list, CONTAINER_CAPABILITIES, also in the bounding set), nothing in
+// the inheritable or ambient sets, and no_new_privs. The set-up itself needs CAP_SYS_ADMIN (mounts,
+// pivot_root, binfmt_misc) and CAP_NET_ADMIN (lo up) after the bounding set is already cut: they
+// survive the exec into the harness shell only as inheritable capabilities (for uid 0, execve gives
+// permitted = inheritable | bounding: cap_bprm_creds_from_file), and the harness's own setpriv clears
+// them from the inheritable set before the command's shell starts.
+//
 // Isolation "chroot" (fallback): where namespaces are refused (a docker or podman build: no
 // CAP_SYS_ADMIN, seccomp denies unshare), a plain chroot as magicpak 1.4.0 did, with /dev nodes made
 // by mknod when CAP_MKNOD allows and no /proc. Without /proc busybox cannot re-execute itself, so its
@@ -28,6 +36,7 @@ import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, rmSync, syml
 import { join } from "node:path";
 import { registerProcessGroup } from "../cleanup.js";
 import { DEFAULT_PATH } from "../graph/paths.js";
+import { chrootCapabilityPrefix, keptCapabilities, ownCapabilities, SETUP_CAPABILITIES } from "../capabilities.js";
 import { runProcess } from "../process.js";
 import { JailError } from "./errors.js";
 
@@ -80,6 +89,7 @@ export interface JailRun {
 }
 
 const DEFAULT_ENV_PATH = DEFAULT_PATH.slice("PATH=".length);
+
 const DEVICES: [string, number, number][] = [["null", 1, 3], ["zero", 1, 5], ["full", 1, 7], ["random", 1, 8], ["urandom", 1, 9], ["tty", 5, 0]];
 /** The exit status and stderr line of a set-up step that failed (never the program's). */
 const SETUP_STATUS = 125;
@@ -107,7 +117,7 @@ if [ -n "$BINFMT" ]; then
 fi
 cd "$J" || fail "cd $J"
 shift 4
-exec env -i "$J/$H/busybox" sh -c "$STAGE2" stage2 "$@"`;
+exec $CAPS_DROP env -i "$J/$H/busybox" sh -c "$STAGE2" stage2 "$@"`;
 
 /** Run by the harness sh in the jail's directory: pivot_root, then the harness script. $1 harness dir, $2 "none"|"host", $3 PATH, $4 unused, then the harness command. */
 const STAGE2 = `pivot_root . . || { echo '${SETUP_MARK} pivot_root . . failed' >&2; exit ${SETUP_STATUS}; }
@@ -199,20 +209,32 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
     const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     const timeoutMs = options.timeoutMs ?? 300_000;
     // no_new_privs, and SIGKILL when magicpak dies (unshare --kill-child passes it on to the jail).
-    const guard = hostTool("setpriv") ? [hostTool("setpriv")!, "--no-new-privs", "--pdeathsig", "KILL", "--"] : [];
-    if (guard.length === 0) warnOnce(options, "setpriv (util-linux) is not on PATH: the test jail runs without no_new_privs and dies with magicpak only by unshare --kill-child");
+    const setpriv = hostTool("setpriv");
+    const guard = setpriv ? [setpriv, "--no-new-privs", "--pdeathsig", "KILL", "--"] : [];
+    if (!setpriv) warnOnce(options, "setpriv (util-linux) is not on PATH: the test jail runs without no_new_privs, with every capability of its namespace, and dies with magicpak only by unshare --kill-child");
+    const own = ownCapabilities();
+    const busyboxIn = `/${harness}/busybox`;
+    let capsDrop = "";
     let argv: string[];
     if (isolation === "namespaces-without-user") warnOnce(options, `the test jail has no user namespace (${probe.problem}): mount, PID, UTS, IPC and network namespaces and pivot_root only`);
     if (isolation !== "chroot") {
       const removeHarness = options.busyboxNative !== false && !options.emulation ? "1" : "0";
       const network = options.network ?? "none";
       const unshare = [hostTool("unshare") ?? "unshare", ...(isolation === "namespaces" ? ["--user", "--map-root-user"] : []), "--mount", "--pid", "--uts", "--ipc", ...(network === "none" ? ["--net"] : []), "--fork", "--kill-child"];
-      const harnessArgv = ["env", "-i", ...envArgs, `/${harness}/busybox`, "sh", "-c", HARNESS, "sh", removeHarness === "1" ? harness : "", (options.preamble ?? "") + options.command];
+      if (setpriv) {
+        const kept = keptCapabilities(own?.bounding).map((c) => `+${c}`).join(",");
+        capsDrop = `${setpriv} --inh-caps ${SETUP_CAPABILITIES.map((c) => `+${c}`).join(",")} -- ${setpriv} --bounding-set -all${kept ? `,${kept}` : ""} --`;
+      }
+      const dropSetup = capsDrop ? [busyboxIn, "setpriv", "--inh-caps", SETUP_CAPABILITIES.map((c) => `-${c}`).join(","), busyboxIn] : [];
+      const harnessArgv = [...dropSetup, "env", "-i", ...envArgs, busyboxIn, "sh", "-c", HARNESS, "sh", removeHarness === "1" ? harness : "", (options.preamble ?? "") + options.command];
       argv = [...guard, ...unshare, "/bin/sh", "-c", NAMESPACE_SETUP, "sh", rootfs, harness, network, registration, harness, network, env["PATH"] ?? "", removeHarness, ...harnessArgv];
     } else {
       const devProblems = makeDevices(rootfs);
       const why = forced ? "fallback forced by MAGICPAK_JAIL_FALLBACK=1" : probe.problem || "unshare failed";
-      const message = `the test jail is a plain chroot: namespaces are refused here (${why}): no /proc, no user, PID, network or mount isolation${devProblems ? `, no ${devProblems} (mknod refused)` : ""}; a program run as root can leave it`;
+      // chroot(1) needs CAP_SYS_CHROOT; the program must not have it (the double-chroot escape), so it
+      // passes to chroot only as an inheritable capability, which the harness's setpriv clears.
+      const prefix = setpriv ? chrootCapabilityPrefix(setpriv) : null;
+      const message = `the test jail is a plain chroot: namespaces are refused here (${why}): no /proc, no user, PID, network or mount isolation${devProblems ? `, no ${devProblems} (mknod refused)` : ""}${prefix ? "" : "; a program run as root can leave it (no CAP_SETPCAP to drop capabilities)"}`;
       warnOnce(options, message);
       for (const name of appletNames(options.busybox)) {
         try {
@@ -223,7 +245,9 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
       }
       const path = `${env["PATH"] ?? DEFAULT_ENV_PATH}:/${harness}`;
       const fallbackEnv = [...envArgs.filter((e) => !e.startsWith("PATH=")), `PATH=${path}`];
-      argv = [...guard, hostTool("env") ?? "env", "-i", ...fallbackEnv, hostTool("chroot") ?? "chroot", rootfs, `/${harness}/busybox`, "sh", "-c", `cd / && ${HARNESS}`, "sh", "", (options.preamble ?? "") + options.command];
+      const caps = prefix ? [...prefix, ...guard] : guard;
+      const dropChroot = prefix ? [busyboxIn, "setpriv", "--inh-caps", "-sys_chroot"] : [];
+      argv = [...caps, hostTool("env") ?? "env", "-i", ...fallbackEnv, hostTool("chroot") ?? "chroot", rootfs, ...dropChroot, busyboxIn, "sh", "-c", `cd / && ${HARNESS}`, "sh", "", (options.preamble ?? "") + options.command];
     }
     const wrapper = options.wrapper ?? [];
     const all = [...wrapper, ...argv];
@@ -232,7 +256,7 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
     let run;
     try {
       run = await runProcess(all[0]!, all.slice(1), {
-        env: { PATH: hostPath(), STAGE2 },
+        env: { PATH: hostPath(), STAGE2, CAPS_DROP: capsDrop },
         stdin: options.stdin,
         timeoutMs,
         killGroup: true,

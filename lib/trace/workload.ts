@@ -23,9 +23,10 @@
 // runWorkload is the one function that starts the run: the jail branch's isolated runner can
 // replace it (setWorkloadRunner) without touching the model or the bundle.
 
-import { readFileSync, readdirSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir } from "../cleanup.js";
+import { chrootCapabilityPrefix } from "../capabilities.js";
 import { runProcess } from "../process.js";
 import { FILE_CALLS, PROCESS_CALLS, findStrace, parseStraceLine, walkTraceTree, type Line } from "./strace.js";
 import { TracerUnavailable } from "./types.js";
@@ -153,11 +154,15 @@ export async function straceWorkload(request: WorkloadRequest): Promise<Workload
     const busybox = request.root ? `${HARNESS_DIR}/busybox` : realpathSync(request.busybox);
     const traced = [strace, "-f", "-ff", "-qq", "-z", "-y", "-s", "65535", "-o", prefix, "-e", `trace=${calls}`, "--"];
     const harness = [busybox, "sh", "-c", HARNESS];
+    // In a root the program runs as root in a chroot: it must not be able to chroot out of it again.
+    const setpriv = request.root ? findOnPath("setpriv", request.env["PATH"]) : null;
+    const caps = setpriv ? chrootCapabilityPrefix(setpriv) : null;
+    if (request.root && !caps) throw new TracerUnavailable(`--dynamic-test in a root needs setpriv (util-linux) on PATH and CAP_SETPCAP, to run the workload without CAP_SYS_CHROOT`);
     const enter = request.emulation ? ["/bin/sh", "-c", REGISTER_IN_ROOT, "magicpak-register"] : ["/usr/sbin/chroot", request.root ?? "/"];
-    const inner = request.root ? [...traced, ...enter, ...harness] : [...traced, ...harness];
+    const inner = request.root && caps ? [...caps, ...traced, ...enter, busybox, "setpriv", "--inh-caps", "-sys_chroot", ...harness] : [...traced, ...harness];
     // binfmt_misc can be mounted only in a user namespace of one's own (Linux >= 6.7).
     const user = request.emulation ? ["--user", "--map-root-user"] : [];
-    const args = [...user, "--pid", "--fork", "--kill-child", "--mount", "--propagation", "private", "/bin/sh", "-c", SETUP, "magicpak-setup", ...inner];
+    const args = [...user, "--pid", "--fork", "--kill-child", "--mount", "--uts", "--ipc", "--propagation", "private", "/bin/sh", "-c", SETUP, "magicpak-setup", ...inner];
     const env = { ...request.env, MAGICPAK_WORKLOAD: request.command, MAGICPAK_ROOT: request.root ?? "", MAGICPAK_BUSYBOX: request.busybox, MAGICPAK_BINFMT: request.emulation?.registration ?? "" };
     const started = Date.now();
     let run;
@@ -215,4 +220,11 @@ export function workloadAccesses(byPid: Map<number, Line[]>, options: WorkloadMo
     if (a.exe !== null && !options.harness.has(a.exe)) accesses.push({ ...a, exe: a.exe });
   }
   return accesses;
+}
+
+function findOnPath(name: string, path: string | undefined): string | null {
+  for (const dir of `${path ?? ""}:/usr/sbin:/usr/bin:/sbin:/bin`.split(":")) {
+    if (dir !== "" && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return null;
 }

@@ -6,7 +6,7 @@
 // workload is killed at --dynamic-timeout, and no process of either is left.
 
 import t, { type Test } from "tap";
-import { chmodSync, existsSync, lstatSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixture } from "../support/fixtures.js";
@@ -102,4 +102,20 @@ t.test("--dynamic-command: another workload, run the same way, without --test", 
   const r = await magicpakCli(["/usr/bin/date", out, "--dynamic-command", "TZ=Europe/Paris date -d @0", "--dynamic-env", "LC_ALL=C"]);
   t.equal(r.status, 0, r.stderr);
   t.ok(existsSync(join(out, "usr/share/zoneinfo/Europe/Paris")));
+});
+
+t.test("in a root, the workload cannot leave it by the double chroot", async (t) => {
+  const root = join(work, "escape-root");
+  for (const dir of ["tmp", "proc", "dev", "work"]) mkdirSync(join(root, dir), { recursive: true });
+  const source = join(work, "escape.c");
+  writeFileSync(
+    source,
+    "#include <stdio.h>\n#include <fcntl.h>\n#include <unistd.h>\n#include <sys/stat.h>\nint main(int c,char**v){mkdir(\"x\",0755);if(chroot(\"x\"))perror(\"chroot x\");for(int i=0;i<64;i++)if(chdir(\"..\"))perror(\"chdir\");if(chroot(\".\"))perror(\"chroot .\");int fd=open(v[1],O_CREAT|O_WRONLY,0644);if(fd<0){perror(v[1]);return 1;}write(fd,\"escaped\\n\",8);close(fd);return 0;}\n",
+  );
+  const built = await runProcess("gcc", ["-static", "-o", join(root, "escape"), source]);
+  t.equal(built.status, 0, built.stderr);
+  const target = join(work, "escaped-dynamic");
+  const r = await magicpakCli(["--root", root, "/escape", join(work, "out-escape"), "--dynamic-command", `cd /work && /escape ${target}`]);
+  t.match(r.stderr, /chroot x: Operation not permitted/, "chroot is refused to the workload");
+  t.notOk(existsSync(target), "no file was written on the host");
 });

@@ -80,19 +80,28 @@ t.test("tar -xJ: fails in both without xz, passes in both with --include /usr/bi
   t.equal(withXz.twin, 0, withXz.twinStderr);
 });
 
+const escape = gcc(
+  "escape",
+  "#include <stdio.h>\n#include <fcntl.h>\n#include <unistd.h>\n#include <sys/stat.h>\nint main(int c,char**v){mkdir(\"x\",0755);if(chroot(\"x\"))perror(\"chroot x\");for(int i=0;i<64;i++)if(chdir(\"..\"))perror(\"chdir\");if(chroot(\".\"))perror(\"chroot .\");int fd=open(v[1],O_CREAT|O_WRONLY,0644);if(fd<0){perror(v[1]);return 1;}write(fd,\"escaped\\n\",8);close(fd);return 0;}\n",
+);
+
 t.test("a root program cannot leave the jail by the double chroot", async (t) => {
   t.equal(process.getuid?.(), 0, "this test runs as root, as a build does");
   const host = mkdtempSync(join(tmpdir(), "magicpak-escape-"));
   t.teardown(() => rmSync(host, { recursive: true, force: true }));
-  const escape = gcc(
-    "escape",
-    "#include <stdio.h>\n#include <fcntl.h>\n#include <unistd.h>\n#include <sys/stat.h>\nint main(int c,char**v){mkdir(\"x\",0755);if(chroot(\"x\"))perror(\"chroot x\");for(int i=0;i<64;i++)if(chdir(\"..\"))perror(\"chdir\");if(chroot(\".\"))perror(\"chroot .\");int fd=open(v[1],O_CREAT|O_WRONLY,0644);if(fd<0){perror(v[1]);return 1;}write(fd,\"escaped\\n\",8);close(fd);return 0;}\n",
-  );
   const target = join(host, "escaped");
   const r = await magicpakCli([escape, fresh(), "--test", "--test-command", `${escape} ${target}`]);
   t.equal(r.status, 1, "the program fails: the host's path is not there");
   t.notOk(existsSync(target), "no file was written on the host");
   t.match(r.stderr, new RegExp(`${target}: No such file or directory`));
+});
+
+t.test("the program has a container's default capabilities, no_new_privs, and cannot mount", async (t) => {
+  // podman's default list: chown dac_override fowner fsetid kill setgid setuid setpcap net_bind_service
+  // sys_chroot setfcap, bits 0 1 3 4 5 6 7 8 10 18 31 of linux/capability.h.
+  const mask = "00000000800405fb";
+  const r = await magicpakCli(["/usr/bin/true", fresh(), "--test", "--test-command", "grep -E '^(Cap|NoNewPrivs)' /proc/self/status | tr -d '\\t'; mount -t tmpfs tmpfs /proc 2>/dev/null || echo no-mount; umount -l /proc 2>/dev/null || echo no-umount", "--test-stdout", `CapInh:0000000000000000\nCapPrm:${mask}\nCapEff:${mask}\nCapBnd:${mask}\nCapAmb:0000000000000000\nNoNewPrivs:1\nno-mount\nno-umount`]);
+  t.equal(r.status, 0, r.stderr);
 });
 
 t.test("the jail's namespaces, hostname, environment and network are its own", async (t) => {
@@ -101,9 +110,11 @@ t.test("the jail's namespaces, hostname, environment and network are its own", a
   const ns = await magicpakCli(["/usr/bin/true", fresh(), "--test", "--test-command", `${checks}; echo checked`, "--test-stdout", "checked"]);
   t.equal(ns.status, 0, ns.stderr);
 
+  // As in a container with the default capabilities: sethostname needs CAP_SYS_ADMIN, which the program lacks.
   const before = hostname();
-  const h = await magicpakCli(["/usr/bin/true", fresh(), "--test", "--test-command", "hostname magicpak-jail-x && hostname", "--test-stdout", "magicpak-jail-x"]);
-  t.equal(h.status, 0, h.stderr);
+  const h = await magicpakCli(["/usr/bin/true", fresh(), "--test", "--test-command", "hostname magicpak-jail-x"]);
+  t.equal(h.status, 1, h.stderr);
+  t.match(h.stderr, /sethostname: Operation not permitted/);
   t.equal(hostname(), before, "the host's hostname is unchanged");
 
   const env = await magicpakCli(["/usr/bin/true", fresh(), "--test", "--test-command", "env | sort", "--test-stdout", "HOME=/\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]);
@@ -219,6 +230,15 @@ t.test("namespaces refused for real: the chroot fallback, one warning, the same 
   t.match(bad.stderr, /test failed/);
   const fixed = await underReducedCaps(["/usr/bin/mktemp", fresh(), "--mkdir", "/tmp", "--test", "--test-command", "/usr/bin/mktemp"]);
   t.equal(fixed.status, 0, fixed.stderr);
+
+  // The fallback is a chroot, but the program has no CAP_SYS_CHROOT: the double chroot fails.
+  const host = mkdtempSync(join(tmpdir(), "magicpak-escape-fallback-"));
+  t.teardown(() => rmSync(host, { recursive: true, force: true }));
+  const target = join(host, "escaped");
+  const escaped = await underReducedCaps([escape, fresh(), "--mkdir", "/work", "--test", "--test-command", `cd /work && ${escape} ${target}`]);
+  t.match(escaped.stderr, /chroot x: Operation not permitted/, "chroot is refused to the program");
+  t.notOk(existsSync(target), "no file was written on the host");
+  t.notMatch(escaped.stderr, /can leave it/, "the warning does not claim the jail can be left");
 });
 
 t.test("runInJail, the exported primitive: status, isolation, timeout, a host wrapper, nothing left in the rootfs", async (t) => {
