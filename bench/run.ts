@@ -24,6 +24,7 @@ const benchmarks: Array<{ name: string; file: string; load: () => Promise<{ run:
   { name: "resolve", file: "bench/resolve.ts", load: () => import("./resolve.js") },
   { name: "bundle", file: "bench/bundle.ts", load: () => import("./bundle.js") },
   { name: "upx", file: "bench/upx.ts (+ bench/upx-child.ts)", load: () => import("./upx.js") },
+  { name: "dynamic", file: "bench/dynamic.ts", load: () => import("./dynamic.js") },
 ];
 /** Seconds of measuring (after the first wait) within which benchmarks are repeated when the machine was busy. */
 const BUDGET_S = Number(process.env["BENCH_BUDGET"] ?? 420);

@@ -16,12 +16,11 @@ import { InputError, Loader, type TargetEnvironment } from "../loader/load.js";
 import type { LoadGraph } from "../loader/model.js";
 import { addDirectoryChain, addFromRoot, addSymlinkAsIs, fileNode, imageLinkTarget, openedPath } from "./collect.js";
 import { isDynamicElf, readElfOrNull } from "./elf.js";
-import { findOnPath } from "../fs/which.js";
 import { DEFAULT_PATH } from "../image/config.js";
 import { hostAbi } from "../loader/machines.js";
 import { runWorkload, type WorkloadAccess, type WorkloadRun } from "../trace/workload.js";
-import { ScriptError, findInRootPath, scriptChain } from "./script.js";
-import { spawnSync } from "node:child_process";
+import { chooseWorkloadPlatform, type WorkloadPlatform } from "../trace/platform.js";
+import { ScriptError, findInRootPath, readShebang, scriptChain } from "./script.js";
 import { emitBundle } from "./emit.js";
 import { BundleError } from "./errors.js";
 import { expandGlob, isExcluded } from "./glob.js";
@@ -62,7 +61,14 @@ export interface BundleOptions {
    * loaded satisfy the DT_NEEDED of what it found; files it wrote are left out, the directories
    * it wrote in come as directories with the root's mode.
    */
-  dynamicTest?: { testCommand?: boolean; commands?: string[]; env?: Record<string, string>; timeoutMs?: number };
+  dynamicTest?: {
+    testCommand?: boolean;
+    commands?: string[];
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    /** Trace through the emulator even for programs of this machine (tests the foreign-root path here). */
+    emulateHostArchitecture?: boolean;
+  };
   /**
    * --compress: each input executable is packed with UPX (built in as WebAssembly, or the native
    * upx given) after analysis and before the test, so the test runs the packed program.
@@ -139,7 +145,7 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
     }
     // --dynamic, for each input (magicpak's step 3, so --exclude applies to what it finds).
     if (options.dynamic) {
-      for (const path of inputs) await addDynamicAccesses(graph, root, loader, path, options.dynamic, log);
+      for (const path of inputs) await addDynamicAccesses(graph, root, loader, path, options.dynamic, log, foreignAbi(loads, options), options.test);
     }
     // --dynamic-test: the test command and --dynamic-command, as workloads.
     if (options.dynamicTest) await addWorkloads(graph, root, loader, loads, options, log);
@@ -377,24 +383,25 @@ async function compressInputs(graph: FileGraph, root: RootFs, inputs: string[], 
 }
 
 /** Files the traced run of `input` used: /proc, /sys and /dev are the kernel's, never bundled. */
-async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader, input: string, dynamic: NonNullable<BundleOptions["dynamic"]>, log: Logger): Promise<void> {
+async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader, input: string, dynamic: NonNullable<BundleOptions["dynamic"]>, log: Logger, foreign: string | null, test: BundleOptions["test"]): Promise<void> {
   log("Info", `trace a run of ${input}${dynamic.args?.length ? ` ${dynamic.args.join(" ")}` : ""}`);
   let result;
   try {
     const request = { argv: [input, ...(dynamic.args ?? [])], stdin: dynamic.stdin, timeoutMs: dynamic.timeoutMs };
     // The kernel reports descriptors by their real host paths: give the tracer the root's real path.
-    result = await traceProgram(root.isHostRoot ? request : { ...request, root: realpathSync(root.root) }, dynamic.tracer);
+    result = foreign !== null ? await traceForeign(root, request, workloadPlatform(foreign, test, undefined)) : await traceProgram(root.isHostRoot ? request : { ...request, root: realpathSync(root.root) }, dynamic.tracer);
   } catch (error) {
     if (error instanceof TracerUnavailable) throw new BundleError("--dynamic", error.message);
     throw error;
   }
-  log("Debug", `${result.tracer} recorded ${result.accesses.length} file accesses`);
+  log("Debug", `${"tracer" in result ? result.tracer : "strace under qemu"} recorded ${result.accesses.length} file accesses`);
   if (result.status !== 0) {
     const why = result.signal ? `was killed by ${result.signal}` : `exited with ${result.status}`;
     throw new BundleError(input, `the --dynamic run ${why}${result.stderr.trim() ? `: ${result.stderr.trim()}` : ""}`);
   }
   const self = root.tryResolve(input)?.path;
   const seen = new Set<string>();
+  const loaded = loadedObjects(root, result.accesses);
   for (const access of result.accesses) {
     const path = access.path;
     if (seen.has(path) || isKernelPath(path)) continue;
@@ -403,16 +410,43 @@ async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader
     if (!file?.stats.isFile() || file.path === self || isKernelPath(file.path)) continue;
     log("Debug", `dynamic: ${access.syscall} ${path}`);
     addFromRoot(graph, root, path, { kind: "dynamic", by: input });
-    if (isDynamicElf(root, file.path)) addClosure(graph, root, loader, path);
+    if (isDynamicElf(root, file.path)) addClosure(graph, root, loader, path, loaded);
   }
+}
+
+/**
+ * A --dynamic run of another architecture: the program, exec'd by the harness shell, runs through
+ * qemu-user as a workload does (lib/trace/platform.ts).
+ */
+async function traceForeign(root: RootFs, request: { argv: string[]; stdin?: string; timeoutMs?: number }, platform: WorkloadPlatform): Promise<WorkloadRun> {
+  const timeoutMs = request.timeoutMs ?? 300_000;
+  const command = `exec ${request.argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ")}`;
+  const env = { PATH: DEFAULT_PATH.slice("PATH=".length), HOME: "/" };
+  const run = await runWorkload({ command, stdin: request.stdin, env, root: root.isHostRoot ? undefined : realpathSync(root.root), busybox: platform.busybox, timeoutMs, ...(platform.emulation ? { emulation: platform.emulation } : {}) });
+  if (run.timedOut) throw new BundleError(request.argv[0]!, `the --dynamic run did not end within ${timeoutMs / 1000} s`);
+  return run;
+}
+
+/**
+ * The run's own loaded objects, by SONAME and by file name: they satisfy DT_NEEDED as the loader
+ * would (java dlopen()s libjvm.so by path, then libjava.so, which needs it by soname only).
+ */
+function loadedObjects(root: RootFs, accesses: { syscall: string; path: string; writes?: boolean }[]): Set<string> {
+  const loaded = new Set<string>();
+  for (const access of accesses) {
+    if (access.writes || !access.syscall.startsWith("open") || isKernelPath(access.path)) continue;
+    const file = root.tryResolve(access.path);
+    if (!file?.stats.isFile()) continue;
+    const soname = readElfOrNull(root, file.path)?.dynamic?.soname;
+    if (soname) loaded.add(soname);
+    loaded.add(posix.basename(access.path));
+  }
+  return loaded;
 }
 
 /** The workloads of --dynamic-test, each run traced; what their processes used is added. */
 async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, loads: LoadGraph[], options: BundleOptions, log: Logger): Promise<void> {
   const dynamic = options.dynamicTest!;
-  const host = hostAbi()?.name ?? null;
-  const foreign = loads.slice(0, options.inputs.length).find((l) => l.abi !== null && l.abi !== host);
-  if (foreign) throw new BundleError("--dynamic-test", `tracing a workload of another architecture (${foreign.abi}) is not supported yet`);
   const workloads: { command: string; stdin?: string }[] = [];
   if (dynamic.testCommand !== false) {
     if (!options.test) throw new BundleError("--dynamic-test", "needs --test: the test command is the workload (or give --dynamic-command)");
@@ -420,10 +454,15 @@ async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, load
     else for (const input of options.inputs) workloads.push({ command: posix.basename(input), stdin: options.test.stdin });
   }
   for (const command of dynamic.commands ?? []) workloads.push({ command });
-  const busybox = options.test?.busybox ?? findOnPath("busybox");
-  if (!busybox) throw new BundleError("--dynamic-test", "needs a static busybox for the harness shell (--busybox, or busybox on PATH)");
+  let platform: WorkloadPlatform;
+  try {
+    platform = workloadPlatform(foreignAbi(loads, options), options.test, dynamic.emulateHostArchitecture);
+  } catch (error) {
+    if (error instanceof TracerUnavailable) throw new BundleError("--dynamic-test", error.message);
+    throw error;
+  }
   const timeoutMs = dynamic.timeoutMs ?? 300_000;
-  const preamble = rootProgramsFirst(root, busybox);
+  const preamble = appletShadows(platform.applets, (name) => findInRootPath(root, name));
   for (const workload of workloads) {
     log("Info", `trace the workload ${JSON.stringify(workload.command)}`);
     let run: WorkloadRun;
@@ -433,8 +472,9 @@ async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, load
         stdin: workload.stdin,
         env: { PATH: DEFAULT_PATH.slice("PATH=".length), HOME: "/", ...dynamic.env },
         root: root.isHostRoot ? undefined : realpathSync(root.root),
-        busybox,
+        busybox: platform.busybox,
         timeoutMs,
+        ...(platform.emulation ? { emulation: platform.emulation } : {}),
       });
     } catch (error) {
       if (error instanceof TracerUnavailable) throw new BundleError("--dynamic-test", error.message);
@@ -451,15 +491,21 @@ async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, load
   }
 }
 
+/** The inputs' architecture when it is not this machine's (their loads come first), else null. */
+function foreignAbi(loads: LoadGraph[], options: BundleOptions): string | null {
+  const host = hostAbi()?.name ?? null;
+  const foreign = loads.slice(0, options.inputs.length).find((l) => l.abi !== null && l.abi !== host);
+  return foreign?.abi ?? (options.dynamicTest?.emulateHostArchitecture ? host : null);
+}
+
 /**
- * Shell functions that make the root's programs win over the harness busybox's applets (its sh
- * runs an applet before any program on PATH), as the --test jail does for the bundle's: one per
- * applet name that PATH finds in the root.
+ * The harness busybox and, for another architecture, the emulator of a traced run (throws
+ * TracerUnavailable). The root's programs win over the harness's applets (its sh runs an applet
+ * before any program on PATH), as the --test jail does for the bundle's: appletShadows gives one
+ * function per applet name that PATH finds in the root.
  */
-function rootProgramsFirst(root: RootFs, busybox: string): string {
-  const list = spawnSync(busybox, ["--list"], { encoding: "utf8" });
-  if (list.status !== 0) throw new BundleError(busybox, `--list failed: is it a static busybox? ${String(list.stderr ?? list.error?.message ?? "").trim()}`);
-  return appletShadows(list.stdout, (name) => findInRootPath(root, name));
+function workloadPlatform(architecture: string | null, test: BundleOptions["test"], emulateHostArchitecture: boolean | undefined): WorkloadPlatform {
+  return chooseWorkloadPlatform({ architecture, ...(test?.busybox !== undefined ? { busybox: test.busybox } : {}), ...(test?.emulator !== undefined ? { emulator: test.emulator } : {}), emulateHostArchitecture: emulateHostArchitecture === true });
 }
 
 /** What a workload's processes used: files read (ELF files with their closure), directories written in. */
@@ -472,8 +518,7 @@ export function addWorkloadAccesses(graph: FileGraph, root: RootFs, loader: Load
     if (a.syscall === "mkdir" || a.syscall === "mkdirat") created.push(a.path);
   }
   const madeByWorkload = (path: string) => written.has(path) || created.some((dir) => path.startsWith(`${dir}/`));
-  // The run's own loaded objects, by SONAME and by file name: they satisfy DT_NEEDED as the loader would.
-  const loaded = new Set<string>();
+  const loaded = loadedObjects(root, accesses.filter((a) => !madeByWorkload(a.path)));
   const files: { access: WorkloadAccess; path: string }[] = [];
   const seen = new Set<string>();
   for (const access of accesses) {
@@ -482,16 +527,14 @@ export function addWorkloadAccesses(graph: FileGraph, root: RootFs, loader: Load
     const file = root.tryResolve(access.path);
     if (!file?.stats.isFile() || isKernelPath(file.path)) continue;
     files.push({ access, path: file.path });
-    if (access.syscall.startsWith("open")) {
-      const soname = readElfOrNull(root, file.path)?.dynamic?.soname;
-      if (soname) loaded.add(soname);
-      loaded.add(posix.basename(access.path));
-    }
   }
   for (const { access, path } of files) {
     log("Debug", `dynamic-test: pid ${access.pid} (${access.exe}) ${access.syscall} ${access.path}`);
     addFromRoot(graph, root, access.path, { kind: "dynamic", by, pid: access.pid, exe: access.exe, syscall: access.syscall, path: access.path });
     if (isDynamicElf(root, path)) addClosure(graph, root, loader, access.path, loaded);
+    // An executed script: the kernel reads its "#!" line and starts the interpreter with no system
+    // call of the process's own, so no tracer sees the interpreter; its chain comes from the file.
+    else if (access.syscall.startsWith("exec") && readShebang(root, path) !== null) addRunnable(graph, root, loader, access.path, log);
   }
   // Directories the workload created files in: the nearest one the root has, with its mode.
   const dirs = new Map<string, WorkloadAccess>();

@@ -73,6 +73,8 @@ export interface Line {
   result: number;
   /** open/openat/openat2: the file was opened for writing or created (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC). */
   writes?: boolean;
+  /** The file behind a returned descriptor, as strace -y decodes it (`= 3</path>`). */
+  resultPath?: string;
 }
 
 /** Reads every per-process trace file, following forks to give each child its parent's cwd. */
@@ -116,16 +118,20 @@ export function walkTraceTree(byPid: Map<number, Line[]>, options: { root: strin
   const firsts = [...byPid.keys()].filter((pid) => !children.has(pid)).sort((a, b) => a - b);
   const accesses: ResolvedAccess[] = [];
   const visited = new Set<number>();
-  const visit = (pid: number, startCwd: string, startEntered: boolean, startImage: string | null) => {
+  const visit = (pid: number, startCwd: string, startEntered: boolean, startImage: string | null, startFds: Map<number, string>) => {
     if (visited.has(pid)) return;
     visited.add(pid);
     let cwd = startCwd;
     let entered = startEntered;
     let image = startImage;
+    // Descriptors the process opened (and inherited), for an exec of /proc/self/fd/N: glibc's
+    // fexecve where execveat is missing (qemu-user 7.2 has none) execs that path.
+    const fds = new Map(startFds);
     for (const l of byPid.get(pid) ?? []) {
       if (l.dirfd?.startsWith("AT_FDCWD<")) cwd = inRoot(l.dirfd.slice("AT_FDCWD<".length, -1));
+      if (l.syscall.startsWith("open") && l.resultPath !== undefined && l.result >= 0) fds.set(l.result, inRoot(l.resultPath));
       if (isFork(l.syscall)) {
-        if (l.result > 0) visit(l.result, cwd, entered, image);
+        if (l.result > 0) visit(l.result, cwd, entered, image, fds);
         continue;
       }
       if (l.syscall === "chroot") {
@@ -149,12 +155,14 @@ export function walkTraceTree(byPid: Map<number, Line[]>, options: { root: strin
         if (base !== null) path = posix.resolve(base, l.path); // null: an undecodable descriptor
       }
       if (path === null) continue;
+      const viaFd = l.syscall === "execve" ? /^\/(?:proc\/self\/fd|dev\/fd)\/(\d+)$/.exec(path) : null;
+      if (viaFd) path = fds.get(Number(viaFd[1])) ?? path;
       // /proc/self/exe is the same image again (busybox running an applet as a new process).
       if ((l.syscall === "execve" || l.syscall === "execveat") && path !== "/proc/self/exe") image = path;
       accesses.push({ pid, exe: image, syscall: l.syscall, path, writes: l.writes === true || l.syscall === "mkdir" || l.syscall === "mkdirat" });
     }
   };
-  for (const pid of firsts) visit(pid, options.cwd, root === null, null);
+  for (const pid of firsts) visit(pid, options.cwd, root === null, null, new Map());
   return accesses;
 }
 
@@ -167,7 +175,7 @@ export function parseStraceLine(pid: number, text: string): Line | null {
   const open = text.indexOf("(");
   if (open <= 0 || !/^[a-z_0-9]+$/.test(text.slice(0, open))) return null;
   const syscall = text.slice(0, open);
-  const results = [...text.matchAll(/\)\s+= (-?\d+)/g)];
+  const results = [...text.matchAll(/\)\s+= (-?\d+)(?:<(.*)>)?/g)];
   const last = results[results.length - 1];
   if (!last) return null;
   const result = Number(last[1]);
@@ -182,6 +190,7 @@ export function parseStraceLine(pid: number, text: string): Line | null {
   }
   const flags = syscall === "open" ? args[1] : syscall === "openat" || syscall === "openat2" ? args[2] : undefined;
   const line: Line = { pid, syscall, dirfd, path, result };
+  if (last[2] !== undefined) line.resultPath = last[2];
   if (flags !== undefined) line.writes = /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/.test(flags);
   if (syscall === "creat") line.writes = true;
   return line;

@@ -2,8 +2,12 @@
 // shell (a static busybox from outside the root, as the --test jail uses), in a new PID namespace
 // so that everything it started dies with it:
 //
-//   unshare --pid --fork --kill-child --mount  [setup: /proc; in a root, the harness and chroot]
+//   unshare [--user] --pid --fork --kill-child --mount  [setup: /proc; in a root, the harness and chroot]
 //     strace -f -ff ... -- [chroot ROOT] BUSYBOX sh -c HARNESS
+//
+// A root of another architecture adds --user: binfmt_misc is mounted in that user namespace and
+// the emulator registered (WorkloadRequest.emulation), so the root's programs run through qemu-user
+// and strace follows qemu's host system calls, which carry the guest's paths.
 //
 // HARNESS runs the command as `sh -c COMMAND` and waits for that process only: when it exits the
 // workload is over, the processes still running (daemons) are named on stderr and killed with
@@ -38,6 +42,12 @@ export interface WorkloadRequest {
   /** A static busybox on the host: the harness shell. */
   busybox: string;
   timeoutMs: number;
+  /**
+   * A root of another architecture: the workload runs in its own user namespace, where binfmt_misc
+   * is mounted and `registration` (a handler with the F flag, lib/trace/platform.ts) makes the
+   * kernel start the root's programs through qemu-user. strace then follows qemu's host calls.
+   */
+  emulation?: { registration: string };
 }
 
 /** One access by a workload process, with who made it. */
@@ -79,6 +89,8 @@ export function setWorkloadRunner(next: WorkloadRunner): void {
 /** Where the harness busybox is inside a root: under a tmpfs mounted on the root's /tmp in the namespace. */
 const HARNESS_DIR = "/tmp/.magicpak-harness";
 const LEFTOVER = "magicpak-leftover:";
+const SETUP_FAILED = "magicpak-setup-failed:";
+const REGISTER = `{ e=$( (printf '%s' "$MAGICPAK_BINFMT" > "\${MAGICPAK_ROOT}/proc/sys/fs/binfmt_misc/register") 2>&1) || { echo "${SETUP_FAILED} the kernel refused the emulator's binfmt_misc handler ($e)" >&2; exit 125; }; }`;
 
 /** The harness shell's script: run the command, then name and kill what is left. */
 const HARNESS = `sh -c "$MAGICPAK_WORKLOAD"
@@ -92,21 +104,44 @@ done
 kill -9 -1 2>/dev/null
 exit $s`;
 
-/** In the namespace before strace: /proc, devices, and in a root the harness on a tmpfs /tmp. */
+/**
+ * In the namespace before strace: /proc, devices, and in a root the harness on a tmpfs /tmp. For
+ * a foreign root, binfmt_misc in the new /proc (the handler: REGISTER_IN_ROOT); a refusal is
+ * reported on one line.
+ */
 const SETUP = `set -e
 if [ -n "$MAGICPAK_ROOT" ]; then
   mount -t tmpfs -o mode=1777 tmpfs "$MAGICPAK_ROOT/tmp"
   mkdir "$MAGICPAK_ROOT${HARNESS_DIR}"
   cp "$MAGICPAK_BUSYBOX" "$MAGICPAK_ROOT${HARNESS_DIR}/busybox"
   mount -t proc proc "$MAGICPAK_ROOT/proc"
+  if [ -n "$MAGICPAK_BINFMT" ]; then
+    # A tmpfs /dev: nothing is created in the root.
+    mount -t tmpfs -o mode=755 tmpfs "$MAGICPAK_ROOT/dev"
+    ln -s /proc/self/fd "$MAGICPAK_ROOT/dev/fd"
+  fi
   for d in null zero random urandom full tty; do
     [ -e "$MAGICPAK_ROOT/dev/$d" ] || : > "$MAGICPAK_ROOT/dev/$d" 2>/dev/null || continue
     mount --bind "/dev/$d" "$MAGICPAK_ROOT/dev/$d" 2>/dev/null || true
   done
+  P="$MAGICPAK_ROOT/proc"
 else
   mount -t proc proc /proc
+  P=/proc
+fi
+if [ -n "$MAGICPAK_BINFMT" ]; then
+  e=$(mount -t binfmt_misc binfmt_misc "$P/sys/fs/binfmt_misc" 2>&1) || { echo "${SETUP_FAILED} cannot mount binfmt_misc in the workload's user namespace ($e)" >&2; exit 125; }
+  [ -n "$MAGICPAK_ROOT" ] || ${REGISTER}
 fi
 exec "$@"`;
+
+/**
+ * Registers the handler. In a root this runs under strace, just before chroot(8): strace and the
+ * host's tools must have started before a handler for this machine's own architecture (a test of
+ * the emulated path, matching EI_OSABI 0 only) would send them through qemu, which has no ptrace.
+ */
+const REGISTER_IN_ROOT = `${REGISTER}
+exec /usr/sbin/chroot "$MAGICPAK_ROOT" "$@"`;
 
 /** The default runner: strace -ff in a new PID (and mount) namespace, see the file's comment. */
 export async function straceWorkload(request: WorkloadRequest): Promise<WorkloadRun> {
@@ -123,9 +158,12 @@ export async function straceWorkload(request: WorkloadRequest): Promise<Workload
     const setpriv = request.root ? findOnPath("setpriv", request.env["PATH"]) : null;
     const caps = setpriv ? chrootCapabilityPrefix(setpriv) : null;
     if (request.root && !caps) throw new TracerUnavailable(`--dynamic-test in a root needs setpriv (util-linux) on PATH and CAP_SETPCAP, to run the workload without CAP_SYS_CHROOT`);
-    const inner = request.root && caps ? [...caps, ...traced, "/usr/sbin/chroot", request.root, busybox, "setpriv", "--inh-caps", "-sys_chroot", ...harness] : [...traced, ...harness];
-    const args = ["--pid", "--fork", "--kill-child", "--mount", "--uts", "--ipc", "--propagation", "private", "/bin/sh", "-c", SETUP, "magicpak-setup", ...inner];
-    const env = { ...request.env, MAGICPAK_WORKLOAD: request.command, MAGICPAK_ROOT: request.root ?? "", MAGICPAK_BUSYBOX: request.busybox };
+    const enter = request.emulation ? ["/bin/sh", "-c", REGISTER_IN_ROOT, "magicpak-register"] : ["/usr/sbin/chroot", request.root ?? "/"];
+    const inner = request.root && caps ? [...caps, ...traced, ...enter, busybox, "setpriv", "--inh-caps", "-sys_chroot", ...harness] : [...traced, ...harness];
+    // binfmt_misc can be mounted only in a user namespace of one's own (Linux >= 6.7).
+    const user = request.emulation ? ["--user", "--map-root-user"] : [];
+    const args = [...user, "--pid", "--fork", "--kill-child", "--mount", "--uts", "--ipc", "--propagation", "private", "/bin/sh", "-c", SETUP, "magicpak-setup", ...inner];
+    const env = { ...request.env, MAGICPAK_WORKLOAD: request.command, MAGICPAK_ROOT: request.root ?? "", MAGICPAK_BUSYBOX: request.busybox, MAGICPAK_BINFMT: request.emulation?.registration ?? "" };
     const started = Date.now();
     let run;
     try {
@@ -133,6 +171,8 @@ export async function straceWorkload(request: WorkloadRequest): Promise<Workload
     } catch (error) {
       throw new TracerUnavailable(`cannot start the traced workload (unshare): ${(error as Error).message}`);
     }
+    const refused = run.stderr.split("\n").find((line) => line.startsWith(SETUP_FAILED));
+    if (refused) throw new TracerUnavailable(`${refused.slice(SETUP_FAILED.length).trim()}: tracing programs of another architecture needs binfmt_misc in a user namespace (Linux 6.7 or later)`);
     const timedOut = run.signal === "SIGKILL" && Date.now() - started >= request.timeoutMs;
     const leftovers: string[] = [];
     const stderr = run.stderr
