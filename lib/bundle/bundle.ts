@@ -389,7 +389,19 @@ async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader
   try {
     const request = { argv: [input, ...(dynamic.args ?? [])], stdin: dynamic.stdin, timeoutMs: dynamic.timeoutMs };
     // The kernel reports descriptors by their real host paths: give the tracer the root's real path.
-    result = foreign !== null ? await traceForeign(root, request, workloadPlatform(foreign, test, undefined)) : await traceProgram(root.isHostRoot ? request : { ...request, root: realpathSync(root.root) }, dynamic.tracer);
+    if (foreign !== null) result = await traceForeign(root, request, workloadPlatform(foreign, test, undefined));
+    else if (root.isHostRoot) result = await traceProgram(request, dynamic.tracer);
+    else {
+      // In a root the program runs as root: under the workload harness it cannot chroot out of it.
+      let platform: WorkloadPlatform | null = null;
+      try {
+        platform = workloadPlatform(null, test, undefined);
+      } catch (error) {
+        if (!(error instanceof TracerUnavailable)) throw error;
+        log("Warn", `the --dynamic run is a plain chroot of ${root.root}, which a program run as root can leave: ${error.message}`);
+      }
+      result = platform ? await traceForeign(root, request, platform) : await traceProgram({ ...request, root: realpathSync(root.root) }, dynamic.tracer);
+    }
   } catch (error) {
     if (error instanceof TracerUnavailable) throw new BundleError("--dynamic", error.message);
     throw error;

@@ -118,4 +118,8 @@ t.test("in a root, the workload cannot leave it by the double chroot", async (t)
   const r = await magicpakCli(["--root", root, "/escape", join(work, "out-escape"), "--dynamic-command", `cd /work && /escape ${target}`]);
   t.match(r.stderr, /chroot x: Operation not permitted/, "chroot is refused to the workload");
   t.notOk(existsSync(target), "no file was written on the host");
+  // 1.4.0's --dynamic in a root runs the same way.
+  const d = await magicpakCli(["--root", root, "/escape", join(work, "out-escape-dynamic"), "--dynamic", "--dynamic-arg", target, "--busybox", busybox]);
+  t.match(d.stderr, /chroot x: Operation not permitted/, "chroot is refused to the --dynamic run");
+  t.notOk(existsSync(target), "no file was written on the host");
 });
