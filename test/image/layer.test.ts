@@ -110,11 +110,11 @@ t.test("options are checked and normalised", async (t) => {
   t.equal(n.workdir, "/");
   t.same(normalizeImageOptions(base).env, ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]);
   t.throws(() => normalizeImageOptions({ ...base, env: ["NOVALUE"] }), new ImageError("--env NOVALUE", "expected NAME=VALUE"));
-  t.throws(() => normalizeImageOptions({ ...base, workdir: "app" }), { name: "EnvironmentError", message: "SOURCE_DATE_EPOCH=yesterday: must be a whole number of seconds since 1970 (at most 8589934591)" });
+  t.throws(() => normalizeImageOptions({ ...base, workdir: "app" }), { name: "ImageError" });
   t.throws(() => normalizeImageOptions({ ...base, tag: "Tool:1" }), { name: "ImageError", message: /not a valid image reference/ });
-  t.throws(() => normalizeImageOptions({ ...base, tag: "tool:" }), { name: "EnvironmentError", message: "SOURCE_DATE_EPOCH=yesterday: must be a whole number of seconds since 1970 (at most 8589934591)" });
-  t.throws(() => normalizeImageOptions({ ...base, user: "a:b:c" }), { name: "EnvironmentError", message: "SOURCE_DATE_EPOCH=yesterday: must be a whole number of seconds since 1970 (at most 8589934591)" });
-  t.throws(() => normalizeImageOptions({ ...base, entrypoint: [] }), { name: "EnvironmentError", message: "SOURCE_DATE_EPOCH=yesterday: must be a whole number of seconds since 1970 (at most 8589934591)" });
+  t.throws(() => normalizeImageOptions({ ...base, tag: "tool:" }), { name: "ImageError" });
+  t.throws(() => normalizeImageOptions({ ...base, user: "a:b:c" }), { name: "ImageError" });
+  t.throws(() => normalizeImageOptions({ ...base, entrypoint: [] }), { name: "ImageError" });
   t.equal(sourceDateEpoch({}), 0);
   t.equal(sourceDateEpoch({ SOURCE_DATE_EPOCH: "1700000000" }), 1_700_000_000);
   t.throws(() => sourceDateEpoch({ SOURCE_DATE_EPOCH: "yesterday" }), { name: "EnvironmentError", message: "SOURCE_DATE_EPOCH=yesterday: must be a whole number of seconds since 1970 (at most 8589934591)" });
@@ -158,12 +158,12 @@ t.test("destinations: written whole or not at all", async (t) => {
   t.same(leftovers(layout).sort(), ["empty", "full", "new"], "no staging directory left");
   const archive = join(parent, "image.tar");
   writeFileSync(archive, "previous");
-  await t.rejects(writeOciArchive(broken, archive, jqOptions), { name: "EnvironmentError", message: "SOURCE_DATE_EPOCH=yesterday: must be a whole number of seconds since 1970 (at most 8589934591)" });
-  await t.rejects(writeDockerArchive(broken, archive, jqOptions), { name: "EnvironmentError", message: "SOURCE_DATE_EPOCH=yesterday: must be a whole number of seconds since 1970 (at most 8589934591)" });
+  await t.rejects(writeOciArchive(broken, archive, jqOptions), { name: "ImageError" });
+  await t.rejects(writeDockerArchive(broken, archive, jqOptions), { name: "ImageError" });
   t.equal(readFileSync(archive, "utf8"), "previous", "the earlier archive is intact");
   t.same(leftovers(archive).sort(), ["empty", "full", "new"], "no staging directory left");
   // Bad options fail before anything is written.
-  await t.rejects(writeOciLayout(jq, join(parent, "bad"), { ...jqOptions, tag: "BAD" }), { name: "EnvironmentError", message: "SOURCE_DATE_EPOCH=yesterday: must be a whole number of seconds since 1970 (at most 8589934591)" });
+  await t.rejects(writeOciLayout(jq, join(parent, "bad"), { ...jqOptions, tag: "BAD" }), { name: "ImageError" });
   t.notOk(existsSync(join(parent, "bad")));
   // A successful write replaces the earlier archive.
   await writeDockerArchive(jq, archive, jqOptions);
