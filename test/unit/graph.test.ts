@@ -39,8 +39,9 @@ function build(base: string, entries: [string, "dir" | "file" | string][]): File
 /** Where the kernel puts `name` inside `path`'s directory: realpath of the directory, or its errno. */
 function kernelParent(base: string, path: string): string {
   try {
-    // Concatenated, not joined: path.join would fold "a/.." before the kernel sees the link a.
-    const real = realpathSync(base + dirname(path));
+    // Concatenated and realpath(3): path.join and the JS realpath fold "a/.." before the kernel
+    // sees the link a.
+    const real = realpathSync.native(base + dirname(path));
     return real === base ? "/" : real.slice(base.length);
   } catch (error) {
     return (error as NodeJS.ErrnoException).code ?? String(error);
