@@ -511,7 +511,7 @@ async function nativeListMode(files: string[], options: Parsed, print: (text: st
   for (const file of files) {
     let graph;
     try {
-      graph = await (await import("../lib/loader/native-resolver.js")).nativeLoadGraph(file, { libraryPath: options.once.libraryPath ?? null });
+      graph = await (await import("../lib/native/resolver.js")).nativeLoadGraph(file, { libraryPath: options.once.libraryPath ?? null });
     } catch (error) {
       warn(`error: ${(error as Error).message}`);
       status = 1;

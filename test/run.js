@@ -8,37 +8,44 @@ import { join } from "node:path";
 
 const here = new URL(".", import.meta.url).pathname;
 const root = join(here, "..");
+// --unit (npm run test:unit): only dist/test/unit, with no provisioning and no Rust build; the
+// unit tests read the fixture cache a previous run left (a missing fixture fails, naming the remedy).
+const unitOnly = process.argv.includes("--unit");
 
-const provision = spawnSync("bash", [join(root, "test/fixtures/provision.sh")], { stdio: ["ignore", "inherit", "inherit"] });
-if (provision.status !== 0) {
-  console.log("0 passed, 1 failed");
-  process.exitCode = 1;
-  process.exit();
+if (!unitOnly) provisionAndBuildNative();
+
+function provisionAndBuildNative() {
+  const provision = spawnSync("bash", [join(root, "test/fixtures/provision.sh")], { stdio: ["ignore", "inherit", "inherit"] });
+  if (provision.status !== 0) {
+    console.log("0 passed, 1 failed");
+    process.exitCode = 1;
+    process.exit();
+  }
+
+  // The optional native addon (native/, Rust): built here whenever the tests run. Without cargo, or
+  // when the build fails, the tests go on and test/native/addon.test.ts fails with this reason.
+  const napi = join(root, "node_modules/.bin/napi");
+  const started = Date.now();
+  if (spawnSync("cargo", ["--version"], { stdio: "ignore" }).status !== 0) {
+    process.env.MAGICPAK_NATIVE_BUILD = "cargo is not on PATH: install Rust (cargo) so that `npm run build:native` can build native/";
+  } else {
+    const build = spawnSync(napi, ["build", "--platform", "--release"], { cwd: join(root, "native"), stdio: ["ignore", 2, 2] });
+    process.env.MAGICPAK_NATIVE_BUILD =
+      build.status === 0 ? `built in ${((Date.now() - started) / 1000).toFixed(1)} s` : `\`npm run build:native\` failed (${build.error?.message ?? `exit ${build.status}`}): see its output above`;
+  }
+  console.error(`[native] ${process.env.MAGICPAK_NATIVE_BUILD}`);
+
+  // Its aarch64 build (native/magicpak.linux-arm64-gnu.node) with the toolchain provision.sh unpacked,
+  // for test/native/trace-aarch64.test.ts, which runs it on an aarch64 kernel in qemu-system-aarch64.
+  // A failure is reported by that test, like the build above by test/native/addon.test.ts.
+  const crossStarted = Date.now();
+  const cross = spawnSync("bash", [join(root, "scripts/build-native-arm64.sh")], { stdio: ["ignore", 2, 2] });
+  process.env.MAGICPAK_NATIVE_ARM64_BUILD =
+    cross.status === 0
+      ? `built in ${((Date.now() - crossStarted) / 1000).toFixed(1)} s`
+      : `\`npm run build:native:arm64\` failed (${cross.error?.message ?? `exit ${cross.status}`}): see its output above`;
+  console.error(`[native arm64] ${process.env.MAGICPAK_NATIVE_ARM64_BUILD}`);
 }
-
-// The optional native addon (native/, Rust): built here whenever the tests run. Without cargo, or
-// when the build fails, the tests go on and test/native/addon.test.ts fails with this reason.
-const napi = join(root, "node_modules/.bin/napi");
-const started = Date.now();
-if (spawnSync("cargo", ["--version"], { stdio: "ignore" }).status !== 0) {
-  process.env.MAGICPAK_NATIVE_BUILD = "cargo is not on PATH: install Rust (cargo) so that `npm run build:native` can build native/";
-} else {
-  const build = spawnSync(napi, ["build", "--platform", "--release"], { cwd: join(root, "native"), stdio: ["ignore", 2, 2] });
-  process.env.MAGICPAK_NATIVE_BUILD =
-    build.status === 0 ? `built in ${((Date.now() - started) / 1000).toFixed(1)} s` : `\`npm run build:native\` failed (${build.error?.message ?? `exit ${build.status}`}): see its output above`;
-}
-console.error(`[native] ${process.env.MAGICPAK_NATIVE_BUILD}`);
-
-// Its aarch64 build (native/magicpak.linux-arm64-gnu.node) with the toolchain provision.sh unpacked,
-// for test/native/trace-aarch64.test.ts, which runs it on an aarch64 kernel in qemu-system-aarch64.
-// A failure is reported by that test, like the build above by test/native/addon.test.ts.
-const crossStarted = Date.now();
-const cross = spawnSync("bash", [join(root, "scripts/build-native-arm64.sh")], { stdio: ["ignore", 2, 2] });
-process.env.MAGICPAK_NATIVE_ARM64_BUILD =
-  cross.status === 0
-    ? `built in ${((Date.now() - crossStarted) / 1000).toFixed(1)} s`
-    : `\`npm run build:native:arm64\` failed (${cross.error?.message ?? `exit ${cross.status}`}): see its output above`;
-console.error(`[native arm64] ${process.env.MAGICPAK_NATIVE_ARM64_BUILD}`);
 
 const files = [];
 const walk = (dir) => {
@@ -48,8 +55,8 @@ const walk = (dir) => {
     else if (name.endsWith(".test.js")) files.push(path);
   }
 };
-walk(join(root, "dist/test"));
-const only = process.argv.slice(2);
+walk(join(root, unitOnly ? "dist/test/unit" : "dist/test"));
+const only = process.argv.slice(2).filter((a) => a !== "--unit");
 const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
 
 // The container engine of test/podman/ (scripts/provision-podman.sh: podman, runc and local base

@@ -10,7 +10,7 @@ import { directoryDestinationProblem } from "../destination.js";
 import { pathExists } from "../fs/which.js";
 import { acquireDestination } from "../fs/staging.js";
 import { onInterrupt } from "../cleanup.js";
-import { sourceDateEpoch } from "../image/config.js";
+import { sourceDateEpoch } from "../environment.js";
 import { PathError, pathErrorOf } from "../errors.js";
 import { BundleError } from "./errors.js";
 import { writeTree as writeGraphTree } from "../graph/write-tree.js";

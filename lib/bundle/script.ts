@@ -6,7 +6,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { posix } from "node:path";
 import type { RootFs } from "../fs/root.js";
-import { DEFAULT_PATH } from "../image/config.js";
+import { DEFAULT_PATH } from "../graph/paths.js";
 
 /** The most interpreters the kernel follows from one exec (binfmt_script + BINPRM_MAX_RECURSION). */
 const MAX_DEPTH = 4;

@@ -128,7 +128,7 @@ export const STT_GNU_IFUNC = 10;
 export const NT_FDO_DLOPEN_METADATA = 0x407c0c0a;
 export const FDO_NOTE_OWNER = "FDO";
 
-// Sizes of the fixed-layout records, by class.
+// Sizes of the fixed-layout records, by class (their field offsets are in layout.ts).
 export const EHDR_SIZE = { [ELFCLASS32]: 52, [ELFCLASS64]: 64 } as const;
 export const PHDR_SIZE = { [ELFCLASS32]: 32, [ELFCLASS64]: 56 } as const;
 export const SHDR_SIZE = { [ELFCLASS32]: 40, [ELFCLASS64]: 64 } as const;

@@ -5,7 +5,6 @@ export type ElfDefect =
   | "truncated"
   | "bad-class"
   | "bad-data-encoding"
-  | "bad-version"
   | "bad-header-size"
   | "out-of-range"
   | "too-large"

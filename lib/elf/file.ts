@@ -53,6 +53,7 @@ import {
   type ElfData,
 } from "./constants.js";
 import { ElfError } from "./errors.js";
+import { Elf_Nhdr, Gnu_Hash, LAYOUT, type ClassLayout } from "./layout.js";
 import { FileSource } from "./source.js";
 
 export interface FileHeader {
@@ -139,7 +140,7 @@ export interface ElfFile {
   interp: string | null;
   /** null when there is no PT_DYNAMIC (a static executable or a relocatable object). */
   dynamic: Dynamic | null;
-  /** Present when asked for with `sections: true` and the file has section headers. */
+  /** Present when asked for with `sections: true`; empty when the file has no section headers. */
   sections?: Section[];
   /** Names of undefined dynamic symbols, when asked for with `imports: true`. */
   imports?: string[];
@@ -174,6 +175,40 @@ export function readElf(path: string, options: ReadOptions = {}, hostPath: strin
   }
 }
 
+/** The e_ident bytes, decoded but not judged: what open_verify checks before the rest of the header. */
+export interface Ident {
+  class: number;
+  data: number;
+  /** e_ident[EI_VERSION] */
+  identVersion: number;
+  osabi: number;
+  abiVersion: number;
+}
+
+/** Decodes e_ident from a file's first EI_NIDENT bytes; null when they are too few or lack the magic. */
+export function decodeIdent(bytes: Buffer): Ident | null {
+  if (bytes.length < EI_NIDENT || !isElfMagic(bytes)) return null;
+  const at = (index: number) => bytes[index] ?? 0;
+  return { class: at(EI_CLASS), data: at(EI_DATA), identVersion: at(EI_VERSION), osabi: at(EI_OSABI), abiVersion: at(EI_ABIVERSION) };
+}
+
+/** A file's e_ident, or null when it cannot be read, is shorter than EI_NIDENT or is not ELF. */
+export function readIdent(path: string, hostPath: string = path): Ident | null {
+  let source: FileSource;
+  try {
+    source = FileSource.open(path, hostPath);
+  } catch {
+    return null;
+  }
+  try {
+    return source.size < EI_NIDENT ? null : decodeIdent(source.read(0, EI_NIDENT, "e_ident"));
+  } catch {
+    return null;
+  } finally {
+    source.close();
+  }
+}
+
 /** Reads only the e_ident and header fields; what the loader checks before mapping a candidate. */
 export function readHeader(path: string, hostPath: string = path): FileHeader {
   const source = FileSource.open(path, hostPath);
@@ -200,7 +235,7 @@ function readFrom(source: FileSource, options: ReadOptions): ElfFile {
   if (dynamicProg) elf.dynamic = readDynamic(source, header, codec, progs, dynamicProg);
   if (options.sections) elf.sections = sections ?? [];
   if (options.imports) elf.imports = elf.dynamic ? readImports(source, header, codec, progs, elf.dynamic, sections) : [];
-  if (options.dlopenNotes) elf.dlopenNotes = readDlopenNotes(source, header, codec, progs, sections);
+  if (options.dlopenNotes) elf.dlopenNotes = readDlopenNotes(source, codec, progs, sections);
   elf.bytesRead = source.bytesRead;
   return elf;
 }
@@ -209,9 +244,12 @@ function readFrom(source: FileSource, options: ReadOptions): ElfFile {
 class Codec {
   readonly little: boolean;
   readonly is64: boolean;
+  /** The class's record layouts (Elf32_* or Elf64_*). */
+  readonly layout: ClassLayout;
   constructor(header: Pick<FileHeader, "class" | "data">) {
     this.little = header.data === ELFDATA2LSB;
     this.is64 = header.class === ELFCLASS64;
+    this.layout = LAYOUT[header.class];
   }
   u16(b: Buffer, o: number): number {
     return this.little ? b.readUInt16LE(o) : b.readUInt16BE(o);
@@ -245,49 +283,41 @@ class Codec {
 function parseHeader(source: FileSource): FileHeader {
   const path = source.path;
   if (source.size < EI_NIDENT) {
-    throw new ElfError(path, source.size >= 4 && isElfMagic(source.read(0, 4, "magic")) ? "truncated" : "not-elf", source.size >= 4 ? "file too short" : "file too short");
+    const elfMagic = source.size >= 4 && isElfMagic(source.read(0, 4, "magic"));
+    throw new ElfError(path, elfMagic ? "truncated" : "not-elf", "file too short");
   }
-  const ident = source.read(0, EI_NIDENT, "e_ident");
-  if (!isElfMagic(ident)) throw new ElfError(path, "not-elf", "invalid ELF header (no ELF magic)");
-  const cls = ident[EI_CLASS]!;
+  const ident = decodeIdent(source.read(0, EI_NIDENT, "e_ident"));
+  if (!ident) throw new ElfError(path, "not-elf", "invalid ELF header (no ELF magic)");
+  const cls = ident.class;
   if (cls !== ELFCLASS32 && cls !== ELFCLASS64) throw new ElfError(path, "bad-class", `invalid ELF class ${cls}`);
-  const data = ident[EI_DATA]!;
+  const data = ident.data;
   if (data !== ELFDATA2LSB && data !== ELFDATA2MSB) throw new ElfError(path, "bad-data-encoding", `invalid ELF data encoding ${data}`);
   const ehsize = EHDR_SIZE[cls];
   if (source.size < ehsize) throw new ElfError(path, "truncated", `file too short for an ELF${cls === ELFCLASS64 ? 64 : 32} header`);
   const b = source.read(0, ehsize, "ELF header");
   const c = new Codec({ class: cls, data });
-  const a = cls === ELFCLASS64 ? 8 : 4; // address size
-  let o = EI_NIDENT;
-  const type = c.u16(b, o);
-  const machine = c.u16(b, o + 2);
-  const version = c.u32(b, o + 4);
-  o += 8;
-  const entry = c.addr(b, o);
-  const phoff = c.addr(b, o + a);
-  const shoff = c.addr(b, o + 2 * a);
-  o += 3 * a;
+  const f = c.layout.ehdr;
   const header: FileHeader = {
     class: cls,
     data,
-    identVersion: ident[EI_VERSION]!,
-    osabi: ident[EI_OSABI]!,
-    abiVersion: ident[EI_ABIVERSION]!,
-    type,
-    machine,
-    version,
-    entry,
-    phoff,
-    shoff,
-    flags: c.u32(b, o),
-    ehsize: c.u16(b, o + 4),
-    phentsize: c.u16(b, o + 6),
-    phnum: c.u16(b, o + 8),
-    shentsize: c.u16(b, o + 10),
-    shnum: c.u16(b, o + 12),
-    shstrndx: c.u16(b, o + 14),
+    identVersion: ident.identVersion,
+    osabi: ident.osabi,
+    abiVersion: ident.abiVersion,
+    type: c.u16(b, f.e_type),
+    machine: c.u16(b, f.e_machine),
+    version: c.u32(b, f.e_version),
+    entry: c.addr(b, f.e_entry),
+    phoff: c.addr(b, f.e_phoff),
+    shoff: c.addr(b, f.e_shoff),
+    flags: c.u32(b, f.e_flags),
+    ehsize: c.u16(b, f.e_ehsize),
+    phentsize: c.u16(b, f.e_phentsize),
+    phnum: c.u16(b, f.e_phnum),
+    shentsize: c.u16(b, f.e_shentsize),
+    shnum: c.u16(b, f.e_shnum),
+    shstrndx: c.u16(b, f.e_shstrndx),
   };
-  if (Number.isNaN(phoff) || Number.isNaN(shoff)) throw new ElfError(path, "out-of-range", "header offsets beyond any file size");
+  if (Number.isNaN(header.phoff) || Number.isNaN(header.shoff)) throw new ElfError(path, "out-of-range", "header offsets beyond any file size");
   return header;
 }
 
@@ -296,7 +326,7 @@ function isElfMagic(bytes: Buffer): boolean {
 }
 
 /** The section-0 record, which holds the real phnum/shnum/shstrndx when they overflow the header fields. */
-function readSectionZero(source: FileSource, header: FileHeader, _codec: Codec): Buffer | null {
+function readSectionZero(source: FileSource, header: FileHeader): Buffer | null {
   if (header.shoff === 0 || header.shentsize < SHDR_SIZE[header.class]) return null;
   return source.read(header.shoff, SHDR_SIZE[header.class], "section header 0");
 }
@@ -310,37 +340,25 @@ function readProgs(source: FileSource, header: FileHeader, c: Codec): Prog[] {
   let count = header.phnum;
   if (count === 0xffff) {
     // PN_XNUM: the real count is in section 0's sh_info.
-    const s0 = readSectionZero(source, header, c);
-    if (s0) count = c.u32(s0, header.class === ELFCLASS64 ? 44 : 28);
+    const s0 = readSectionZero(source, header);
+    if (s0) count = c.u32(s0, c.layout.shdr.sh_info);
   }
   if (count * size > source.size) throw new ElfError(source.path, "too-large", `${count} program headers cannot fit in a ${source.size}-byte file`);
   const table = source.read(header.phoff, count * size, "program header table");
+  const f = c.layout.phdr;
   const progs: Prog[] = [];
   for (let i = 0; i < count; i++) {
     const o = i * size;
-    if (header.class === ELFCLASS64) {
-      progs.push({
-        type: c.u32(table, o),
-        flags: c.u32(table, o + 4),
-        offset: c.u64(table, o + 8),
-        vaddr: c.u64(table, o + 16),
-        paddr: c.u64(table, o + 24),
-        filesz: c.u64(table, o + 32),
-        memsz: c.u64(table, o + 40),
-        align: c.u64(table, o + 48),
-      });
-    } else {
-      progs.push({
-        type: c.u32(table, o),
-        offset: c.u32(table, o + 4),
-        vaddr: c.u32(table, o + 8),
-        paddr: c.u32(table, o + 12),
-        filesz: c.u32(table, o + 16),
-        memsz: c.u32(table, o + 20),
-        flags: c.u32(table, o + 24),
-        align: c.u32(table, o + 28),
-      });
-    }
+    progs.push({
+      type: c.u32(table, o + f.p_type),
+      flags: c.u32(table, o + f.p_flags),
+      offset: c.addr(table, o + f.p_offset),
+      vaddr: c.addr(table, o + f.p_vaddr),
+      paddr: c.addr(table, o + f.p_paddr),
+      filesz: c.addr(table, o + f.p_filesz),
+      memsz: c.addr(table, o + f.p_memsz),
+      align: c.addr(table, o + f.p_align),
+    });
   }
   return progs;
 }
@@ -376,13 +394,13 @@ function readDynamic(source: FileSource, header: FileHeader, c: Codec, progs: Pr
   const tags: DynTag[] = [];
   for (let i = 0; i < count; i++) {
     const o = i * entSize;
-    const tag = c.saddr(table, o);
-    const value = c.addr(table, o + entSize / 2);
+    const tag = c.saddr(table, o + c.layout.dyn.d_tag);
+    const value = c.addr(table, o + c.layout.dyn.d_val);
     if (tag === DT_NULL) break;
     tags.push({ tag, value });
   }
-  const strtabAddr = tags.find((t) => t.tag === DT_STRTAB)?.value;
-  const strsz = tags.find((t) => t.tag === DT_STRSZ)?.value;
+  const strtabAddr = dynValue({ tags }, DT_STRTAB);
+  const strsz = dynValue({ tags }, DT_STRSZ);
   const stringTags = [DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH, DT_AUDIT, DT_DEPAUDIT, DT_FILTER, DT_AUXILIARY];
   const hasStrings = tags.some((t) => stringTags.includes(t.tag));
   let strtab: { offset: number; size: number } | null = null;
@@ -491,6 +509,11 @@ function tagName(tag: number): string {
   }
 }
 
+/** The value of the first entry with this d_tag, as Go's File.DynValue; undefined when there is none. */
+export function dynValue(dynamic: { readonly tags: readonly DynTag[] }, tag: number): number | undefined {
+  return dynamic.tags.find((t) => t.tag === tag)?.value;
+}
+
 export function hasNodeflib(dynamic: Dynamic | null): boolean {
   return dynamic !== null && (dynamic.flags1 & DF_1_NODEFLIB) !== 0;
 }
@@ -503,44 +526,32 @@ function readSections(source: FileSource, header: FileHeader, c: Codec): Section
   let count = header.shnum;
   let shstrndx = header.shstrndx;
   if (count === 0 || shstrndx === SHN_XINDEX) {
-    const s0 = readSectionZero(source, header, c);
+    const s0 = readSectionZero(source, header);
     if (!s0) return [];
-    if (count === 0) count = Number(header.class === ELFCLASS64 ? c.u64(s0, 32) : c.u32(s0, 20));
-    if (shstrndx === SHN_XINDEX) shstrndx = c.u32(s0, header.class === ELFCLASS64 ? 40 : 24);
+    // SHN_UNDEF and SHN_XINDEX escapes: the real values are in section 0's sh_size and sh_link.
+    if (count === 0) count = c.addr(s0, c.layout.shdr.sh_size);
+    if (shstrndx === SHN_XINDEX) shstrndx = c.u32(s0, c.layout.shdr.sh_link);
   }
   if (Number.isNaN(count) || count * size > source.size) {
     throw new ElfError(source.path, "too-large", `${count} section headers cannot fit in a ${source.size}-byte file`);
   }
   const table = source.read(header.shoff, count * size, "section header table");
+  const f = c.layout.shdr;
   const raw: (Section & { nameOffset: number })[] = [];
   for (let i = 0; i < count; i++) {
     const o = i * size;
-    const s =
-      header.class === ELFCLASS64
-        ? {
-            nameOffset: c.u32(table, o),
-            type: c.u32(table, o + 4),
-            flags: c.u64(table, o + 8),
-            addr: c.u64(table, o + 16),
-            offset: c.u64(table, o + 24),
-            size: c.u64(table, o + 32),
-            link: c.u32(table, o + 40),
-            info: c.u32(table, o + 44),
-            addralign: c.u64(table, o + 48),
-            entsize: c.u64(table, o + 56),
-          }
-        : {
-            nameOffset: c.u32(table, o),
-            type: c.u32(table, o + 4),
-            flags: c.u32(table, o + 8),
-            addr: c.u32(table, o + 12),
-            offset: c.u32(table, o + 16),
-            size: c.u32(table, o + 20),
-            link: c.u32(table, o + 24),
-            info: c.u32(table, o + 28),
-            addralign: c.u32(table, o + 32),
-            entsize: c.u32(table, o + 36),
-          };
+    const s = {
+      nameOffset: c.u32(table, o + f.sh_name),
+      type: c.u32(table, o + f.sh_type),
+      flags: c.addr(table, o + f.sh_flags),
+      addr: c.addr(table, o + f.sh_addr),
+      offset: c.addr(table, o + f.sh_offset),
+      size: c.addr(table, o + f.sh_size),
+      link: c.u32(table, o + f.sh_link),
+      info: c.u32(table, o + f.sh_info),
+      addralign: c.addr(table, o + f.sh_addralign),
+      entsize: c.addr(table, o + f.sh_entsize),
+    };
     raw.push({ ...s, name: "" });
   }
   const names = raw[shstrndx];
@@ -561,24 +572,23 @@ function readSections(source: FileSource, header: FileHeader, c: Codec): Section
 function dynsymCount(source: FileSource, c: Codec, progs: Prog[], dynamic: Dynamic, sections: Section[] | undefined, symSize: number): number {
   const fromSection = sections?.find((s) => s.type === SHT_DYNSYM);
   if (fromSection && fromSection.size > 0) return Math.floor(fromSection.size / symSize);
-  const value = (tag: number) => dynamic.tags.find((t) => t.tag === tag)?.value;
-  const hash = value(DT_HASH);
+  const hash = dynValue(dynamic, DT_HASH);
   if (hash !== undefined) {
     const m = vaddrToOffset(progs, hash);
     if (!m) throw new ElfError(source.path, "bad-dynamic", "DT_HASH is not in any PT_LOAD segment");
     return c.u32(source.read(m.offset + 4, 4, "DT_HASH nchain"), 0);
   }
-  const gnuHash = value(DT_GNU_HASH);
+  const gnuHash = dynValue(dynamic, DT_GNU_HASH);
   if (gnuHash !== undefined) {
     const m = vaddrToOffset(progs, gnuHash);
     if (!m) throw new ElfError(source.path, "bad-dynamic", "DT_GNU_HASH is not in any PT_LOAD segment");
-    const h = source.read(m.offset, 16, "DT_GNU_HASH header");
-    const nbuckets = c.u32(h, 0);
-    const symoffset = c.u32(h, 4);
-    const bloomSize = c.u32(h, 8);
+    const h = source.read(m.offset, Gnu_Hash.size, "DT_GNU_HASH header");
+    const nbuckets = c.u32(h, Gnu_Hash.nbuckets);
+    const symoffset = c.u32(h, Gnu_Hash.symoffset);
+    const bloomSize = c.u32(h, Gnu_Hash.bloom_size);
     const wordSize = c.is64 ? 8 : 4;
     if (nbuckets > MAX_SYMBOLS || bloomSize > MAX_SYMBOLS) throw new ElfError(source.path, "too-large", "DT_GNU_HASH table sizes are absurd");
-    const bucketsOffset = m.offset + 16 + bloomSize * wordSize;
+    const bucketsOffset = m.offset + Gnu_Hash.size + bloomSize * wordSize;
     const buckets = source.read(bucketsOffset, nbuckets * 4, "DT_GNU_HASH buckets");
     let last = 0;
     for (let i = 0; i < nbuckets; i++) last = Math.max(last, c.u32(buckets, i * 4));
@@ -595,10 +605,10 @@ function dynsymCount(source: FileSource, c: Codec, progs: Prog[], dynamic: Dynam
 }
 
 function readImports(source: FileSource, header: FileHeader, c: Codec, progs: Prog[], dynamic: Dynamic, sections: Section[] | undefined): string[] {
-  const symtab = dynamic.tags.find((t) => t.tag === DT_SYMTAB)?.value;
-  const strtab = dynamic.tags.find((t) => t.tag === DT_STRTAB)?.value;
+  const symtab = dynValue(dynamic, DT_SYMTAB);
+  const strtab = dynValue(dynamic, DT_STRTAB);
   if (symtab === undefined || strtab === undefined) return [];
-  const symSize = dynamic.tags.find((t) => t.tag === DT_SYMENT)?.value ?? SYM_SIZE[header.class];
+  const symSize = dynValue(dynamic, DT_SYMENT) ?? SYM_SIZE[header.class];
   if (symSize !== SYM_SIZE[header.class]) throw new ElfError(source.path, "bad-dynamic", `DT_SYMENT is ${symSize}, expected ${SYM_SIZE[header.class]}`);
   const count = dynsymCount(source, c, progs, dynamic, sections, symSize);
   if (count > MAX_SYMBOLS || count * symSize > source.size) throw new ElfError(source.path, "too-large", `${count} dynamic symbols cannot fit in the file`);
@@ -606,15 +616,15 @@ function readImports(source: FileSource, header: FileHeader, c: Codec, progs: Pr
   const strMap = vaddrToOffset(progs, strtab);
   if (!symMap || !strMap) throw new ElfError(source.path, "bad-dynamic", "DT_SYMTAB or DT_STRTAB is not in any PT_LOAD segment");
   const symBytes = source.read(symMap.offset, Math.min(count * symSize, symMap.available), "dynamic symbol table");
-  const strsz = dynamic.tags.find((t) => t.tag === DT_STRSZ)?.value ?? strMap.available;
+  const strsz = dynValue(dynamic, DT_STRSZ) ?? strMap.available;
   const strBytes = source.read(strMap.offset, Math.min(strsz, strMap.available, source.size - strMap.offset), "dynamic string table");
   const names: string[] = [];
   const entries = Math.floor(symBytes.length / symSize);
   for (let i = 1; i < entries; i++) {
     const o = i * symSize;
-    const nameOffset = c.u32(symBytes, o);
-    const info = c.is64 ? symBytes[o + 4]! : symBytes[o + 12]!;
-    const shndx = c.is64 ? c.u16(symBytes, o + 6) : c.u16(symBytes, o + 14);
+    const nameOffset = c.u32(symBytes, o + c.layout.sym.st_name);
+    const info = symBytes.readUInt8(o + c.layout.sym.st_info);
+    const shndx = c.u16(symBytes, o + c.layout.sym.st_shndx);
     const bind = info >> 4;
     if (shndx !== SHN_UNDEF || (bind !== STB_GLOBAL && bind !== STB_WEAK) || nameOffset === 0) continue;
     if (nameOffset >= strBytes.length) throw new ElfError(source.path, "bad-string", `symbol ${i} name offset ${nameOffset} is outside the string table`);
@@ -634,11 +644,11 @@ function* walkNotes(source: FileSource, c: Codec, bytes: Buffer, align: number):
   const a = align === 8 ? 8 : 4;
   const up = (n: number) => Math.ceil(n / a) * a;
   let o = 0;
-  while (o + 12 <= bytes.length) {
-    const namesz = c.u32(bytes, o);
-    const descsz = c.u32(bytes, o + 4);
-    const type = c.u32(bytes, o + 8);
-    const nameStart = o + 12;
+  while (o + Elf_Nhdr.size <= bytes.length) {
+    const namesz = c.u32(bytes, o + Elf_Nhdr.n_namesz);
+    const descsz = c.u32(bytes, o + Elf_Nhdr.n_descsz);
+    const type = c.u32(bytes, o + Elf_Nhdr.n_type);
+    const nameStart = o + Elf_Nhdr.size;
     const descStart = up(nameStart + namesz);
     const next = up(descStart + descsz);
     if (nameStart + namesz > bytes.length || descStart + descsz > bytes.length) {
@@ -652,7 +662,7 @@ function* walkNotes(source: FileSource, c: Codec, bytes: Buffer, align: number):
   }
 }
 
-function readDlopenNotes(source: FileSource, _header: FileHeader, c: Codec, progs: Prog[], sections: Section[] | undefined): DlopenNote[] {
+function readDlopenNotes(source: FileSource, c: Codec, progs: Prog[], sections: Section[] | undefined): DlopenNote[] {
   const regions: { offset: number; size: number; align: number }[] = progs
     .filter((p) => p.type === PT_NOTE)
     .map((p) => ({ offset: p.offset, size: p.filesz, align: p.align }));

@@ -134,7 +134,12 @@ export class FileGraph {
     this.nodes.delete(path);
   }
 
-  /** A copy sharing no mutable state, for a stage that must not change its input (the test jail). */
+  /**
+   * A copy for a stage that must not change its input (the test jail): its entries and their
+   * reason lists are its own, so adding, removing or merging in one never shows in the other.
+   * Shallow below that: the reason objects and `content` Buffers are shared; nothing changes
+   * them in place.
+   */
   clone(): FileGraph {
     const copy = new FileGraph();
     for (const node of this.nodes.values()) copy.nodes.set(node.path, { ...node, reasons: [...node.reasons] });

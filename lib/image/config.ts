@@ -7,6 +7,7 @@ import { VERSION } from "../version.js";
 import type { Descriptor } from "./blob.js";
 import { ImageError } from "./errors.js";
 import { DEFAULT_PATH } from "../graph/paths.js";
+import { sourceDateEpoch } from "../environment.js";
 
 export interface ImageOptions {
   /** The image's Entrypoint: the installed executable's path first (see imageDefaults). */
@@ -56,7 +57,7 @@ export interface ImageAttachment {
   annotations?: Record<string, string>;
 }
 
-export { DEFAULT_PATH };
+export { DEFAULT_PATH, sourceDateEpoch };
 
 export interface NormalizedImage {
   entrypoint: string[];
@@ -145,14 +146,6 @@ export function normalizeImageOptions(options: ImageOptions): NormalizedImage {
     createdBy: options.createdBy ?? `magicpak ${VERSION}`,
     attachments: [...(options.attachments ?? [])],
   };
-}
-
-/** SOURCE_DATE_EPOCH (https://reproducible-builds.org/specs/source-date-epoch/), else 0. */
-export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number {
-  const value = env["SOURCE_DATE_EPOCH"];
-  if (value === undefined || value === "") return 0;
-  if (!/^\d+$/.test(value) || Number(value) > 0o77777777777) throw new ImageError(`SOURCE_DATE_EPOCH=${value}`, "must be a whole number of seconds since 1970 (at most 8589934591)");
-  return Number(value);
 }
 
 // distribution/reference's grammar: [domain[:port]/]component(/component)*[:tag], no digests.

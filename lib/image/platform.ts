@@ -15,22 +15,6 @@ export interface ImagePlatform {
   os: "linux";
 }
 
-/** Debian architecture (lib/loader/machines.ts) to the OCI/GOARCH name and variant. */
-const PLATFORMS: Record<string, Omit<ImagePlatform, "os">> = {
-  amd64: { architecture: "amd64" },
-  arm64: { architecture: "arm64", variant: "v8" },
-  arm64be: { architecture: "arm64be" },
-  armhf: { architecture: "arm", variant: "v7" },
-  i386: { architecture: "386" },
-  ppc64el: { architecture: "ppc64le" },
-  ppc64: { architecture: "ppc64" },
-  powerpc: { architecture: "ppc" },
-  s390x: { architecture: "s390x" },
-  riscv64: { architecture: "riscv64" },
-  loong64: { architecture: "loong64" },
-  mips64el: { architecture: "mips64le" },
-};
-
 /** The platform of the ELF executable at `hostPath` (named `path` in errors). */
 export function imagePlatform(hostPath: string, path: string = hostPath): ImagePlatform {
   let header;
@@ -41,7 +25,7 @@ export function imagePlatform(hostPath: string, path: string = hostPath): ImageP
     throw error;
   }
   const abi = abiOf(header);
-  const known = abi ? PLATFORMS[abi.name] : undefined;
+  const known = abi?.oci;
   if (!abi || !known) throw new ImageError(path, `no image platform for ELF machine ${header.machine}${abi ? ` (${abi.name})` : ""}`);
   return { ...known, os: "linux" };
 }

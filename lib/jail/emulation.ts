@@ -10,26 +10,6 @@ import { findOnPath } from "../fs/which.js";
 import { abiByName, abiOf, hostAbi as knownHostAbi, type Abi } from "../loader/machines.js";
 import { JailError } from "./errors.js";
 
-/** qemu-user's target name for each ABI of machines.ts (qemu-<name>-static); x32 has none. */
-const QEMU_TARGETS: Record<string, string> = {
-  amd64: "x86_64",
-  i386: "i386",
-  arm64: "aarch64",
-  arm64be: "aarch64_be",
-  armhf: "arm",
-  ppc64el: "ppc64le",
-  ppc64: "ppc64",
-  powerpc: "ppc",
-  s390x: "s390x",
-  riscv64: "riscv64",
-  loong64: "loongarch64",
-  mips64el: "mips64el",
-};
-
-function qemuTarget(abi: Abi): string | null {
-  return QEMU_TARGETS[abi.name] ?? null;
-}
-
 /** This machine's ABI: the one of the running node executable. */
 function hostAbi(): Abi {
   const abi = knownHostAbi();
@@ -139,7 +119,7 @@ export function choosePlatform(options: PlatformOptions): JailPlatform {
   const platform: JailPlatform = { target, host: hostAbiNow, busybox: { path: busyboxPath, abi: busyboxAbi } };
   if (!emulate) return platform;
 
-  const qemu = qemuTarget(target);
+  const qemu = target.qemuTarget;
   if (!qemu && options.emulator === undefined) throw new JailError("--test", `no qemu-user target is known for ${target.name}: give an emulator with --emulator PATH`);
   const emulatorName = options.emulator ?? `qemu-${qemu}-static`;
   const emulator = findOnPath(emulatorName);

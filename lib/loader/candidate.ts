@@ -1,14 +1,6 @@
 // open_verify (glibc elf/dl-load.c): what the loader does with one candidate path.
 
-import { closeSync, openSync, readSync } from "node:fs";
 import {
-  EI_ABIVERSION,
-  EI_CLASS,
-  EI_DATA,
-  EI_NIDENT,
-  EI_OSABI,
-  EI_VERSION,
-  ELFMAG,
   ELFOSABI_ARM_AEABI,
   ELFOSABI_GNU,
   ELFOSABI_SYSV,
@@ -19,7 +11,7 @@ import {
   PHDR_SIZE,
 } from "../elf/constants.js";
 import { ElfError } from "../elf/errors.js";
-import type { FileHeader } from "../elf/file.js";
+import { readIdent, type FileHeader, type Ident } from "../elf/file.js";
 import { RootPathError, type PathErrorCode, type ResolvedPath, type RootFs } from "../fs/root.js";
 import { machineMatches, type Abi } from "./machines.js";
 
@@ -37,15 +29,6 @@ export type Verdict =
   /** The loader gives up on this name with this message. */
   | { kind: "fatal"; detail: string };
 
-/** The e_ident fields open_verify judges first; raw bytes when the rest of the header would not parse. */
-interface Ident {
-  class: number;
-  data: number;
-  identVersion: number;
-  osabi: number;
-  abiVersion: number;
-}
-
 /** open_verify's e_ident checks, in its order: null when e_ident is acceptable. */
 function identVerdict(ident: Ident, abi: Abi): Verdict | null {
   if (ident.class !== abi.class) return { kind: "wrong-class", detail: `wrong ELF class: ELFCLASS${ident.class === 2 ? 64 : 32}` };
@@ -57,21 +40,6 @@ function identVerdict(ident: Ident, abi: Abi): Verdict | null {
     return { kind: "fatal", detail: "ELF file ABI version invalid" };
   }
   return null;
-}
-
-/** e_ident read from the file itself, or null if it cannot be read or has no ELF magic. */
-function rawIdent(file: ResolvedPath): Ident | null {
-  let fd: number | undefined;
-  try {
-    fd = openSync(file.hostPath, "r");
-    const b = Buffer.alloc(EI_NIDENT);
-    if (readSync(fd, b, 0, EI_NIDENT, 0) < EI_NIDENT || !b.subarray(0, ELFMAG.length).equals(ELFMAG)) return null;
-    return { class: b[EI_CLASS]!, data: b[EI_DATA]!, identVersion: b[EI_VERSION]!, osabi: b[EI_OSABI]!, abiVersion: b[EI_ABIVERSION]! };
-  } catch {
-    return null;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }
 
 /** glibc's checks in open_verify, in its order. `path` is as the loader built it (maybe relative to cwd). */
@@ -100,7 +68,7 @@ export function verifyGlibcCandidate(root: RootFs, path: string, cwd: string, ab
     if (error.defect === "not-elf") return { kind: "fatal", detail: "invalid ELF header" };
     // e_ident is judged before the rest of the header: a foreign byte order or class is reported
     // as such even when the other fields, read in that order, make no sense.
-    const ident = rawIdent(file);
+    const ident = readIdent(file.path, file.hostPath);
     const verdict = ident ? identVerdict(ident, abi) : null;
     if (verdict) return verdict;
     if (error.defect === "truncated") return { kind: "fatal", detail: "file too short" };

@@ -2,7 +2,7 @@
 
 import { readFileSync } from "node:fs";
 import { hostAbi, type Abi } from "./machines.js";
-import { parseLdSoCache, CacheFormatError, type CacheHit, type LdSoCache } from "./ld-so-cache.js";
+import { parseLdSoCache, CacheFormatError, type LdSoCache } from "./ld-so-cache.js";
 import type { RootFs } from "../fs/root.js";
 import { ELFDATA2LSB, EM_386 } from "../elf/constants.js";
 
@@ -29,8 +29,6 @@ export interface GlibcConfig {
   platform: string | null;
   /** Subdirectories probed inside each search directory, best first, ending with "" (the directory itself). */
   subdirs: string[];
-  /** Memoised cache lookups of this configuration, by name. */
-  cacheHits: Map<string, CacheHit | null>;
   /** Names listed in /etc/ld.so.preload (rtld.c: separated by blanks, tabs, newlines and ':'; '#' comments). */
   preloadFile: string[];
 }
@@ -176,7 +174,6 @@ export function glibcConfig(root: RootFs, abi: Abi, interpreter: string, options
     activeHwcaps,
     platform,
     subdirs: [...activeHwcaps.map((h) => `glibc-hwcaps/${h}/`), ...legacy, ""],
-    cacheHits: new Map(),
     preloadFile: (root.readFile("/etc/ld.so.preload")?.toString("utf8") ?? "")
       .replace(/#[^\n]*/g, "")
       .split(/[ \t\n:]/)

@@ -28,6 +28,7 @@ import {
   searchMusl,
   type GlibcSearchContext,
   type MuslSearchContext,
+  type Found,
   type SearchObject,
   type SearchResult,
 } from "./search.js";
@@ -61,7 +62,29 @@ export class InputError extends PathError {
 type ResolvedEnvironment = Required<Omit<TargetEnvironment, "cpu">> & { cpu: HostCpu | null | "host" };
 
 interface Node extends SearchObject {
-  object: LoadedObject | null; // null only for the not-yet-placed interpreter
+  object: LoadedObject;
+}
+
+/** What one _dl_map_object / load_library came to. */
+type Mapped =
+  | { kind: "object"; index: number }
+  /** Not found: graph.missing[index]. */
+  | { kind: "missing"; index: number }
+  /** A preload that cannot be loaded: the loader says so and goes on without it. */
+  | { kind: "ignored" };
+
+/** An object already loaded under a name (glibc's _dl_name_match_p or SONAME check). */
+type Loaded = { kind: "object"; index: number } | { kind: "unplaced-interpreter"; interpreter: Interpreter };
+
+/** The walk's one loader flavour, with the search context of that flavour. */
+type Strategy = { flavour: "glibc"; ctx: GlibcSearchContext } | { flavour: "musl"; ctx: MuslSearchContext };
+
+/** The interpreter, loaded before anything else but placed in the list where it is first needed. */
+interface Interpreter {
+  node: Node;
+  /** dev:ino, by which a search that finds it under another name reuses it. */
+  id: string;
+  placed: boolean;
 }
 
 /**
@@ -251,12 +274,9 @@ class Walk {
   private readonly identity = new Map<string, number>(); // dev:ino -> object index
   private readonly root: RootFs;
   private readonly cwd: string;
-  private readonly glibc: GlibcSearchContext | null;
-  private readonly musl: MuslSearchContext | null;
-  private interpreterNode: Node | null = null;
-  private interpreterPlaced = false;
-  /** dev:ino of the interpreter, which is reused when a search finds it under another name. */
-  private interpreterId: string | null = null;
+  private readonly strategy: Strategy;
+  private readonly mainNode: Node;
+  private interpreter: Interpreter | null = null;
   private readonly reportedMuslGroups = new Set<string>();
   /** musl: basename of the path each searched-for object was found at (DT_SONAME plays no part). */
   private readonly shortnames = new Map<string, number>();
@@ -281,20 +301,21 @@ class Walk {
       loader: null,
       isMain: true,
     };
+    this.mainNode = mainNode;
     this.nodes.push(mainNode);
     const mainFile = this.root.tryResolve(mainRealPath);
     if (mainFile) this.identity.set(fileIdentity(mainFile.stats), 0);
-    this.glibc = config.flavour === "glibc" ? { root: this.root, config, main: mainNode, libraryPath: env.libraryPath, cwd: this.cwd, readHeader: loader.readHeader } : null;
-    this.musl = config.flavour === "musl" ? { root: this.root, config, libraryPath: env.libraryPath, cwd: this.cwd, readHeader: loader.readHeader } : null;
+    const common = { root: this.root, libraryPath: env.libraryPath, cwd: this.cwd, readHeader: loader.readHeader };
+    this.strategy = config.flavour === "glibc" ? { flavour: "glibc", ctx: { ...common, config, main: mainNode } } : { flavour: "musl", ctx: { ...common, config } };
   }
 
   run(mainElf: ElfFile): void {
     this.prepareInterpreter();
-    const main = this.nodes[0]!;
+    const main = this.mainNode;
     const queue: number[] = [0];
     for (const name of this.preloadNames()) {
-      const index = this.map(name, main, true);
-      if (index !== null && index >= 0 && !queue.includes(index)) queue.push(index);
+      const mapped = this.map(name, main, true);
+      if (mapped.kind === "object" && !queue.includes(mapped.index)) queue.push(mapped.index);
     }
     // DT_AUDIT / DT_DEPAUDIT of the main program: loaded in their own namespace.
     for (const list of [mainElf.dynamic?.audit, mainElf.dynamic?.depaudit]) {
@@ -302,6 +323,7 @@ class Walk {
       for (const name of list.split(":").filter((n) => n !== "")) this.loadAudit(name);
     }
     const queued = new Set(queue);
+    const glibc = this.strategy.flavour === "glibc" ? this.strategy.ctx : null;
     for (let q = 0; q < queue.length; q++) {
       const index = queue[q]!;
       const object = this.graph.objects[index]!;
@@ -310,20 +332,20 @@ class Walk {
       // auxiliary filtee is ignored.
       const names = [...object.needed.map((n) => [n, false] as const), ...object.filtees.map((n) => [n, object.auxiliary.includes(n)] as const)];
       for (const [rawName, optional] of names) {
-        if (optional && this.glibc && !this.findAuxiliary(rawName, node)) continue;
+        if (optional && glibc && !this.findAuxiliary(glibc, rawName, node)) continue;
         let name = rawName;
-        if (this.glibc && containsDst(rawName)) {
-          name = substituteDst(rawName, { origin: node.origin, platform: this.glibc.config.platform, lib: this.glibc.config.dstLib });
+        if (glibc && containsDst(rawName)) {
+          name = substituteDst(rawName, { origin: node.origin, platform: glibc.config.platform, lib: glibc.config.dstLib });
           if (name === "") {
             this.fail(rawName, index, [], "empty dynamic string token substitution");
             continue;
           }
         }
-        const found = this.map(name, node, false);
-        object.edges.push({ name: rawName, target: found !== null && found >= 0 ? found : null, missing: found === -1 ? this.graph.missing.length - 1 : null });
-        if (found !== null && found >= 0 && !queued.has(found)) {
-          queued.add(found);
-          queue.push(found);
+        const mapped = this.map(name, node, false);
+        object.edges.push({ name: rawName, target: mapped.kind === "object" ? mapped.index : null, missing: mapped.kind === "missing" ? mapped.index : null });
+        if (mapped.kind === "object" && !queued.has(mapped.index)) {
+          queued.add(mapped.index);
+          queue.push(mapped.index);
         }
         if (this.graph.error) return;
       }
@@ -331,9 +353,14 @@ class Walk {
   }
 
   /** Whether an auxiliary filtee can be loaded at all (if not, glibc skips it silently). */
-  private findAuxiliary(name: string, node: Node): boolean {
-    if (this.findLoadedGlibc(name) !== null) return true;
-    const result = name.includes("/") ? openGlibcPath(this.glibc!, name, node) : searchGlibc(this.glibc!, name, node);
+  private findAuxiliary(ctx: GlibcSearchContext, name: string, node: Node): boolean {
+    const loaded = this.findLoadedGlibc(name);
+    if (loaded) {
+      // _dl_map_object adds a name matched by SONAME to the object's names, whoever asked.
+      if (loaded.kind === "object") this.addAlias(loaded.index, name);
+      return true;
+    }
+    const result = name.includes("/") ? openGlibcPath(ctx, name, node) : searchGlibc(ctx, name, node);
     return result.kind === "found";
   }
 
@@ -363,16 +390,16 @@ class Walk {
       attempts: [],
       edges: [],
     };
-    this.interpreterNode = { object, rpath: null, runpath: null, nodeflib: false, origin: dirnameOf(interp), loader: null, isMain: false };
-    this.interpreterId = fileIdentity(file.stats);
+    const node: Node = { object, rpath: null, runpath: null, nodeflib: false, origin: dirnameOf(interp), loader: null, isMain: false };
+    this.interpreter = { node, id: fileIdentity(file.stats), placed: false };
   }
 
   /** Puts the interpreter into the object list at the point it is first needed. */
-  private placeInterpreter(requester: number): number {
-    const node = this.interpreterNode!;
-    const object = node.object!;
-    if (!this.interpreterPlaced) {
-      this.interpreterPlaced = true;
+  private placeInterpreter(interpreter: Interpreter, requester: number): number {
+    const node = interpreter.node;
+    const object = node.object;
+    if (!interpreter.placed) {
+      interpreter.placed = true;
       object.index = this.graph.objects.length;
       this.graph.objects.push(object);
       this.nodes.push(node);
@@ -381,7 +408,7 @@ class Walk {
       let at = this.graph.chain.length;
       while (at > 0 && this.graph.chain[at - 1]!.kind !== "object") at--;
       this.graph.chain.splice(at, 0, { kind: "object", index: object.index });
-      this.identity.set(this.interpreterId!, object.index);
+      this.identity.set(interpreter.id, object.index);
     }
     if (!object.requestedBy.includes(requester)) object.requestedBy.push(requester);
     return object.index;
@@ -390,56 +417,55 @@ class Walk {
   private preloadNames(): string[] {
     const env = this.env;
     const names: string[] = [];
-    if (env.preload) names.push(...env.preload.split(this.glibc ? /[ :]/ : /[\s:]/).filter((n) => n !== ""));
-    if (this.glibc) names.push(...this.glibc.config.preloadFile);
+    const glibc = this.strategy.flavour === "glibc";
+    if (env.preload) names.push(...env.preload.split(glibc ? /[ :]/ : /[\s:]/).filter((n) => n !== ""));
+    if (this.strategy.flavour === "glibc") names.push(...this.strategy.ctx.config.preloadFile);
     return names;
   }
 
-  /** glibc _dl_map_object / musl load_library. Returns the object index, -1 for a miss, null for an ignored preload. */
-  private map(name: string, requester: Node, preload: boolean): number | null {
-    const requesterIndex = requester.object!.index;
-    return this.glibc ? this.mapGlibc(name, requester, requesterIndex, preload) : this.mapMusl(name, requester, requesterIndex, preload);
+  /** glibc _dl_map_object / musl load_library. */
+  private map(name: string, requester: Node, preload: boolean): Mapped {
+    const requesterIndex = requester.object.index;
+    const strategy = this.strategy;
+    if (strategy.flavour === "glibc") return this.mapGlibc(strategy.ctx, name, requester, requesterIndex, preload);
+    return this.mapMusl(strategy.ctx, name, requester, requesterIndex, preload);
   }
 
-  private mapGlibc(name: string, requester: Node, requesterIndex: number, preload: boolean): number | null {
+  private mapGlibc(ctx: GlibcSearchContext, name: string, requester: Node, requesterIndex: number, preload: boolean): Mapped {
     // Already loaded under this name, path or SONAME (_dl_name_match_p, then the SONAME check).
     const existing = this.findLoadedGlibc(name);
-    if (existing !== null) return this.reuse(existing, name, requesterIndex);
-    const ctx = this.glibc!;
+    if (existing?.kind === "object") return this.reuse(existing.index, name, requesterIndex);
+    if (existing) return { kind: "object", index: this.placeInterpreter(existing.interpreter, requesterIndex) };
     const result: SearchResult = name.includes("/") ? openGlibcPath(ctx, name, requester) : searchGlibc(ctx, name, requester);
     if (result.kind === "missing") {
-      if (preload) return null; // "cannot be preloaded ... ignored"
+      if (preload) return { kind: "ignored" }; // "cannot be preloaded ... ignored"
       return this.fail(name, requesterIndex, result.attempts, result.fatal);
     }
     // Same file already loaded under another name (_dl_map_object_from_fd's file identity check).
     const id = fileIdentity(result.file.stats);
-    if (id === this.interpreterId && this.interpreterNode) {
-      const index = this.placeInterpreter(requesterIndex);
+    if (this.interpreter && id === this.interpreter.id) {
+      const index = this.placeInterpreter(this.interpreter, requesterIndex);
       this.addAlias(index, name);
-      return index;
+      return { kind: "object", index };
     }
     const same = this.identity.get(id);
     if (same !== undefined) return this.reuse(same, name, requesterIndex);
     return this.add(name, result, requester, requesterIndex, preload ? "preload" : result.via, id);
   }
 
-  private findLoadedGlibc(name: string): number | null {
+  /** The object loaded under `name` (its name, path, an alias or its SONAME); looks, never records. */
+  private findLoadedGlibc(name: string): Loaded | null {
     for (const object of this.graph.objects) {
       if (object.index === 0 && this.graph.mode === "program" && name === "") continue;
-      if (object.name === name || object.path === name || object.aliases.includes(name)) return object.index;
-      if (object.soname === name) {
-        object.aliases.push(name);
-        return object.index;
-      }
+      if (object.name === name || object.path === name || object.aliases.includes(name) || object.soname === name) return { kind: "object", index: object.index };
     }
-    const interp = this.interpreterNode?.object;
-    if (interp && !this.interpreterPlaced && (interp.name === name || interp.aliases.includes(name))) return -2;
+    const interp = this.interpreter;
+    if (interp && !interp.placed && (interp.node.object.name === name || interp.node.object.aliases.includes(name))) return { kind: "unplaced-interpreter", interpreter: interp };
     return null;
   }
 
-  private mapMusl(name: string, requester: Node, requesterIndex: number, preload: boolean): number | null {
-    const ctx = this.musl!;
-    if (name === "") return preload ? null : this.fail(name, requesterIndex, [], "Invalid argument");
+  private mapMusl(ctx: MuslSearchContext, name: string, requester: Node, requesterIndex: number, preload: boolean): Mapped {
+    if (name === "") return preload ? { kind: "ignored" } : this.fail(name, requesterIndex, [], "Invalid argument");
     // Names reserved for libc itself resolve to the loader (reported once per name group in ldd mode).
     const group = muslReservedGroup(name);
     if (group !== null || name === this.config.interpreter) {
@@ -447,10 +473,10 @@ class Walk {
         this.reportedMuslGroups.add(group);
         this.graph.chain.push({ kind: "musl-libc", name });
       }
-      if (!this.interpreterNode) return this.fail(name, requesterIndex, [], `the loader ${this.config.interpreter} is missing`);
-      const index = this.placeInterpreterQuietly(requesterIndex);
+      if (!this.interpreter) return this.fail(name, requesterIndex, [], `the loader ${this.config.interpreter} is missing`);
+      const index = this.placeInterpreterQuietly(this.interpreter, requesterIndex);
       this.addAlias(index, name);
-      return index;
+      return { kind: "object", index };
     }
     let result: SearchResult;
     if (name.includes("/")) {
@@ -460,9 +486,9 @@ class Walk {
       if (loaded !== undefined) return this.reuse(loaded, null, requesterIndex);
       result = searchMusl(ctx, name, preload ? null : requester);
     }
-    if (result.kind === "missing") return preload ? null : this.fail(name, requesterIndex, result.attempts, result.fatal, true);
+    if (result.kind === "missing") return preload ? { kind: "ignored" } : this.fail(name, requesterIndex, result.attempts, result.fatal, true);
     const id = fileIdentity(result.file.stats);
-    if (id === this.interpreterId && this.interpreterNode) return this.placeInterpreterQuietly(requesterIndex);
+    if (this.interpreter && id === this.interpreter.id) return { kind: "object", index: this.placeInterpreterQuietly(this.interpreter, requesterIndex) };
     const same = this.identity.get(id);
     if (same !== undefined) {
       // "previously loaded with a pathname but a search found the same inode": give it a shortname.
@@ -470,25 +496,25 @@ class Walk {
       if (!name.includes("/") && ![...this.shortnames.values()].includes(same)) this.shortnames.set(object.path.slice(object.path.lastIndexOf("/") + 1), same);
       return this.reuse(same, null, requesterIndex);
     }
-    const index = this.add(name, result, requester, requesterIndex, preload ? "preload" : result.via, id);
-    if (!name.includes("/") && index >= 0) this.shortnames.set(name, index);
-    return index;
+    const mapped = this.add(name, result, requester, requesterIndex, preload ? "preload" : result.via, id);
+    if (!name.includes("/") && mapped.kind === "object") this.shortnames.set(name, mapped.index);
+    return mapped;
   }
 
   /** musl links the loader into the list without printing a line for it. */
-  private placeInterpreterQuietly(requesterIndex: number): number {
+  private placeInterpreterQuietly(interpreter: Interpreter, requesterIndex: number): number {
     const before = this.graph.chain.length;
-    const index = this.placeInterpreter(requesterIndex);
+    const index = this.placeInterpreter(interpreter, requesterIndex);
     if (this.graph.chain.length > before) this.graph.chain = this.graph.chain.filter((e) => !(e.kind === "object" && e.index === index));
     return index;
   }
 
-  private reuse(index: number, name: string | null, requesterIndex: number): number {
-    if (index === -2) return this.placeInterpreter(requesterIndex);
+  /** An object already in the list, asked for again (under `name`, which it now answers to). */
+  private reuse(index: number, name: string | null, requesterIndex: number): Mapped {
     const object = this.graph.objects[index]!;
     if (name !== null) this.addAlias(index, name);
     if (index !== 0 && !object.requestedBy.includes(requesterIndex)) object.requestedBy.push(requesterIndex);
-    return index;
+    return { kind: "object", index };
   }
 
   private addAlias(index: number, name: string): void {
@@ -496,7 +522,7 @@ class Walk {
     if (object.name !== name && object.path !== name && !object.aliases.includes(name)) object.aliases.push(name);
   }
 
-  private add(name: string, found: Extract<SearchResult, { kind: "found" }>, requester: Node, requesterIndex: number, via: FoundBy, id: string): number {
+  private add(name: string, found: Found, requester: Node, requesterIndex: number, via: FoundBy, id: string): Mapped {
     let elf: ElfFile;
     try {
       elf = this.loader.readObject(found.file.path);
@@ -521,7 +547,7 @@ class Walk {
       edges: [],
     };
     // musl ignores DT_SONAME; so does nothing else here.
-    if (this.musl) object.soname = null;
+    if (this.strategy.flavour === "musl") object.soname = null;
     this.graph.objects.push(object);
     this.nodes.push({
       object,
@@ -534,10 +560,11 @@ class Walk {
     });
     this.identity.set(id, index);
     this.graph.chain.push({ kind: "object", index });
-    return index;
+    return { kind: "object", index };
   }
 
-  private fail(name: string, requesterIndex: number, attempts: Attempt[], fatal: string | null, musl = false): number {
+  /** Records a miss. `musl`: reported and gone past, as musl does; else glibc's (a fatal one ends the load). */
+  private fail(name: string, requesterIndex: number, attempts: Attempt[], fatal: string | null, musl = false): Mapped {
     const missing: MissingObject = { index: this.graph.missing.length, name, requestedBy: requesterIndex, attempts, fatal };
     this.graph.missing.push(missing);
     if (fatal !== null && !musl) {
@@ -548,7 +575,7 @@ class Walk {
     } else if (!musl) {
       this.graph.chain.push({ kind: "missing", index: missing.index });
     }
-    return -1;
+    return { kind: "missing", index: missing.index };
   }
 
   /**
@@ -556,9 +583,9 @@ class Walk {
    * in a namespace of its own with its own copies of its dependencies (rtld.c, glibc >= 2.32).
    */
   private loadAudit(name: string): void {
-    const main = this.nodes[0]!;
-    const ctx = this.glibc;
-    if (!ctx) return;
+    const main = this.mainNode;
+    if (this.strategy.flavour !== "glibc") return;
+    const ctx = this.strategy.ctx;
     const result = name.includes("/") ? openGlibcPath(ctx, name, main) : searchGlibc(ctx, name, main);
     if (result.kind === "missing") {
       // The loader reports an audit module that cannot be loaded and goes on without it.

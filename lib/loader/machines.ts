@@ -21,7 +21,9 @@ import { readHeader, type FileHeader } from "../elf/file.js";
 /**
  * What a loader needs to know about one Linux ABI. Values from glibc's
  * sysdeps/unix/sysv/linux/<arch>/shlib-versions, sysdeps/<arch>/dl-cache.h (cache flags),
- * <arch>/dl-hwcaps-subdirs.c and musl's arch/<arch>/reloc.h (LDSO_ARCH).
+ * <arch>/dl-hwcaps-subdirs.c and musl's arch/<arch>/reloc.h (LDSO_ARCH); the OCI platform from
+ * the image spec's GOARCH list; the qemu target from qemu's linux-user/ directories.
+ * A new architecture is added here and nowhere else.
  */
 export interface Abi {
   /** Debian architecture name, used in messages and fixtures. */
@@ -44,6 +46,16 @@ export interface Abi {
   muslArch: string;
   /** Upstream slibdir when ld.so carries no SYSTEM_DIRS we can read. */
   defaultLibDir: string;
+  /** The OCI image platform (GOARCH spelling and variant); null when an image cannot name it. */
+  oci: OciPlatform | null;
+  /** qemu-user's target name (qemu-<target>-static); null when qemu has no user-mode emulator for it. */
+  qemuTarget: string | null;
+}
+
+/** An image config's architecture and variant, as the OCI image spec and Go spell them. */
+export interface OciPlatform {
+  architecture: string;
+  variant?: string;
 }
 
 const FLAG_ELF_LIBC6 = 0x0003;
@@ -62,6 +74,8 @@ const ABIS: Abi[] = [
     legacyHwcaps: ["x86_64", "avx512_1"],
     muslArch: "x86_64",
     defaultLibDir: "/lib64",
+    oci: { architecture: "amd64" },
+    qemuTarget: "x86_64",
   },
   {
     name: "x32",
@@ -76,6 +90,8 @@ const ABIS: Abi[] = [
     legacyHwcaps: ["x86_64"],
     muslArch: "x32",
     defaultLibDir: "/libx32",
+    oci: null,
+    qemuTarget: null,
   },
   {
     name: "i386",
@@ -90,6 +106,8 @@ const ABIS: Abi[] = [
     legacyHwcaps: ["sse2"],
     muslArch: "i386",
     defaultLibDir: "/lib",
+    oci: { architecture: "386" },
+    qemuTarget: "i386",
   },
   {
     name: "arm64",
@@ -104,6 +122,8 @@ const ABIS: Abi[] = [
     legacyHwcaps: ["atomics"],
     muslArch: "aarch64",
     defaultLibDir: "/lib64",
+    oci: { architecture: "arm64", variant: "v8" },
+    qemuTarget: "aarch64",
   },
   {
     name: "arm64be",
@@ -118,6 +138,8 @@ const ABIS: Abi[] = [
     legacyHwcaps: [],
     muslArch: "aarch64_be",
     defaultLibDir: "/lib64",
+    oci: { architecture: "arm64be" },
+    qemuTarget: "aarch64_be",
   },
   {
     name: "armhf",
@@ -132,6 +154,8 @@ const ABIS: Abi[] = [
     legacyHwcaps: ["vfp", "neon"],
     muslArch: "armhf",
     defaultLibDir: "/lib",
+    oci: { architecture: "arm", variant: "v7" },
+    qemuTarget: "arm",
   },
   {
     name: "ppc64el",
@@ -146,6 +170,8 @@ const ABIS: Abi[] = [
     legacyHwcaps: [],
     muslArch: "powerpc64le",
     defaultLibDir: "/lib64",
+    oci: { architecture: "ppc64le" },
+    qemuTarget: "ppc64le",
   },
   {
     name: "ppc64",
@@ -160,6 +186,8 @@ const ABIS: Abi[] = [
     legacyHwcaps: [],
     muslArch: "powerpc64",
     defaultLibDir: "/lib64",
+    oci: { architecture: "ppc64" },
+    qemuTarget: "ppc64",
   },
   {
     name: "powerpc",
@@ -174,6 +202,8 @@ const ABIS: Abi[] = [
     legacyHwcaps: [],
     muslArch: "powerpc",
     defaultLibDir: "/lib",
+    oci: { architecture: "ppc" },
+    qemuTarget: "ppc",
   },
   {
     name: "s390x",
@@ -188,6 +218,8 @@ const ABIS: Abi[] = [
     legacyHwcaps: [],
     muslArch: "s390x",
     defaultLibDir: "/lib64",
+    oci: { architecture: "s390x" },
+    qemuTarget: "s390x",
   },
   {
     name: "riscv64",
@@ -202,6 +234,8 @@ const ABIS: Abi[] = [
     legacyHwcaps: [],
     muslArch: "riscv64",
     defaultLibDir: "/lib64/lp64d",
+    oci: { architecture: "riscv64" },
+    qemuTarget: "riscv64",
   },
   {
     name: "loong64",
@@ -216,6 +250,8 @@ const ABIS: Abi[] = [
     legacyHwcaps: [],
     muslArch: "loongarch64",
     defaultLibDir: "/lib64",
+    oci: { architecture: "loong64" },
+    qemuTarget: "loongarch64",
   },
   {
     name: "mips64el",
@@ -230,6 +266,8 @@ const ABIS: Abi[] = [
     legacyHwcaps: [],
     muslArch: "mips64el",
     defaultLibDir: "/lib64",
+    oci: { architecture: "mips64le" },
+    qemuTarget: "mips64el",
   },
 ];
 

@@ -43,7 +43,10 @@ export interface LoadedObject {
   foundBy: FoundBy;
   /** The directory list entry it was found in, when found by a search. */
   searchDir: string | null;
-  /** Index of the first object that asked for it (l_loader), null for the main program and preloads of none. */
+  /**
+   * Index of the first object that asked for it (l_loader); null for the main program and the
+   * interpreter, which is loaded before anything asks. A preload's is 0, the main program.
+   */
   loader: number | null;
   /** Every object that asked for it, in order. */
   requestedBy: number[];

@@ -2,7 +2,7 @@
 // itself follows. Every result carries how it was found; a miss carries every place tried.
 
 import { parseMuslPath, type GlibcConfig, type MuslConfig } from "./config.js";
-import { lookupCache } from "./ld-so-cache.js";
+import { lookupCache, type CacheHit } from "./ld-so-cache.js";
 import { LdSoConfError, parseLdSoConf, type ConfDirectory } from "./ld-so-conf.js";
 import { verifyGlibcCandidate, verifyMuslCandidate, type HeaderReader, type Verdict } from "./candidate.js";
 import { substituteDst, substituteMuslOrigin, type DstValues } from "./dst.js";
@@ -94,7 +94,7 @@ function dstOf(object: SearchObject, config: GlibcConfig): DstValues {
  * whole search (returned as a NotFound); another open error (not ENOENT or EACCES) for the
  * directory's own candidate abandons the rest of this list.
  */
-function openPath(ctx: GlibcSearchContext, name: string, dirs: SearchDir[], attempts: Attempt[]): Found | NotFound | null {
+function openPath(ctx: GlibcSearchContext, name: string, dirs: SearchDir[], attempts: Attempt[]): SearchResult | null {
   for (const dir of dirs) {
     for (const subdir of ctx.config.subdirs) {
       const base = dir.dirname + subdir;
@@ -108,27 +108,16 @@ function openPath(ctx: GlibcSearchContext, name: string, dirs: SearchDir[], atte
           continue;
         }
       }
-      const verdict = verifyGlibcCandidate(ctx.root, path, ctx.cwd, ctx.config.abi, ctx.readHeader);
-      const outcome = recordVerdict(verdict, path, dir.via, attempts);
-      if (outcome === "next") continue;
+      const judged = judge(verifyGlibcCandidate(ctx.root, path, ctx.cwd, ctx.config.abi, ctx.readHeader), path, dir.via, attempts);
+      if (judged.kind === "next") continue;
       // open_path checks errno once per directory, after its last candidate (the directory's own,
       // tried after its hwcaps subdirectories): an error in a subdirectory does not end the list.
-      if (outcome === "stop-list") {
+      if (judged.kind === "stop-list") {
         if (subdir === "") return null;
         continue;
       }
-      if (outcome === "fatal") return { kind: "missing", attempts, fatal: verdict.kind === "fatal" ? verdict.detail : null };
-      const ok = verdict as Extract<Verdict, { kind: "ok" }>;
-      return {
-        kind: "found",
-        path,
-        file: ok.file,
-        header: ok.header,
-        via: dir.via,
-        searchDir: dir.dirname,
-        attempts,
-        variants: hwcapsVariants(ctx, dir.dirname, name, path),
-      };
+      if (judged.kind === "fatal") return notFound(attempts, judged.detail);
+      return found(path, judged, dir.via, dir.dirname, attempts, hwcapsVariants(ctx, dir.dirname, name, path));
     }
   }
   return null;
@@ -151,10 +140,13 @@ function hwcapsVariants(ctx: GlibcSearchContext, dirname: string, name: string, 
   return variants;
 }
 
-type Outcome = "ok" | "next" | "stop-list" | "fatal";
+type OkVerdict = Extract<Verdict, { kind: "ok" }>;
+
+/** What a verdict means for the search: use it, try the next place, abandon this list, or give up. */
+type Judged = OkVerdict | { kind: "next" } | { kind: "stop-list" } | { kind: "fatal"; detail: string };
 
 /** How each rejected verdict is recorded, and whether the search goes on. */
-const REJECTIONS: Record<Exclude<Verdict["kind"], "ok">, [Attempt["rejection"], Outcome]> = {
+const REJECTIONS: Record<Exclude<Verdict["kind"], "ok">, [Attempt["rejection"], Exclude<Judged["kind"], "ok">]> = {
   absent: ["absent", "next"],
   stop: ["absent", "stop-list"],
   "wrong-class": ["wrong-class", "next"],
@@ -162,11 +154,40 @@ const REJECTIONS: Record<Exclude<Verdict["kind"], "ok">, [Attempt["rejection"], 
   fatal: ["fatal", "fatal"],
 };
 
-function recordVerdict(verdict: Verdict, path: string, via: FoundBy, attempts: Attempt[]): Outcome {
-  if (verdict.kind === "ok") return "ok";
-  const [rejection, outcome] = REJECTIONS[verdict.kind];
+/** Records a rejected verdict among the attempts and says how the search goes on. */
+function judge(verdict: Verdict, path: string, via: FoundBy, attempts: Attempt[]): Judged {
+  if (verdict.kind === "ok") return verdict;
+  const [rejection, next] = REJECTIONS[verdict.kind];
   attempts.push({ path, via, rejection, detail: verdict.detail });
-  return outcome;
+  return next === "fatal" ? { kind: "fatal", detail: verdict.detail } : { kind: next };
+}
+
+/** The one shape of a hit. */
+function found(path: string, ok: OkVerdict, via: FoundBy, searchDir: string | null, attempts: Attempt[], variants: string[] = []): Found {
+  return { kind: "found", path, file: ok.file, header: ok.header, via, searchDir, attempts, variants };
+}
+
+function notFound(attempts: Attempt[], fatal: string | null = null): NotFound {
+  return { kind: "missing", attempts, fatal };
+}
+
+/**
+ * What glibc searches remember, per configuration (one per Loader, which also fixes LD_LIBRARY_PATH
+ * and the cwd): cache lookups by name, the directories /etc/ld.so.conf lists, and whole searches
+ * no requester's RPATH, RUNPATH or $ORIGIN took part in, by DF_1_NODEFLIB and name.
+ */
+interface GlibcMemo {
+  cacheHits: Map<string, CacheHit | null>;
+  confDirectories: ConfDirectory[] | null;
+  plainSearches: Map<string, SearchResult>;
+}
+
+const memos = new WeakMap<GlibcConfig, GlibcMemo>();
+
+function memoOf(config: GlibcConfig): GlibcMemo {
+  let memo = memos.get(config);
+  if (memo === undefined) memos.set(config, (memo = { cacheHits: new Map(), confDirectories: null, plainSearches: new Map() }));
+  return memo;
 }
 
 /**
@@ -183,25 +204,18 @@ export function searchGlibc(ctx: GlibcSearchContext, name: string, loader: Searc
   // Most programs have no RPATH or RUNPATH anywhere: then the answer depends on the name and
   // DF_1_NODEFLIB alone, for every program a Loader looks at, and is worked out once.
   if (!requesterMatters(ctx, requester)) {
-    let memo = plainSearches.get(ctx.config);
-    if (memo === undefined) plainSearches.set(ctx.config, (memo = new Map()));
+    const plain = memoOf(ctx.config).plainSearches;
     const key = `${requester.nodeflib ? "N" : "-"}${name}`;
-    let result = memo.get(key);
+    let result = plain.get(key);
     if (result === undefined) {
       result = searchGlibcFrom(ctx, name, loader, requester);
-      memo.set(key, result);
+      plain.set(key, result);
     }
     // Callers own the arrays they get.
     return result.kind === "found" ? { ...result, attempts: [...result.attempts], variants: [...result.variants] } : { ...result, attempts: [...result.attempts] };
   }
   return searchGlibcFrom(ctx, name, loader, requester);
 }
-
-/**
- * Searches no requester's RPATH, RUNPATH or $ORIGIN took part in, by configuration (one per Loader,
- * which also fixes LD_LIBRARY_PATH and the cwd), then by DF_1_NODEFLIB and name.
- */
-const plainSearches = new WeakMap<GlibcConfig, Map<string, SearchResult>>();
 
 /** Whether an RPATH, RUNPATH or $ORIGIN of the requester, its loaders or the main program can change the search. */
 function requesterMatters(ctx: GlibcSearchContext, requester: SearchObject): boolean {
@@ -212,86 +226,90 @@ function requesterMatters(ctx: GlibcSearchContext, requester: SearchObject): boo
 
 function searchGlibcFrom(ctx: GlibcSearchContext, name: string, loader: SearchObject | null, requester: SearchObject): SearchResult {
   const attempts: Attempt[] = [];
+  const inList = (list: string, separators: RegExp, via: FoundBy, owner: SearchObject) => openPath(ctx, name, glibcPathList(list, separators, via, dstOf(owner, ctx.config)), attempts);
 
   // 1. RPATH chain.
-  if (requester.runpath === null) {
-    let didMain = false;
-    for (let l: SearchObject | null = requester; l; l = l.loader) {
-      if (l.rpath === null || l.runpath !== null) continue;
-      const r = openPath(ctx, name, glibcPathList(l.rpath, /:/, "rpath", dstOf(l, ctx.config)), attempts);
-      if (r) return r;
-      didMain ||= l.isMain;
-    }
-    const main = ctx.main;
-    if (!didMain && main.rpath !== null && main.runpath === null) {
-      const r = openPath(ctx, name, glibcPathList(main.rpath, /:/, "rpath", dstOf(main, ctx.config)), attempts);
-      if (r) return r;
-    }
+  for (const [owner, rpath] of rpathOwners(ctx, requester)) {
+    const r = inList(rpath, /:/, "rpath", owner);
+    if (r) return r;
   }
 
   // 2. LD_LIBRARY_PATH, expanded with the main program's tokens.
   if (ctx.libraryPath !== null && ctx.libraryPath !== "") {
-    const r = openPath(ctx, name, glibcPathList(ctx.libraryPath, /[:;]/, "LD_LIBRARY_PATH", dstOf(ctx.main, ctx.config)), attempts);
+    const r = inList(ctx.libraryPath, /[:;]/, "LD_LIBRARY_PATH", ctx.main);
     if (r) return r;
   }
 
   // 3. The loader's own RUNPATH.
   if (loader !== null && loader.runpath !== null) {
-    const r = openPath(ctx, name, glibcPathList(loader.runpath, /:/, "runpath", dstOf(loader, ctx.config)), attempts);
+    const r = inList(loader.runpath, /:/, "runpath", loader);
     if (r) return r;
   }
 
   // 4. ld.so.cache.
-  const cache = ctx.config.cache;
-  let cacheLacksName = cache === null;
-  if (cache) {
-    let hit = ctx.config.cacheHits.get(name);
-    if (hit === undefined) {
-      hit = lookupCache(cache, name, ctx.config.abi.cacheFlags, ctx.config.activeHwcaps);
-      ctx.config.cacheHits.set(name, hit);
-    }
-    if (!hit) {
-      cacheLacksName = true;
-      attempts.push({ path: "/etc/ld.so.cache", via: "ld.so.cache", rejection: "absent", detail: `no entry for ${name}` });
-    } else {
-      const cached = hit.entry.value;
-      if (requester.nodeflib && ctx.config.systemDirs.some((dir) => cached.startsWith(dir))) {
-        attempts.push({ path: cached, via: "ld.so.cache", rejection: "nodeflib", detail: "in a system directory and the loader has DF_1_NODEFLIB" });
-      } else {
-        const verdict = verifyGlibcCandidate(ctx.root, cached, ctx.cwd, ctx.config.abi, ctx.readHeader);
-        const outcome = recordVerdict(verdict, cached, "ld.so.cache", attempts);
-        if (outcome === "fatal") return { kind: "missing", attempts, fatal: verdict.kind === "fatal" ? verdict.detail : null };
-        if (outcome === "ok") {
-          const ok = verdict as Extract<Verdict, { kind: "ok" }>;
-          return {
-            kind: "found",
-            path: cached,
-            file: ok.file,
-            header: ok.header,
-            via: "ld.so.cache",
-            searchDir: null,
-            attempts,
-            variants: hit.alternatives.map((a) => a.value).filter((v) => v !== cached),
-          };
-        }
-        // A stale entry falls through to the system directories.
-      }
-    }
-  } else if (ctx.config.cacheProblem) {
-    attempts.push({ path: "/etc/ld.so.cache", via: "ld.so.cache", rejection: "absent", detail: ctx.config.cacheProblem });
-  }
+  const cached = searchCache(ctx, name, requester, attempts);
+  if (cached.kind === "found" || cached.kind === "missing") return cached;
 
   // 5. System directories.
   if (!requester.nodeflib) {
     const r = openPath(ctx, name, ctx.config.systemDirs.map((dirname) => ({ dirname, via: "system" as const })), attempts);
     if (r) return r;
   }
-  if (cacheLacksName) attempts.push(...unreachableConfFiles(ctx, name, attempts));
-  return { kind: "missing", attempts, fatal: null };
+  if (cached.kind === "no-entry") attempts.push(...unreachableConfFiles(ctx, name, attempts));
+  return notFound(attempts);
 }
 
-/** The directories /etc/ld.so.conf lists for a configuration, read once; none when it cannot be read. */
-const confDirectories = new WeakMap<GlibcConfig, ConfDirectory[]>();
+/**
+ * The DT_RPATH lists of step 1, with their owners, in order: the requester and its loaders up to
+ * the main program (each unless it has DT_RUNPATH), then the main program if not visited yet; none
+ * when the requester has DT_RUNPATH.
+ */
+function* rpathOwners(ctx: GlibcSearchContext, requester: SearchObject): Generator<[SearchObject, string]> {
+  if (requester.runpath !== null) return;
+  let didMain = false;
+  for (let l: SearchObject | null = requester; l; l = l.loader) {
+    if (l.rpath === null || l.runpath !== null) continue;
+    yield [l, l.rpath];
+    didMain ||= l.isMain;
+  }
+  const main = ctx.main;
+  if (!didMain && main.rpath !== null && main.runpath === null) yield [main, main.rpath];
+}
+
+/**
+ * Step 4, /etc/ld.so.cache: a hit, the loader's fatal verdict on it, or how the search goes on:
+ * "no-entry" (no usable cache, or no entry for the name) or "passed-over" (an entry refused for
+ * DF_1_NODEFLIB, or a stale one), both on to the system directories.
+ */
+function searchCache(ctx: GlibcSearchContext, name: string, requester: SearchObject, attempts: Attempt[]): SearchResult | { kind: "no-entry" | "passed-over" } {
+  const cache = ctx.config.cache;
+  if (!cache) {
+    if (ctx.config.cacheProblem) attempts.push({ path: "/etc/ld.so.cache", via: "ld.so.cache", rejection: "absent", detail: ctx.config.cacheProblem });
+    return { kind: "no-entry" };
+  }
+  const hits = memoOf(ctx.config).cacheHits;
+  let hit = hits.get(name);
+  if (hit === undefined) {
+    hit = lookupCache(cache, name, ctx.config.abi.cacheFlags, ctx.config.activeHwcaps);
+    hits.set(name, hit);
+  }
+  if (!hit) {
+    attempts.push({ path: "/etc/ld.so.cache", via: "ld.so.cache", rejection: "absent", detail: `no entry for ${name}` });
+    return { kind: "no-entry" };
+  }
+  const path = hit.entry.value;
+  if (requester.nodeflib && ctx.config.systemDirs.some((dir) => path.startsWith(dir))) {
+    attempts.push({ path, via: "ld.so.cache", rejection: "nodeflib", detail: "in a system directory and the loader has DF_1_NODEFLIB" });
+    return { kind: "passed-over" };
+  }
+  const judged = judge(verifyGlibcCandidate(ctx.root, path, ctx.cwd, ctx.config.abi, ctx.readHeader), path, "ld.so.cache", attempts);
+  if (judged.kind === "fatal") return notFound(attempts, judged.detail);
+  if (judged.kind === "ok") {
+    const variants = hit.alternatives.map((a) => a.value).filter((v) => v !== path);
+    return found(path, judged, "ld.so.cache", null, attempts, variants);
+  }
+  return { kind: "passed-over" }; // a stale entry
+}
 
 /**
  * Files of this name in directories /etc/ld.so.conf lists that the search did not reach: the
@@ -299,16 +317,17 @@ const confDirectories = new WeakMap<GlibcConfig, ConfDirectory[]>();
  * ldconfig has run. Reported as hints after the places the loader tried.
  */
 function unreachableConfFiles(ctx: GlibcSearchContext, name: string, attempts: Attempt[]): Attempt[] {
-  let directories = confDirectories.get(ctx.config);
-  if (directories === undefined) {
+  const memo = memoOf(ctx.config);
+  // The directories /etc/ld.so.conf lists, read once; none when it cannot be read.
+  if (memo.confDirectories === null) {
     try {
-      directories = parseLdSoConf(ctx.root).directories;
+      memo.confDirectories = parseLdSoConf(ctx.root).directories;
     } catch (error) {
       if (!(error instanceof LdSoConfError)) throw error;
-      directories = [];
+      memo.confDirectories = [];
     }
-    confDirectories.set(ctx.config, directories);
   }
+  const directories = memo.confDirectories;
   const seen = new Set(attempts.map((a) => a.path));
   const hints: Attempt[] = [];
   for (const dir of directories) {
@@ -327,14 +346,10 @@ export function openGlibcPath(ctx: GlibcSearchContext, name: string, loader: Sea
   const attempts: Attempt[] = [];
   const requester = loader ?? ctx.main;
   const path = substituteDst(name, dstOf(requester, ctx.config));
-  if (path === "") return { kind: "missing", attempts, fatal: "empty dynamic string token substitution" };
-  const verdict = verifyGlibcCandidate(ctx.root, path, ctx.cwd, ctx.config.abi, ctx.readHeader);
-  const outcome = recordVerdict(verdict, path, "path", attempts);
-  if (outcome === "ok") {
-    const ok = verdict as Extract<Verdict, { kind: "ok" }>;
-    return { kind: "found", path, file: ok.file, header: ok.header, via: "path", searchDir: null, attempts, variants: [] };
-  }
-  return { kind: "missing", attempts, fatal: verdict.kind === "fatal" ? verdict.detail : null };
+  if (path === "") return notFound(attempts, "empty dynamic string token substitution");
+  const judged = judge(verifyGlibcCandidate(ctx.root, path, ctx.cwd, ctx.config.abi, ctx.readHeader), path, "path", attempts);
+  if (judged.kind === "ok") return found(path, judged, "path", null, attempts);
+  return notFound(attempts, judged.kind === "fatal" ? judged.detail : null);
 }
 
 export interface MuslSearchContext {
@@ -346,7 +361,7 @@ export interface MuslSearchContext {
 }
 
 /** musl's path_open: "dir/name" for each element of the list (parseMuslPath). */
-function muslPathOpen(ctx: MuslSearchContext, name: string, list: string, via: FoundBy, attempts: Attempt[]): Found | NotFound | null {
+function muslPathOpen(ctx: MuslSearchContext, name: string, list: string, via: FoundBy, attempts: Attempt[]): SearchResult | null {
   for (const dir of parseMuslPath(list)) {
     const path = `${dir}/${name}`;
     const verdict = verifyMuslCandidate(ctx.root, path, ctx.cwd, ctx.readHeader);
@@ -356,9 +371,9 @@ function muslPathOpen(ctx: MuslSearchContext, name: string, list: string, via: F
     }
     if (verdict.kind !== "ok") {
       attempts.push({ path, via, rejection: "fatal", detail: verdict.detail });
-      return { kind: "missing", attempts, fatal: verdict.detail };
+      return notFound(attempts, verdict.detail);
     }
-    return { kind: "found", path, file: verdict.file, header: verdict.header, via, searchDir: dir, attempts, variants: [] };
+    return found(path, verdict, via, dir, attempts);
   }
   return null;
 }
@@ -382,17 +397,15 @@ export function searchMusl(ctx: MuslSearchContext, name: string, loader: SearchO
     const r = muslPathOpen(ctx, name, expanded, p.runpath !== null ? "runpath" : "rpath", attempts);
     if (r) return r;
   }
-  const r = muslPathOpen(ctx, name, ctx.config.systemPath, "musl-path", attempts);
-  if (r) return r;
-  return { kind: "missing", attempts, fatal: null };
+  return muslPathOpen(ctx, name, ctx.config.systemPath, "musl-path", attempts) ?? notFound(attempts);
 }
 
 export function openMuslPath(ctx: MuslSearchContext, name: string): SearchResult {
   const attempts: Attempt[] = [];
   const verdict = verifyMuslCandidate(ctx.root, name, ctx.cwd, ctx.readHeader);
-  if (verdict.kind === "ok") return { kind: "found", path: name, file: verdict.file, header: verdict.header, via: "path", searchDir: null, attempts, variants: [] };
-  attempts.push({ path: name, via: "path", rejection: verdict.kind === "absent" ? "absent" : "fatal", detail: "detail" in verdict ? verdict.detail : "" });
-  return { kind: "missing", attempts, fatal: verdict.kind === "absent" ? null : (verdict as { detail: string }).detail };
+  if (verdict.kind === "ok") return found(name, verdict, "path", null, attempts);
+  attempts.push({ path: name, via: "path", rejection: verdict.kind === "absent" ? "absent" : "fatal", detail: verdict.detail });
+  return notFound(attempts, verdict.kind === "absent" ? null : verdict.detail);
 }
 
 /** $ORIGIN of an object found at `path` (dl-object.c): its directory as found, cwd-prefixed if relative. */

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { RootFs } from "../fs/root.js";
 import type { FileGraph } from "../graph/file-graph.js";
-import { sourceDateEpoch } from "../image/config.js";
+import { sourceDateEpoch } from "../environment.js";
 import { VERSION } from "../version.js";
 import { parseStanzas, type InstalledPackage, type OsRelease, type PackageDatabase } from "./dpkg.js";
 import { ownerOfNode } from "./records.js";

@@ -10,7 +10,7 @@
 import t from "tap";
 import { existsSync } from "node:fs";
 import { Loader, flavourOfInterpreter } from "../../lib/index.js";
-import { crossCheck, nativeLoadGraph } from "../../lib/loader/native-resolver.js";
+import { crossCheck, nativeLoadGraph } from "../../lib/native/resolver.js";
 import { nativeAddon, nativeStatus, resolveNative } from "../../lib/native/addon.js";
 import type { LoadGraph } from "../../lib/loader/model.js";
 import { dynamicElfFiles } from "../support/ground-truth.js";

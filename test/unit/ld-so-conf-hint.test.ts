@@ -24,6 +24,22 @@ function analyse(): { trace: string[]; tree: string[]; attempts: { path: string;
   return { trace: formatTrace(graph).lines, tree: formatTree(graph), attempts: missing?.attempts.map(({ path, via, detail }) => ({ path, via, detail })) ?? [] };
 }
 
+const CONF = join(root.dir, "etc/ld.so.conf.d/hint.conf");
+const CACHE = join(root.dir, "etc/ld.so.cache");
+const LISTED = "# the hint library\n/opt/hint/lib/\n";
+
+/**
+ * Puts the root in one state, whatever the subtests before did: hint.conf's text (null: none)
+ * and /etc/ld.so.cache built by ldconfig before hint.conf was written, after it, or not at all.
+ */
+function state(conf: string | null, cache: "before-conf" | "after-conf" | "none"): void {
+  rmSync(CONF, { force: true });
+  rmSync(CACHE, { force: true });
+  if (cache === "before-conf") execFileSync("/sbin/ldconfig", ["-r", root.dir, "-X"]);
+  if (conf !== null) writeFileSync(CONF, conf);
+  if (cache === "after-conf") execFileSync("/sbin/ldconfig", ["-r", root.dir, "-X"]);
+}
+
 function realRun(): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync("chroot", [root.dir, "/usr/bin/prog"], { encoding: "utf8" });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -36,8 +52,7 @@ const HINT = {
 };
 
 t.test("a cache from before the directory was listed: not found, with the hint", async (t) => {
-  execFileSync("/sbin/ldconfig", ["-r", root.dir, "-X"]);
-  writeFileSync(join(root.dir, "etc/ld.so.conf.d/hint.conf"), "# the hint library\n/opt/hint/lib/\n");
+  state(LISTED, "before-conf");
   const real = realRun();
   t.equal(real.status, 127);
   t.match(real.stderr, /libhint\.so\.1: cannot open shared object file/, "the real loader does not find it either");
@@ -49,7 +64,7 @@ t.test("a cache from before the directory was listed: not found, with the hint",
 });
 
 t.test("no cache at all: the same hint", async (t) => {
-  rmSync(join(root.dir, "etc/ld.so.cache"));
+  state(LISTED, "none");
   t.equal(realRun().status, 127);
   const ours = analyse();
   t.ok(ours.trace.some((l) => /^\tlibhint\.so\.1 => not found$/.test(l)));
@@ -57,7 +72,7 @@ t.test("no cache at all: the same hint", async (t) => {
 });
 
 t.test("after ldconfig: found through the cache, no hint", async (t) => {
-  execFileSync("/sbin/ldconfig", ["-r", root.dir, "-X"]);
+  state(LISTED, "after-conf");
   const real = realRun();
   t.equal(real.status, 0);
   t.equal(real.stdout, "7\n");
@@ -67,8 +82,8 @@ t.test("after ldconfig: found through the cache, no hint", async (t) => {
 });
 
 t.test("a library the configuration does not list gets no hint", async (t) => {
-  writeFileSync(join(root.dir, "etc/ld.so.conf.d/hint.conf"), "/opt/elsewhere\n");
-  rmSync(join(root.dir, "etc/ld.so.cache"));
+  state("/opt/elsewhere\n", "none");
+  t.equal(realRun().status, 127, "the real loader does not find it");
   const ours = analyse();
   t.ok(ours.trace.some((l) => /^\tlibhint\.so\.1 => not found$/.test(l)));
   t.notOk(ours.attempts.some((a) => a.detail.includes("ld.so.conf")));

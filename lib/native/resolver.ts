@@ -11,10 +11,10 @@
 
 import { realpathSync } from "node:fs";
 import { readElf } from "../elf/file.js";
-import { flavourOfInterpreter } from "./config.js";
-import { hostAbi, machineMatches } from "./machines.js";
-import type { FoundBy, LoadGraph } from "./model.js";
-import { resolveNative, type NativeResolution, type ResolveNativeOptions } from "../native/addon.js";
+import { flavourOfInterpreter } from "../loader/config.js";
+import { hostAbi, machineMatches } from "../loader/machines.js";
+import type { FoundBy, LoadGraph } from "../loader/model.js";
+import { resolveNative, type NativeResolution, type ResolveNativeOptions } from "./addon.js";
 
 /** One object the real loader loaded, shaped like LoadedObject's fields of the same names. */
 export interface NativeLoadedObject {
