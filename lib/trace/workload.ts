@@ -44,7 +44,7 @@ export interface WorkloadRequest {
   timeoutMs: number;
   /**
    * A root of another architecture: the workload runs in its own user namespace, where binfmt_misc
-   * is mounted and `registration` (a handler with the F flag, lib/trace/platform.ts) makes the
+   * is mounted and `registration` (a handler with the F flag, lib/bundle/workload-platform.ts) makes the
    * kernel start the root's programs through qemu-user. strace then follows qemu's host calls.
    */
   emulation?: { registration: string };

@@ -22,7 +22,7 @@ import { inFullRoot, withForeignJail } from "../support/foreign.js";
 import { bundleStats, describeStats, magicpakCli, pathInJail, runProcess, shellQuote } from "../support/scratch-jail.js";
 import { AARCH64_CALLS, expectedReports, makeTracedProgram, reports, TRACED_PROGRAM_STDOUT, tracedLayout, unrecorded } from "../support/traced-program.js";
 import { bundle } from "../../lib/bundle/bundle.js";
-import { chooseWorkloadPlatform } from "../../lib/trace/platform.js";
+import { chooseWorkloadPlatform } from "../../lib/bundle/workload-platform.js";
 import { runWorkload } from "../../lib/trace/workload.js";
 
 const work = mkdtempSync(join(tmpdir(), "magicpak-e2e-dynforeign-"));

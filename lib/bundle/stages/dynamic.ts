@@ -13,7 +13,7 @@ import { hostAbi } from "../../loader/machines.js";
 import type { LoadGraph } from "../../loader/model.js";
 import { traceProgram, TracerUnavailable } from "../../trace/index.js";
 import { runWorkload, type WorkloadAccess, type WorkloadRun } from "../../trace/workload.js";
-import { chooseWorkloadPlatform, type WorkloadPlatform } from "../../trace/platform.js";
+import { chooseWorkloadPlatform, type WorkloadPlatform } from "../workload-platform.js";
 import { addClosure, addRunnable } from "../closure.js";
 import { addDirectoryChain, addFromRoot } from "../collect.js";
 import { isDynamicElf, readElfOrNull } from "../elf.js";
@@ -81,7 +81,7 @@ async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader
 
 /**
  * A --dynamic run of another architecture: the program, exec'd by the harness shell, runs through
- * qemu-user as a workload does (lib/trace/platform.ts).
+ * qemu-user as a workload does (lib/bundle/workload-platform.ts).
  */
 async function traceForeign(root: RootFs, request: { argv: string[]; stdin?: string; timeoutMs?: number }, platform: WorkloadPlatform): Promise<WorkloadRun> {
   const timeoutMs = request.timeoutMs ?? 300_000;

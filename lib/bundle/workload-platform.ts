@@ -12,7 +12,7 @@ import { findOnPath } from "../fs/which.js";
 import { binfmtRegistration, choosePlatform } from "../jail/emulation.js";
 import { JailError } from "../jail/errors.js";
 import { abiOf, hostAbi } from "../loader/machines.js";
-import { TracerUnavailable } from "./types.js";
+import { TracerUnavailable } from "../trace/types.js";
 
 export interface WorkloadPlatform {
   /** The harness shell's static busybox (a host path). */
