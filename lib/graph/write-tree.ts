@@ -38,7 +38,7 @@ export function writeTree(graph: FileGraph, dir: string, epoch = 0): void {
           break;
         }
         if (node.content) writeFileSync(target, node.content, { flag: "wx", mode: 0o600 }); // magicpak's own packed copy
-        else copyPlannedFile(node.hostSource, target, { identity: node.identity, size: node.size, mode: 0o600, shown: node.source });
+        else copyPlannedFile(node, target, 0o600);
         chmodSync(target, node.mode);
         utimesSync(target, node.mtimeMs / 1000, node.mtimeMs / 1000);
         written.set(node.identity, target);

@@ -2,7 +2,10 @@
 // it): owner 0:0 with no user or group names, one fixed mtime, the modes it is given. File contents
 // are streamed from the host one file at a time, never read whole.
 
+import { closeSync } from "node:fs";
 import { open } from "node:fs/promises";
+import { PathError } from "../errors.js";
+import { openPlannedFile, readPlannedChunks, type PlannedFile } from "../fs/copy-file.js";
 import { ImageError } from "./errors.js";
 
 export type TarEntry =
@@ -11,6 +14,11 @@ export type TarEntry =
   | { type: "file"; path: string; mode: number; content: Buffer }
   /** Content streamed from `hostPath`; `source` names it in errors (default hostPath). */
   | { type: "file"; path: string; mode: number; hostPath: string; source?: string }
+  /**
+   * A file of the plan, streamed from its root: opened beneath the root following no link, and only
+   * if it is still the inode (`identity`, dev:ino) of `size` bytes the plan recorded.
+   */
+  | { type: "file"; path: string; mode: number; planned: PlannedFile }
   | { type: "symlink"; path: string; target: string }
   /** A hard link to the earlier entry `target` (a path in the archive). */
   | { type: "hardlink"; path: string; mode: number; target: string };
@@ -52,6 +60,8 @@ export async function* tarStream(entries: Iterable<TarEntry>, options: TarOption
           if (entry.content.length > 0) yield entry.content;
           const pad = padding(entry.content.length);
           if (pad) yield pad;
+        } else if ("planned" in entry) {
+          yield* streamPlannedFile(name, entry.mode, entry.planned, options.mtime);
         } else {
           yield* streamFile(name, entry.mode, entry.hostPath, entry.source ?? entry.hostPath, options.mtime);
         }
@@ -94,6 +104,29 @@ async function* streamFile(name: string, mode: number, hostPath: string, source:
     if (pad) yield pad;
   } finally {
     await handle.close();
+  }
+}
+
+/** A planned file: never another inode than the plan's, never another size. */
+async function* streamPlannedFile(name: string, mode: number, file: PlannedFile, mtime: number): AsyncGenerator<Buffer> {
+  let fd: number;
+  try {
+    fd = openPlannedFile(file);
+  } catch (error) {
+    throw error instanceof PathError ? new ImageError(error.path, error.problem) : error;
+  }
+  try {
+    yield* header({ name, mode, size: file.size, typeflag: "0", linkname: "", mtime });
+    try {
+      for await (const chunk of readPlannedChunks(fd, file.size, file.source)) yield chunk;
+    } catch (error) {
+      if (error instanceof PathError) throw new ImageError(error.path, error.problem);
+      throw new ImageError(file.source, `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+    const pad = padding(file.size);
+    if (pad) yield pad;
+  } finally {
+    closeSync(fd);
   }
 }
 
