@@ -242,7 +242,7 @@ async function testAndEmit(graph: FileGraph, loads: LoadGraph[], inputs: string[
     output = isAbsolute(options.output) ? options.output : resolveHost(options.output);
     log("Info", `emit the bundle to ${output}`);
     try {
-      emitBundle(graph, options.output);
+      await emitBundle(graph, options.output);
     } catch (error) {
       throw asBundleError(error);
     }

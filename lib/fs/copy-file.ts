@@ -2,9 +2,10 @@
 // the plan and the write (a library directory swapped for a symlink to the host's). The file is
 // opened beneath the root following no symlink at any component (lib/fs/beneath.ts), and the opened
 // descriptor must be the very inode the plan recorded (st_dev:st_ino) with the planned size; only
-// then is it copied, from that descriptor.
+// then is it copied, from that descriptor. The copy is asynchronous, chunk by chunk, so SIGINT or
+// SIGTERM during a large file is handled (cleanup, exit 130/143) at once, not after it.
 
-import { closeSync, constants, fstatSync, openSync, read, readSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, open, openSync, read, write } from "node:fs";
 import { promisify } from "node:util";
 import { PathError, errnoText } from "../errors.js";
 import { hostRootOf, openBeneath } from "./beneath.js";
@@ -17,6 +18,8 @@ export class ChangedWhileBundling extends PathError {
 const CHANGED = "changed while magicpak was running";
 const CHUNK = 1 << 20;
 const readAsync = promisify(read);
+const writeAsync = promisify(write);
+const openAsync = promisify(open);
 
 export interface PlannedFile {
   /** Where the plan read it on the host. */
@@ -76,25 +79,18 @@ export async function* readPlannedChunks(fd: number, size: number, shown: string
 }
 
 /**
- * Copies a planned file to the new file `target` (created, never replaced, with `mode`). Reads at
- * most size + 1 bytes, so a file that grows (or a pseudo-file that never ends) stops.
+ * Copies a planned file to the new file `target` (created, never replaced, with `mode`), chunk by
+ * chunk and asynchronously, so a signal is handled during a large file rather than after it.
  */
-export function copyPlannedFile(file: PlannedFile, target: string, mode: number): void {
+export async function copyPlannedFile(file: PlannedFile, target: string, mode: number): Promise<void> {
   const input = openPlannedFile(file);
   try {
-    const output = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode & 0o777);
+    const output = await openAsync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode & 0o777);
     try {
-      const buffer = Buffer.allocUnsafe(Math.min(CHUNK, file.size + 1));
-      let done = 0;
-      for (;;) {
-        const n = readSync(input, buffer, 0, Math.min(buffer.length, file.size + 1 - done), done);
-        if (n === 0) break;
-        done += n;
-        if (done > file.size) throw new ChangedWhileBundling(file.source, `${CHANGED} (it grew)`);
+      for await (const chunk of readPlannedChunks(input, file.size, file.source)) {
         let written = 0;
-        while (written < n) written += writeSync(output, buffer, written, n - written);
+        while (written < chunk.length) written += (await writeAsync(output, chunk, written, chunk.length - written)).bytesWritten;
       }
-      if (done !== file.size) throw new ChangedWhileBundling(file.source, `${CHANGED} (size ${file.size} became ${done})`);
     } finally {
       closeSync(output);
     }

@@ -8,11 +8,12 @@ import type { FileGraph } from "./file-graph.js";
 
 /**
  * Writes every entry of the graph below `dir`, which must exist and be empty. Never writes outside
- * it. Files are copied from the inode the plan recorded (never another one); modes and mtimes do not
- * depend on the umask or the clock: directories get their planned mode (implied ones 0755), and
- * what magicpak makes (directories, symlinks, generated files) gets `epoch` (seconds).
+ * it. Files are copied from the inode the plan recorded (never another one), asynchronously, so a
+ * signal is handled during a large copy; modes and mtimes do not depend on the umask or the clock:
+ * directories get their planned mode (implied ones 0755), and what magicpak makes (directories,
+ * symlinks, generated files) gets `epoch` (seconds).
  */
-export function writeTree(graph: FileGraph, dir: string, epoch = 0): void {
+export async function writeTree(graph: FileGraph, dir: string, epoch = 0): Promise<void> {
   const written = new Map<string, string>(); // identity -> first host path written
   const directoryModes = new Map<string, number>();
   for (const node of graph.entries()) {
@@ -38,7 +39,7 @@ export function writeTree(graph: FileGraph, dir: string, epoch = 0): void {
           break;
         }
         if (node.content) writeFileSync(target, node.content, { flag: "wx", mode: 0o600 }); // magicpak's own packed copy
-        else copyPlannedFile(node, target, 0o600);
+        else await copyPlannedFile(node, target, 0o600);
         chmodSync(target, node.mode);
         utimesSync(target, node.mtimeMs / 1000, node.mtimeMs / 1000);
         written.set(node.identity, target);

@@ -36,7 +36,7 @@ const jqOptions: ImageOptions = { ...imageDefaults(jq, "/usr/bin/jq"), tag: "jq:
 
 t.test("the layer of a real bundle extracts to the tree emit writes", async (t) => {
   const emitted = fresh("emitted");
-  emitBundle(jq, emitted);
+  await emitBundle(jq, emitted);
   const tar = fresh("layer.tar");
   await pipeline(tarStream(layerEntries(jq), { mtime: 0 }), createWriteStream(tar));
   const extracted = fresh("extracted");
