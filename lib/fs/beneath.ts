@@ -7,6 +7,7 @@
 // O_NOFOLLOW on its last component only, and callers still compare the inode they got.
 
 import { closeSync, constants, existsSync, openSync } from "node:fs";
+import { fsPath } from "./fs-name.js";
 
 /** open(2)'s O_PATH on Linux (x86_64, arm64 and the other generic ABIs); Node does not export it. */
 const O_PATH = 0o10000000;
@@ -23,16 +24,16 @@ export function openBeneath(hostRoot: string, canonical: string, flags = 0): num
   const last = parts.pop();
   const fileFlags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NOCTTY | flags;
   if (last === undefined) return openSync(hostRoot || "/", fileFlags);
-  if (!viaProc) return openSync(`${hostRoot}${canonical}`, fileFlags);
+  if (!viaProc) return openSync(fsPath(`${hostRoot}${canonical}`), fileFlags);
   // The root itself is the user's choice and may be reached through symlinks.
   let dir = openSync(hostRoot || "/", O_PATH | constants.O_DIRECTORY);
   try {
     for (const part of parts) {
-      const next = openSync(`/proc/self/fd/${dir}/${part}`, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      const next = openSync(fsPath(`/proc/self/fd/${dir}/${part}`), O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
       closeSync(dir);
       dir = next;
     }
-    return openSync(`/proc/self/fd/${dir}/${last}`, fileFlags);
+    return openSync(fsPath(`/proc/self/fd/${dir}/${last}`), fileFlags);
   } finally {
     closeSync(dir);
   }

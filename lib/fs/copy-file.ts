@@ -9,6 +9,7 @@ import { closeSync, constants, fstatSync, open, openSync, read, write } from "no
 import { promisify } from "node:util";
 import { PathError, errnoText } from "../errors.js";
 import { hostRootOf, openBeneath } from "./beneath.js";
+import { fsPath } from "./fs-name.js";
 import { fileIdentity } from "./root.js";
 
 export class ChangedWhileBundling extends PathError {
@@ -42,7 +43,7 @@ export function openPlannedFile(file: PlannedFile): number {
   let fd: number;
   try {
     fd = hostRoot === null
-      ? openSync(file.hostSource, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY)
+      ? openSync(fsPath(file.hostSource), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY)
       : openBeneath(hostRoot, source, constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -85,7 +86,7 @@ export async function* readPlannedChunks(fd: number, size: number, shown: string
 export async function copyPlannedFile(file: PlannedFile, target: string, mode: number): Promise<void> {
   const input = openPlannedFile(file);
   try {
-    const output = await openAsync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode & 0o777);
+    const output = await openAsync(fsPath(target), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode & 0o777);
     try {
       for await (const chunk of readPlannedChunks(input, file.size, file.source)) {
         let written = 0;

@@ -4,6 +4,7 @@
 import { chmodSync, linkSync, lutimesSync, mkdirSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { copyPlannedFile } from "../fs/copy-file.js";
+import { decodeName, fsPath } from "../fs/fs-name.js";
 import type { FileGraph } from "./file-graph.js";
 
 /**
@@ -18,30 +19,30 @@ export async function writeTree(graph: FileGraph, dir: string, epoch = 0): Promi
   const directoryModes = new Map<string, number>();
   for (const node of graph.entries()) {
     const target = join(dir, node.path);
-    if (node.path !== "/") mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+    if (node.path !== "/") mkdirSync(fsPath(dirname(target)), { recursive: true, mode: 0o755 });
     switch (node.kind) {
       case "directory":
-        mkdirSync(target, { recursive: true, mode: 0o755 });
+        mkdirSync(fsPath(target), { recursive: true, mode: 0o755 });
         directoryModes.set(target, node.mode);
         break;
       case "symlink":
-        symlinkSync(node.target, target);
+        symlinkSync(fsPath(node.target), fsPath(target));
         break;
       case "generated":
-        writeFileSync(target, node.content, { flag: "wx", mode: node.mode });
-        chmodSync(target, node.mode);
-        utimesSync(target, epoch, epoch);
+        writeFileSync(fsPath(target), node.content, { flag: "wx", mode: node.mode });
+        chmodSync(fsPath(target), node.mode);
+        utimesSync(fsPath(target), epoch, epoch);
         break;
       case "file": {
         const first = written.get(node.identity);
         if (first) {
-          linkSync(first, target);
+          linkSync(fsPath(first), fsPath(target));
           break;
         }
-        if (node.content) writeFileSync(target, node.content, { flag: "wx", mode: 0o600 }); // magicpak's own packed copy
+        if (node.content) writeFileSync(fsPath(target), node.content, { flag: "wx", mode: 0o600 }); // magicpak's own packed copy
         else await copyPlannedFile(node, target, 0o600);
-        chmodSync(target, node.mode);
-        utimesSync(target, node.mtimeMs / 1000, node.mtimeMs / 1000);
+        chmodSync(fsPath(target), node.mode);
+        utimesSync(fsPath(target), node.mtimeMs / 1000, node.mtimeMs / 1000);
         written.set(node.identity, target);
         break;
       }
@@ -50,13 +51,13 @@ export async function writeTree(graph: FileGraph, dir: string, epoch = 0): Promi
   // Every directory (planned or implied) and symlink: a fixed mtime and mode, deepest first, so a
   // read-only directory does not block its own children and no later write changes an mtime.
   const finish = (path: string): void => {
-    for (const entry of readdirSync(path, { withFileTypes: true })) {
-      const child = join(path, entry.name);
+    for (const entry of readdirSync(fsPath(path), { withFileTypes: true, encoding: "buffer" })) {
+      const child = join(path, decodeName(entry.name));
       if (entry.isDirectory()) finish(child);
-      else if (entry.isSymbolicLink()) lutimesSync(child, epoch, epoch);
+      else if (entry.isSymbolicLink()) lutimesSync(fsPath(child), epoch, epoch);
     }
-    chmodSync(path, directoryModes.get(path) ?? 0o755);
-    utimesSync(path, epoch, epoch);
+    chmodSync(fsPath(path), directoryModes.get(path) ?? 0o755);
+    utimesSync(fsPath(path), epoch, epoch);
   };
   finish(dir);
 }

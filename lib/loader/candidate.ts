@@ -22,6 +22,7 @@ import { ElfError } from "../elf/errors.js";
 import type { FileHeader } from "../elf/file.js";
 import { RootPathError, type PathErrorCode, type ResolvedPath, type RootFs } from "../fs/root.js";
 import { machineMatches, type Abi } from "./machines.js";
+import { fsPath } from "../fs/fs-name.js";
 
 /** Reads a resolved file's ELF header (the loader session caches these); throws ElfError. */
 export type HeaderReader = (file: ResolvedPath) => FileHeader;
@@ -63,7 +64,7 @@ function identVerdict(ident: Ident, abi: Abi): Verdict | null {
 function rawIdent(file: ResolvedPath): Ident | null {
   let fd: number | undefined;
   try {
-    fd = openSync(file.hostPath, "r");
+    fd = openSync(fsPath(file.hostPath), "r");
     const b = Buffer.alloc(EI_NIDENT);
     if (readSync(fd, b, 0, EI_NIDENT, 0) < EI_NIDENT || !b.subarray(0, ELFMAG.length).equals(ELFMAG)) return null;
     return { class: b[EI_CLASS]!, data: b[EI_DATA]!, identVersion: b[EI_VERSION]!, osabi: b[EI_OSABI]!, abiVersion: b[EI_ABIVERSION]! };
