@@ -8,6 +8,7 @@ import { FileGraph, type FileNode, type Reason } from "../graph/file-graph.js";
 import { childPath, parentOf } from "../graph/paths.js";
 import type { LoadedObject } from "../loader/model.js";
 import { BundleError } from "./errors.js";
+import { decodeName, fsPath } from "../fs-name.js";
 
 /**
  * The link text to store for a symlink at `at` (whose parent is canonical): relative targets are
@@ -121,14 +122,14 @@ function addDirectory(graph: FileGraph, root: RootFs, dir: ResolvedPath, reason:
   graph.add({ kind: "directory", path: dir.path, mode: dir.stats.mode & 0o7777, reasons: [reason] });
   let names: string[];
   try {
-    names = readdirSync(dir.hostPath || "/").sort();
+    names = readdirSync(fsPath(dir.hostPath || "/"), { encoding: "buffer" }).map((name) => decodeName(name)).sort();
   } catch (error) {
     throw new BundleError(dir.path, `cannot read directory: ${(error as NodeJS.ErrnoException).code ?? error}`);
   }
   for (const name of names) {
     const path = childPath(dir.path, name);
     const hostPath = root.hostPath(path);
-    const stats = lstatSync(hostPath);
+    const stats = lstatSync(fsPath(hostPath));
     if (stats.isSymbolicLink()) {
       const target = root.readlink(path)!;
       graph.add({ kind: "symlink", path, target: imageLinkTarget(path, target), mode: 0o777, reasons: [reason] });

@@ -16,15 +16,15 @@ import { BundleError } from "./errors.js";
 import { writeTree as writeGraphTree } from "../graph/write-tree.js";
 
 /** writeTree of lib/graph with SOURCE_DATE_EPOCH (else 0) as the mtime of what magicpak makes. */
-export function writeTree(graph: FileGraph, dir: string): void {
-  writeGraphTree(graph, dir, sourceDateEpoch());
+export function writeTree(graph: FileGraph, dir: string): Promise<void> {
+  return writeGraphTree(graph, dir, sourceDateEpoch());
 }
 
 /**
  * Writes the bundle to `output`: it must be absent or an empty directory; missing parents are
  * created. The tree is written next to it and renamed into place only when complete.
  */
-export function emitBundle(graph: FileGraph, output: string): void {
+export async function emitBundle(graph: FileGraph, output: string): Promise<void> {
   const absolute = resolve(output);
   const problem = directoryDestinationProblem(absolute);
   if (problem) throw new BundleError(output, problem);
@@ -46,7 +46,7 @@ export function emitBundle(graph: FileGraph, output: string): void {
     const again = directoryDestinationProblem(absolute);
     if (again) throw new BundleError(output, again);
     staging = destination.makeStaging();
-    writeTree(graph, staging);
+    await writeTree(graph, staging);
     if (pathExists(absolute)) rmdirSync(absolute);
     renameSync(staging, absolute);
     staging = null;

@@ -7,6 +7,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { posix } from "node:path";
 import type { RootFs } from "../fs/root.js";
 import { DEFAULT_PATH } from "../graph/paths.js";
+import { fsPath } from "../fs-name.js";
 
 /** The most interpreters the kernel follows from one exec (binfmt_script + BINPRM_MAX_RECURSION). */
 const MAX_DEPTH = 4;
@@ -35,7 +36,7 @@ export interface ScriptStep {
 /** The "#!" line of the file at a canonical guest path, or null when it is not a script. */
 export function readShebang(root: RootFs, path: string): (Shebang & { line: string }) | null {
   let head: Buffer;
-  const fd = openSync(root.hostPath(path), "r");
+  const fd = openSync(fsPath(root.hostPath(path)), "r");
   try {
     head = Buffer.alloc(256); // BINPRM_BUF_SIZE
     head = head.subarray(0, readSync(fd, head, 0, head.length, 0));

@@ -2,6 +2,7 @@
 // The dynamic segment is found through PT_DYNAMIC and its strings through DT_STRTAB mapped by
 // PT_LOAD, so files with stripped or missing section headers read the same.
 
+import { decodeName } from "../fs-name.js";
 import {
   DF_1_NODEFLIB,
   DT_AUDIT,
@@ -369,7 +370,7 @@ function readInterp(source: FileSource, prog: Prog): string {
   }
   const bytes = source.read(prog.offset, prog.filesz, "PT_INTERP");
   const end = bytes.indexOf(0);
-  return bytes.toString("utf8", 0, end >= 0 ? end : bytes.length);
+  return decodeName(bytes, 0, end >= 0 ? end : bytes.length);
 }
 
 /** Maps a virtual address to a file offset through the PT_LOAD segment that contains it. */
@@ -431,7 +432,7 @@ function readDynamic(source: FileSource, header: FileHeader, c: Codec, progs: Pr
     if (window && tag.value >= window.start) {
       const at = tag.value - window.start;
       const nul = window.bytes.indexOf(0, at);
-      if (nul >= 0 && nul - at <= MAX_PATH_STRING) return window.bytes.toString("utf8", at, nul);
+      if (nul >= 0 && nul - at <= MAX_PATH_STRING) return decodeName(window.bytes, at, nul);
     }
     return source.readCString(strtab.offset + tag.value, Math.min(MAX_PATH_STRING, strtab.size - tag.value - 1), name);
   };

@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync, constants as fsConstants } from "node:fs";
+import { decodeName, fsPath } from "../fs-name.js";
 import { ElfError } from "./errors.js";
 import { describeIoError } from "../errors.js";
 
@@ -49,7 +50,7 @@ export class FileSource {
     const noFollow = hostPath !== path ? fsConstants.O_NOFOLLOW : 0;
     try {
       // O_NONBLOCK: opening a FIFO must not wait for a writer.
-      fd = openSync(hostPath, fsConstants.O_RDONLY | noFollow | fsConstants.O_NONBLOCK);
+      fd = openSync(fsPath(hostPath), fsConstants.O_RDONLY | noFollow | fsConstants.O_NONBLOCK);
     } catch (error) {
       throw new ElfError(path, "io", describeIoError(error));
     }
@@ -91,7 +92,7 @@ export class FileSource {
       const length = Math.min(chunk, this.size - offset, limit + 1);
       const bytes = this.read(offset, length, what);
       const end = bytes.indexOf(0);
-      if (end >= 0) return bytes.toString("utf8", 0, end);
+      if (end >= 0) return decodeName(bytes, 0, end);
       if (length === this.size - offset || length > limit) {
         throw new ElfError(this.path, "bad-string", `${what} at offset ${offset} is not NUL-terminated within ${Math.min(limit, this.size - offset)} bytes`);
       }

@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statfsSync, type Stats } from "node:fs";
 import { resolve as resolveHostPath } from "node:path";
 import { PathError, errnoText } from "../errors.js";
+import { decodeName, fsPath } from "../fs-name.js";
 
 /** Linux's limit on symlinks followed in one path walk (MAXSYMLINKS). */
 const MAX_SYMLINKS = 40;
@@ -35,7 +36,7 @@ const PSEUDO_FILESYSTEMS = new Set([0x9fa0 /* proc */, 0x62656572 /* sysfs */, 0
 /** Whether the host file `hostPath` is on procfs, sysfs or another kernel pseudo-filesystem. */
 export function isPseudoFile(hostPath: string): boolean {
   try {
-    return PSEUDO_FILESYSTEMS.has(statfsSync(hostPath || "/").type);
+    return PSEUDO_FILESYSTEMS.has(statfsSync(fsPath(hostPath || "/")).type);
   } catch {
     return false;
   }
@@ -163,7 +164,7 @@ export class RootFs {
     if (cached !== undefined) return cached;
     let names: Set<string> | null;
     try {
-      names = new Set(readdirSync(this.hostPath(canonical) || "/"));
+      names = new Set(readdirSync(fsPath(this.hostPath(canonical) || "/"), { encoding: "buffer" }).map((name) => decodeName(name)));
     } catch {
       names = null;
     }
@@ -175,7 +176,7 @@ export class RootFs {
   readlink(path: string): string | null {
     const resolved = this.tryResolve(path, "/", false);
     if (!resolved || !resolved.stats.isSymbolicLink()) return null;
-    return readlinkSync(resolved.hostPath, "utf8");
+    return decodeName(readlinkSync(fsPath(resolved.hostPath), { encoding: "buffer" }));
   }
 
   /**
@@ -191,7 +192,7 @@ export class RootFs {
     if (resolved.stats.size > limit) throw tooLarge();
     let fd: number;
     try {
-      fd = openSync(resolved.hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+      fd = openSync(fsPath(resolved.hostPath), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
     } catch {
       return null;
     }
@@ -226,7 +227,7 @@ export class RootFs {
     if (!resolved || !resolved.stats.isFile() || resolved.stats.size > limit) return null;
     let fd: number;
     try {
-      fd = openSync(resolved.hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      fd = openSync(fsPath(resolved.hostPath), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch {
       return null;
     }
@@ -252,7 +253,7 @@ export class RootFs {
     let stats: Stats | undefined;
     try {
       // throwIfNoEntry: an absent path is the common miss, answered without building an exception.
-      stats = lstatSync(this.hostPath(canonical) || "/", { throwIfNoEntry: false });
+      stats = lstatSync(fsPath(this.hostPath(canonical) || "/"), { throwIfNoEntry: false });
     } catch (error) {
       throw new RootPathError(asked, errorCode(error));
     }
@@ -290,7 +291,7 @@ export class RootFs {
         if (++hops > MAX_SYMLINKS) throw new RootPathError(asked, "ELOOP");
         let target: string;
         try {
-          target = readlinkSync(this.hostPath(candidate), "utf8");
+          target = decodeName(readlinkSync(fsPath(this.hostPath(candidate)), { encoding: "buffer" }));
         } catch (error) {
           throw new RootPathError(asked, errorCode(error));
         }

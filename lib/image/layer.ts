@@ -38,7 +38,7 @@ export function layerEntries(graph: FileGraph): TarEntry[] {
           firstOfIdentity.set(node.identity, path);
           entries.set(path, node.content
             ? { type: "file", path, mode: node.mode & 0o7777, content: node.content }
-            : { type: "file", path, mode: node.mode & 0o7777, hostPath: node.hostSource, source: node.source });
+            : { type: "file", path, mode: node.mode & 0o7777, planned: { hostSource: node.hostSource, source: node.source, identity: node.identity, size: node.size } });
         }
         break;
       }

@@ -73,7 +73,7 @@ export async function testInJail(graph: FileGraph, tests: JailTest[], options: J
   const { dir: jail, remove } = makeTempDir("magicpak-jail-");
   let isolation: Isolation | undefined;
   try {
-    writeTree(graph, jail);
+    await writeTree(graph, jail);
     chmodSync(jail, 0o755);
     const preamble = bundledProgramsFirst(graph, platform.busybox.path, platform);
     for (const test of tests) isolation = await runOne(jail, test, preamble, options, platform);

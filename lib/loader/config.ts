@@ -5,6 +5,7 @@ import { hostAbi, type Abi } from "./machines.js";
 import { parseLdSoCache, CacheFormatError, type LdSoCache } from "./ld-so-cache.js";
 import type { RootFs } from "../fs/root.js";
 import { ELFDATA2LSB, EM_386 } from "../elf/constants.js";
+import { fsPath } from "../fs-name.js";
 
 export type Flavour = "glibc" | "musl";
 
@@ -129,7 +130,7 @@ export function glibcConfig(root: RootFs, abi: Abi, interpreter: string, options
   let ldso: Buffer | null = null;
   if (ldsoPath && ldsoPath.stats.isFile() && ldsoPath.stats.size < 16 * 1024 * 1024) {
     try {
-      ldso = readFileSync(ldsoPath.hostPath);
+      ldso = readFileSync(fsPath(ldsoPath.hostPath));
     } catch {
       ldso = null;
     }

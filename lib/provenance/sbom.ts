@@ -12,6 +12,7 @@ import { sourceDateEpoch } from "../environment.js";
 import { VERSION } from "../version.js";
 import { parseStanzas, type InstalledPackage, type OsRelease, type PackageDatabase } from "./dpkg.js";
 import { ownerOfNode } from "./records.js";
+import { fsPath } from "../fs-name.js";
 
 export type SbomFormat = "spdx" | "cyclonedx";
 
@@ -46,7 +47,7 @@ export function buildSbom(graph: FileGraph, root: RootFs, db: PackageDatabase | 
   const files: FileEntry[] = [];
   for (const node of graph.entries()) {
     if (node.kind !== "file" && node.kind !== "generated") continue;
-    const content = node.kind === "file" ? readFileSync(node.hostSource) : node.content;
+    const content = node.kind === "file" ? readFileSync(fsPath(node.hostSource)) : node.content;
     const pkg = db && node.kind === "file" ? ownerOfNode(db, node) : null;
     files.push({ path: node.path, sha1: createHash("sha1").update(content).digest("hex"), sha256: createHash("sha256").update(content).digest("hex"), pkg });
   }

@@ -22,7 +22,7 @@ t.test("bundle({compress}) then emitBundle and writeOciLayout of the returned gr
   t.same(readdirSync(tmpdir()).filter((n) => n.startsWith("magicpak-upx-")), scratchBefore, "the UPX scratch directory is gone");
 
   const out = join(dir, "out");
-  emitBundle(graph, out);
+  await emitBundle(graph, out);
   const reference = join(dir, "ls.native.upx");
   await compressFile(input, reference, ["--best"], { upx });
   t.ok(readFileSync(join(out, input)).equals(readFileSync(reference)), "the emitted input is native UPX's packed file");

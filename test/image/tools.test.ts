@@ -31,7 +31,7 @@ const options: ImageOptions = {
   tag: "jq:test",
 };
 const emitted = fresh("emitted");
-emitBundle(graph, emitted);
+await emitBundle(graph, emitted);
 
 const layout = fresh("oci");
 const ociArchive = fresh("oci-archive.tar");
@@ -220,7 +220,7 @@ t.test("an arm64 bundle is an arm64 image", async (t) => {
   t.equal(inspect(`oci:${copied}`)["Digest"], armLayout.digest);
   const { bundle: unpacked } = unpack(`${armLayout.path}:bash:arm64`);
   const reference = fresh("arm-emitted");
-  emitBundle(arm, reference);
+  await emitBundle(arm, reference);
   t.same(describeTree(join(unpacked, "rootfs")), describeTree(reference), "umoci unpacks it to the bundle");
   // The host cannot run arm64 code natively: put the static qemu-user into the unpacked rootfs (not
   // the image) and let runc start bash through it.

@@ -5,12 +5,12 @@ import { emitBundle } from "../emit.js";
 import { asBundleError } from "../errors.js";
 import type { Plan } from "../plan.js";
 
-export function output(plan: Plan): void {
+export async function output(plan: Plan): Promise<void> {
   if (plan.options.output === undefined) return;
   const output = isAbsolute(plan.options.output) ? plan.options.output : resolveHost(plan.options.output);
   plan.log("Info", `emit the bundle to ${output}`);
   try {
-    emitBundle(plan.graph, plan.options.output);
+    await emitBundle(plan.graph, plan.options.output);
   } catch (error) {
     throw asBundleError(error);
   }
