@@ -148,7 +148,7 @@ interface Header {
 
 /** The header block(s) of one entry: a pax extended header first when ustar's fields are too small. */
 function* header(h: Header): Generator<Buffer> {
-  // Names are written as their exact bytes (a root's name may be invalid UTF-8: lib/fs/fs-name.ts).
+  // Names are written as their exact bytes (a root's name may be invalid UTF-8: lib/fs-name.ts).
   const name = nameBytes(h.name);
   const linkname = nameBytes(h.linkname);
   const pax: [string, Buffer][] = [];

@@ -5,7 +5,7 @@
 /**
  * `text` with every control character but the tab (C0, DEL, C1), every lone surrogate and U+FFFD
  * written as an escape: \n, \r, \\, \xNN or \u{NNNN}; a byte of a name that is not UTF-8
- * (U+DC80-U+DCFF, lib/fs/fs-name.ts) as \xNN of that byte. A backslash is
+ * (U+DC80-U+DCFF, lib/fs-name.ts) as \xNN of that byte. A backslash is
  * doubled so an escape cannot be forged either. Printable text, including non-ASCII, is unchanged.
  */
 export function printable(text: string): string {
@@ -27,7 +27,7 @@ export function printable(text: string): string {
     else if (c === 0x0d) out += "\\r";
     else if (c === 0x5c) out += "\\\\";
     else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) out += `\\x${c.toString(16).padStart(2, "0")}`;
-    else if (c >= 0xdc80 && c <= 0xdcff) out += `\\x${(c - 0xdc00).toString(16)}`; // a byte that is not UTF-8 (lib/fs/fs-name.ts)
+    else if (c >= 0xdc80 && c <= 0xdcff) out += `\\x${(c - 0xdc00).toString(16)}`; // a byte that is not UTF-8 (lib/fs-name.ts)
     else if (c === 0xfffd || (c >= 0xd800 && c <= 0xdfff) || c === 0x2028 || c === 0x2029) out += `\\u{${c.toString(16)}}`;
     else out += text[i]!;
   }

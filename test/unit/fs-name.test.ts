@@ -1,4 +1,4 @@
-// lib/fs/fs-name.ts: names are bytes. Every byte string comes back exactly, and wherever it is valid
+// lib/fs-name.ts: names are bytes. Every byte string comes back exactly, and wherever it is valid
 // UTF-8 the decoded string is what the platform's strict UTF-8 decoder (TextDecoder, fatal) gives.
 
 import t from "tap";
