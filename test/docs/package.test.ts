@@ -4,13 +4,17 @@
 //   - LICENSE is in the tarball and is the licence package.json names; repository, homepage,
 //     bugs and os are set;
 //   - every relative link in the shipped Markdown (README.md, docs/api.md) leads to a file
-//     `npm pack --dry-run --json` lists, or says "(in the source repository)" right after it.
+//     `npm pack --dry-run --json` lists, or says "(in the source repository)" right after it;
+//   - `npm ci` of package-lock.json finds no package whose engines refuse this Node or the floor
+//     Node (npm's own EBADENGINE check, run by `npm ci --dry-run`).
 
 import t from "tap";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
+import { floorNode } from "../pack/floor-node.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 interface Manifest {
@@ -26,10 +30,14 @@ interface Manifest {
 const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as Manifest;
 
 /** npm in this checkout, without the npm_* variables `npm test` sets. */
-function npm(args: string[]) {
+function npm(args: string[], cwd = root, node?: string) {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!/^npm_/i.test(key) && key !== "NODE_OPTIONS") env[key] = value;
-  return spawnSync("npm", args, { cwd: root, env, encoding: "utf8", maxBuffer: 1 << 28 });
+  const options = { cwd, env, encoding: "utf8", maxBuffer: 1 << 28, timeout: 300_000 } as const;
+  if (!node) return spawnSync("npm", args, options);
+  // npm's own script, run by another node (which npm: a symlink into npm's bin/).
+  const npmCli = join(dirname(realpathSync(spawnSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).stdout.trim())), "npm-cli.js");
+  return spawnSync(node, [npmCli, ...args], options);
 }
 
 type Version = [number, number, number];
@@ -135,3 +143,19 @@ t.test("the docs state the engines floor", async (t) => {
   t.match(readFileSync(join(root, "README.md"), "utf8"), `On a fresh machine (Node.js >= ${floor}):`, "README.md");
   t.match(readFileSync(join(root, "docs/api.md"), "utf8"), `Node.js >= ${floor}, Linux`, "docs/api.md");
 });
+
+for (const [label, node] of [
+  ["this Node", undefined],
+  ["the floor Node", floorNode],
+] as const) {
+  t.test(`npm ci on ${label}: no dependency refuses it (EBADENGINE)`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "magicpak-npm-ci-"));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    for (const file of ["package.json", "package-lock.json"]) copyFileSync(join(root, file), join(dir, file));
+    const r = npm(["ci", "--dry-run", "--ignore-scripts", "--no-audit", "--no-fund"], dir, node?.());
+    t.equal(r.status, 0, `npm ci --dry-run: ${r.stderr}`);
+    const refused = [...`${r.stdout}${r.stderr}`.matchAll(/package: '([^']+)',\s*npm warn EBADENGINE\s+required: \{ node: '([^']+)'/g)].map((m) => `${m[1]} wants node ${m[2]}`);
+    t.same(refused, [], "no EBADENGINE warning");
+    t.notMatch(`${r.stdout}${r.stderr}`, /EBADENGINE/);
+  });
+}

