@@ -27,6 +27,7 @@ import { BundleError } from "./errors.js";
 import { expandGlob, isExcluded } from "./glob.js";
 import { addRuntimeExtras, type ExtrasOptions } from "./extras.js";
 import type { Logger } from "./log.js";
+import { formatBytes, silentProgress, type Progress } from "../report/progress.js";
 import { imageDefaults, writeDockerArchive, writeOciArchive, writeOciLayout, type ImageOptions, type ImageResult } from "../image/index.js";
 import { traceProgram, TracerUnavailable, type TracerChoice } from "../trace/index.js";
 import { openPackageDatabase, readOsRelease, type PackageDatabase } from "../provenance/dpkg.js";
@@ -103,6 +104,11 @@ export interface BundleOptions {
     network?: "none" | "host";
   };
   log?: Logger;
+  /**
+   * Steps with counts and bytes for a person watching (lib/report/progress.ts); none by default.
+   * Pass what `log` writes through its around(), so that no message lands inside a step's line.
+   */
+  progress?: Progress;
 }
 
 export interface BundleResult {
@@ -115,6 +121,15 @@ export interface BundleResult {
 }
 
 export async function bundle(options: BundleOptions): Promise<BundleResult> {
+  const progress = options.progress ?? silentProgress;
+  try {
+    return await bundleWith(options, progress);
+  } finally {
+    progress.close();
+  }
+}
+
+async function bundleWith(options: BundleOptions, progress: Progress): Promise<BundleResult> {
   const log: Logger = options.log ?? (() => undefined);
   if (options.inputs.length === 0) throw new BundleError("<INPUT>", "at least one input is required");
   const rootDir = options.root ?? "/";
@@ -139,10 +154,13 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
     }
     // --dynamic, for each input (magicpak's step 3, so --exclude applies to what it finds).
     if (options.dynamic) {
-      for (const path of inputs) await addDynamicAccesses(graph, root, loader, path, options.dynamic, log);
+      for (const [i, path] of inputs.entries()) {
+        const step = progress.step(`trace a run of ${path} (--dynamic)`, [i + 1, inputs.length]);
+        step.done(`${await addDynamicAccesses(graph, root, loader, path, options.dynamic, log)} file accesses`);
+      }
     }
     // --dynamic-test: the test command and --dynamic-command, as workloads.
-    if (options.dynamicTest) await addWorkloads(graph, root, loader, loads, options, log);
+    if (options.dynamicTest) await addWorkloads(graph, root, loader, loads, options, log, progress);
     // 3. --mkdir
     for (const dir of options.mkdir ?? []) {
       const path = posix.normalize(`/${dir}`).replace(/\/+$/, "") || "/";
@@ -203,14 +221,14 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   // The scratch directory is registered for removal on SIGINT/SIGTERM (lib/cleanup.ts).
   const scratch = options.compress ? makeTempDir("magicpak-upx-") : null;
   try {
-    if (options.compress) await compressInputs(graph, root, inputs, options.compress, scratch!.dir, log);
-    return await testAndEmit(graph, loads, inputs, options, log, root, packages);
+    if (options.compress) await compressInputs(graph, root, inputs, options.compress, scratch!.dir, log, progress);
+    return await testAndEmit(graph, loads, inputs, options, log, root, packages, progress);
   } finally {
     scratch?.remove();
   }
 }
 
-async function testAndEmit(graph: FileGraph, loads: LoadGraph[], inputs: string[], options: BundleOptions, log: Logger, root: RootFs, packages: PackageDatabase | null): Promise<BundleResult> {
+async function testAndEmit(graph: FileGraph, loads: LoadGraph[], inputs: string[], options: BundleOptions, log: Logger, root: RootFs, packages: PackageDatabase | null, progress: Progress): Promise<BundleResult> {
   // 6. --test, in a jail built from the plan.
   if (options.test) {
     const tests: JailTest[] = options.test.command !== undefined
@@ -220,6 +238,7 @@ async function testAndEmit(graph: FileGraph, loads: LoadGraph[], inputs: string[
     // The inputs' architecture (their loads come first): another than this machine's is emulated.
     const architectures = loads.slice(0, options.inputs.length).map((load) => load.abi);
     const { busybox, emulator, timeoutMs, network } = options.test;
+    const step = progress.step(`test the bundle in a jail: ${tests.map((t) => t.command).join("; ")}`);
     try {
       const isolation = await testInJail(graph, tests, {
         ...(busybox !== undefined ? { busybox } : {}),
@@ -230,6 +249,7 @@ async function testAndEmit(graph: FileGraph, loads: LoadGraph[], inputs: string[
         warn: (message) => log("Warn", message),
       });
       log("Info", `the test passed (jail isolation: ${isolation})`);
+      step.done("passed");
     } catch (error) {
       // A jail that could not be built is a bundle error; a TestFailure is the program's.
       if (error instanceof JailError) throw new BundleError(error.path, error.problem);
@@ -241,8 +261,12 @@ async function testAndEmit(graph: FileGraph, loads: LoadGraph[], inputs: string[
   if (options.output !== undefined) {
     output = isAbsolute(options.output) ? options.output : resolveHost(options.output);
     log("Info", `emit the bundle to ${output}`);
+    const files = graph.entries().filter((n) => n.kind === "file" || n.kind === "generated");
+    const bytes = files.reduce((sum, f) => sum + (f.kind === "file" ? f.size : f.content.length), 0);
+    const step = progress.step(`emit ${graph.size} entries to ${output}`);
     try {
       emitBundle(graph, options.output);
+      step.done(`${files.length} files, ${formatBytes(bytes)}`);
     } catch (error) {
       throw asBundleError(error);
     }
@@ -284,7 +308,9 @@ async function testAndEmit(graph: FileGraph, loads: LoadGraph[], inputs: string[
     ];
     for (const [path, write, what] of written) {
       if (!path) continue;
+      const step = progress.step(`write the ${what} ${path}`);
       const result = await write(graph, path, config);
+      step.done(result.digest);
       log("Info", `${what} ${path}: ${result.digest}`);
     }
   }
@@ -351,7 +377,7 @@ function addClosure(graph: FileGraph, root: RootFs, loader: Loader, path: string
 }
 
 /** Replaces each input's file in the plan by its UPX-packed copy (every path that is that file). */
-async function compressInputs(graph: FileGraph, root: RootFs, inputs: string[], compress: NonNullable<BundleOptions["compress"]>, scratch: string, log: Logger): Promise<void> {
+async function compressInputs(graph: FileGraph, root: RootFs, inputs: string[], compress: NonNullable<BundleOptions["compress"]>, scratch: string, log: Logger, progress: Progress): Promise<void> {
   for (const [i, input] of inputs.entries()) {
     const file = root.resolve(input);
     const identity = fileIdentity(file.stats);
@@ -359,6 +385,7 @@ async function compressInputs(graph: FileGraph, root: RootFs, inputs: string[], 
     if (nodes.length === 0) continue; // excluded
     const packed = join(scratch, `${i}-${posix.basename(file.path)}`);
     log("Info", `compress ${input} with ${compress.upx ?? "the built-in UPX"}${compress.upxArgs?.length ? ` ${compress.upxArgs.join(" ")}` : ""}`);
+    const step = progress.step(`compress ${input} with UPX (${formatBytes(file.stats.size)})`, [i + 1, inputs.length]);
     let result;
     try {
       result = await compressFile(file.hostPath, packed, compress.upxArgs ?? [], { upx: compress.upx });
@@ -367,6 +394,7 @@ async function compressInputs(graph: FileGraph, root: RootFs, inputs: string[], 
       throw error;
     }
     log("Info", `${input}: ${result.inputSize} -> ${result.outputSize} bytes`);
+    step.done(`${formatBytes(result.inputSize)} -> ${formatBytes(result.outputSize)}`);
     // The plan keeps the packed bytes: the scratch directory is removed when bundle() returns.
     const content = readFileSync(packed);
     for (const node of nodes) {
@@ -376,8 +404,11 @@ async function compressInputs(graph: FileGraph, root: RootFs, inputs: string[], 
   }
 }
 
-/** Files the traced run of `input` used: /proc, /sys and /dev are the kernel's, never bundled. */
-async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader, input: string, dynamic: NonNullable<BundleOptions["dynamic"]>, log: Logger): Promise<void> {
+/**
+ * Files the traced run of `input` used: /proc, /sys and /dev are the kernel's, never bundled.
+ * Returns how many file accesses the run made.
+ */
+async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader, input: string, dynamic: NonNullable<BundleOptions["dynamic"]>, log: Logger): Promise<number> {
   log("Info", `trace a run of ${input}${dynamic.args?.length ? ` ${dynamic.args.join(" ")}` : ""}`);
   let result;
   try {
@@ -405,10 +436,11 @@ async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader
     addFromRoot(graph, root, path, { kind: "dynamic", by: input });
     if (isDynamicElf(root, file.path)) addClosure(graph, root, loader, path);
   }
+  return result.accesses.length;
 }
 
 /** The workloads of --dynamic-test, each run traced; what their processes used is added. */
-async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, loads: LoadGraph[], options: BundleOptions, log: Logger): Promise<void> {
+async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, loads: LoadGraph[], options: BundleOptions, log: Logger, progress: Progress): Promise<void> {
   const dynamic = options.dynamicTest!;
   const host = hostAbi()?.name ?? null;
   const foreign = loads.slice(0, options.inputs.length).find((l) => l.abi !== null && l.abi !== host);
@@ -424,8 +456,9 @@ async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, load
   if (!busybox) throw new BundleError("--dynamic-test", "needs a static busybox for the harness shell (--busybox, or busybox on PATH)");
   const timeoutMs = dynamic.timeoutMs ?? 300_000;
   const preamble = rootProgramsFirst(root, busybox);
-  for (const workload of workloads) {
+  for (const [i, workload] of workloads.entries()) {
     log("Info", `trace the workload ${JSON.stringify(workload.command)}`);
+    const step = progress.step(`trace the workload ${JSON.stringify(workload.command)} (--dynamic-test)`, [i + 1, workloads.length]);
     let run: WorkloadRun;
     try {
       run = await runWorkload({
@@ -447,6 +480,7 @@ async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, load
       throw new BundleError(workload.command, `the --dynamic-test workload ${why}${run.stderr.trim() ? `: ${run.stderr.trim()}` : ""}`);
     }
     log("Debug", `the workload's processes made ${run.accesses.length} file accesses`);
+    step.done(`${run.accesses.length} file accesses`);
     addWorkloadAccesses(graph, root, loader, workload.command, run.accesses, log);
   }
 }
