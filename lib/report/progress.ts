@@ -1,5 +1,5 @@
 // Progress of the long steps (UPX, traced runs, the test, emit, images) for a person at a
-// terminal: on a TTY, a step's line ("[1/2] compress /usr/bin/python3 (6.61 MB)") is shown while
+// terminal: on a TTY, a step's line ("[1/1] compress /bin/bash with UPX (1.27 MB)") is shown while
 // it runs and completed with its result and time when it ends. Nothing at all when the stream is
 // no TTY (pipes, CI logs, tests), and no colour when NO_COLOR is set (https://no-color.org).
 
@@ -13,7 +13,7 @@ export interface Progress {
 }
 
 export interface ProgressStep {
-  /** The step ended; `result` ("6.61 MB -> 2.30 MB") goes after its line. */
+  /** The step ended; `result` ("1.27 MB -> 576 kB") goes after its line. */
   done(result?: string): void;
 }
 
