@@ -21,6 +21,7 @@ import { VERSION } from "../lib/version.js";
 import { installSignalCleanup } from "../lib/cleanup.js";
 import { pathErrorOf, PathError } from "../lib/errors.js";
 import { printable } from "../lib/report/printable.js";
+import { terminalProgress } from "../lib/report/progress.js";
 
 class UsageError extends Error {}
 
@@ -337,7 +338,9 @@ async function bundleMode(paths: string[], options: Parsed, warn: (text: string)
   if (options.once.fromImage !== undefined || roots.some(isPlatformRoot)) return fromImageMode(paths, options, warn);
   if (options.once.platform !== undefined) throw new UsageError("--platform needs --from-image or --root OS/ARCH=DIR");
   if (paths.length < 2) throw new UsageError("expected <INPUT>... <OUTPUT> (see --help)");
-  const log = logger(options, warn);
+  // Steps on a terminal's stderr (nothing when it is no TTY), unless --log-level Off asks for silence.
+  const progress = options.once.logLevel?.toLowerCase() === "off" ? undefined : terminalProgress(process.stderr);
+  const log = logger(options, progress ? progress.around(warn) : warn);
   const inputs = paths.slice(0, -1);
   const output = paths[paths.length - 1]!;
   const { once, repeated, flags, hyphenValues } = options;
@@ -389,6 +392,7 @@ async function bundleMode(paths: string[], options: Parsed, warn: (text: string)
     },
     test,
     log,
+    progress,
   });
   if (flags.explain) process.stdout.write(formatPlan(result.graph));
   return 0;

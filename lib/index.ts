@@ -20,6 +20,7 @@ export { FileGraph, GraphConflictError, type GraphNode, type FileNode, type Syml
 export { bundle, type BundleOptions, type BundleResult } from "./bundle/bundle.js";
 export { BundleError } from "./bundle/errors.js";
 export type { LogLevel, Logger } from "./bundle/log.js";
+export { terminalProgress, silentProgress, type Progress, type ProgressStep } from "./report/progress.js";
 export { addFromRoot, imageLinkTarget } from "./bundle/collect.js";
 export type { ExtrasOptions } from "./bundle/extras.js";
 export { emitBundle, writeTree } from "./bundle/emit.js";

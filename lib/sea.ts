@@ -4,7 +4,26 @@
 // artifact and glue, the UPX worker's code) are assets of the executable (sea/build.mjs names
 // them). Everywhere else (the npm package) this process is no SEA and the files are read from disk.
 
-import * as sea from "node:sea";
+import { createRequire } from "node:module";
+
+type Sea = typeof import("node:sea");
+
+let seaModule: Sea | null | undefined;
+
+/**
+ * node:sea, loaded on first use: a Node without it (before 20.12) must still start, and the npm
+ * package never needs it. null when this Node has no such module.
+ */
+function seaApi(): Sea | null {
+  if (seaModule === undefined) {
+    try {
+      seaModule = createRequire(import.meta.url)("node:sea") as Sea;
+    } catch {
+      seaModule = null;
+    }
+  }
+  return seaModule;
+}
 
 /** The assets sea/build.mjs embeds, by key. */
 export const SEA_ASSETS = {
@@ -20,16 +39,25 @@ let standalone: boolean | undefined;
 
 /** Whether this process is the standalone binary (sea.isSea() exists from Node 20.12 on). */
 export function isStandalone(): boolean {
-  standalone ??= typeof sea.isSea === "function" && sea.isSea();
+  if (standalone === undefined) {
+    const sea = seaApi();
+    standalone = typeof sea?.isSea === "function" && sea.isSea();
+  }
   return standalone;
 }
 
 /** An embedded file's bytes (a copy). Only in the standalone binary. */
 export function assetBytes(key: string): Uint8Array {
-  return new Uint8Array(sea.getAsset(key));
+  return new Uint8Array(standaloneSea().getAsset(key));
 }
 
 /** An embedded file as UTF-8 text. Only in the standalone binary. */
 export function assetText(key: string): string {
-  return sea.getAsset(key, "utf8");
+  return standaloneSea().getAsset(key, "utf8");
+}
+
+function standaloneSea(): Sea {
+  const sea = seaApi();
+  if (!sea || !isStandalone()) throw new Error("embedded assets exist only in the standalone binary");
+  return sea;
 }

@@ -19,6 +19,7 @@ import { BundleError, asBundleError } from "./errors.js";
 import type { Logger } from "./log.js";
 import type { BundleOptions, BundleResult } from "./options.js";
 import type { Plan, Stage } from "./plan.js";
+import { silentProgress, type Progress } from "../report/progress.js";
 import { compress } from "./stages/compress.js";
 import { dynamic, dynamicTest } from "./stages/dynamic.js";
 import { exclude } from "./stages/exclude.js";
@@ -42,6 +43,15 @@ const ANALYSIS: Stage[] = [inputs, dynamic, dynamicTest, mkdir, include, extras,
 const DELIVERY: Stage[] = [compress, test, output, sbom, images];
 
 export async function bundle(options: BundleOptions): Promise<BundleResult> {
+  const progress = options.progress ?? silentProgress;
+  try {
+    return await bundleWith(options, progress);
+  } finally {
+    progress.close();
+  }
+}
+
+async function bundleWith(options: BundleOptions, progress: Progress): Promise<BundleResult> {
   const log: Logger = options.log ?? (() => undefined);
   if (options.inputs.length === 0) throw new BundleError("<INPUT>", "at least one input is required");
   const rootDir = options.root ?? "/";
@@ -63,6 +73,7 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
     sbom: null,
     output: null,
     log,
+    progress,
   };
   try {
     for (const stage of ANALYSIS) await stage(plan);

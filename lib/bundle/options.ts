@@ -9,6 +9,7 @@ import type { SbomFormat } from "../provenance/sbom.js";
 import type { TracerChoice } from "../trace/index.js";
 import type { ExtrasOptions } from "./extras.js";
 import type { Logger } from "./log.js";
+import type { Progress } from "../report/progress.js";
 
 export interface BundleOptions {
   /** Executables, as paths inside the root (relative ones against `cwd`). */
@@ -85,6 +86,11 @@ export interface BundleOptions {
     network?: "none" | "host";
   };
   log?: Logger;
+  /**
+   * Steps with counts and bytes for a person watching (lib/report/progress.ts); none by default.
+   * Pass what `log` writes through its around(), so that no message lands inside a step's line.
+   */
+  progress?: Progress;
 }
 
 export interface BundleResult {

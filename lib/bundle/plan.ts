@@ -7,6 +7,7 @@ import type { Loader } from "../loader/load.js";
 import type { LoadGraph } from "../loader/model.js";
 import type { PackageDatabase } from "../provenance/dpkg.js";
 import type { Logger } from "./log.js";
+import type { Progress } from "../report/progress.js";
 import type { BundleOptions } from "./options.js";
 
 export interface Plan {
@@ -28,6 +29,8 @@ export interface Plan {
   /** Where the bundle was written, once the output stage has written it. */
   output: string | null;
   readonly log: Logger;
+  /** Steps shown to a person watching (silent unless bundle() was given one). */
+  readonly progress: Progress;
 }
 
 /** One step of bundling: it reads the options it is about and adds to (or changes) the plan. */

@@ -13,6 +13,7 @@ import { BundleError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { BundleOptions } from "../options.js";
 import type { Plan } from "../plan.js";
+import { formatBytes, type Progress } from "../../report/progress.js";
 
 export async function compress(plan: Plan): Promise<void> {
   const options = plan.options.compress;
@@ -20,14 +21,14 @@ export async function compress(plan: Plan): Promise<void> {
   // Registered for removal on SIGINT/SIGTERM (lib/cleanup.ts); the plan keeps the packed bytes.
   const scratch = makeTempDir("magicpak-upx-");
   try {
-    await compressInputs(plan.graph, plan.root, plan.inputs, options, scratch.dir, plan.log);
+    await compressInputs(plan.graph, plan.root, plan.inputs, options, scratch.dir, plan.log, plan.progress);
   } finally {
     scratch.remove();
   }
 }
 
 /** Replaces each input's file in the plan by its UPX-packed copy (every path that is that file). */
-async function compressInputs(graph: FileGraph, root: RootFs, inputs: string[], compress: NonNullable<BundleOptions["compress"]>, scratch: string, log: Logger): Promise<void> {
+async function compressInputs(graph: FileGraph, root: RootFs, inputs: string[], compress: NonNullable<BundleOptions["compress"]>, scratch: string, log: Logger, progress: Progress): Promise<void> {
   for (const [i, input] of inputs.entries()) {
     const file = root.resolve(input);
     const identity = fileIdentity(file.stats);
@@ -35,6 +36,7 @@ async function compressInputs(graph: FileGraph, root: RootFs, inputs: string[], 
     if (nodes.length === 0) continue; // excluded
     const packed = join(scratch, `${i}-${posix.basename(file.path)}`);
     log("Info", `compress ${input} with ${compress.upx ?? "the built-in UPX"}${compress.upxArgs?.length ? ` ${compress.upxArgs.join(" ")}` : ""}`);
+    const step = progress.step(`compress ${input} with UPX (${formatBytes(file.stats.size)})`, [i + 1, inputs.length]);
     let result;
     try {
       result = await compressFile(file.hostPath, packed, compress.upxArgs ?? [], { upx: compress.upx });
@@ -43,6 +45,7 @@ async function compressInputs(graph: FileGraph, root: RootFs, inputs: string[], 
       throw error;
     }
     log("Info", `${input}: ${result.inputSize} -> ${result.outputSize} bytes`);
+    step.done(`${formatBytes(result.inputSize)} -> ${formatBytes(result.outputSize)}`);
     // The plan keeps the packed bytes: the scratch directory is removed when this stage ends.
     const content = readFileSync(packed);
     for (const node of nodes) {

@@ -21,22 +21,26 @@ import { BundleError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { BundleOptions } from "../options.js";
 import type { Plan } from "../plan.js";
+import type { Progress } from "../../report/progress.js";
 import { findInRootPath, readShebang } from "../script.js";
 
 export async function dynamic(plan: Plan): Promise<void> {
   const options = plan.options.dynamic;
   if (!options) return;
-  for (const path of plan.inputs) await addDynamicAccesses(plan.graph, plan.root, plan.loader, path, options, plan.log, foreignAbi(plan.loads, plan.options), plan.options.test);
+  for (const [i, path] of plan.inputs.entries()) {
+    const step = plan.progress.step(`trace a run of ${path} (--dynamic)`, [i + 1, plan.inputs.length]);
+    step.done(`${await addDynamicAccesses(plan.graph, plan.root, plan.loader, path, options, plan.log, foreignAbi(plan.loads, plan.options), plan.options.test)} file accesses`);
+  }
 }
 
 export async function dynamicTest(plan: Plan): Promise<void> {
   const options = plan.options.dynamicTest;
   if (!options) return;
-  await addWorkloads(plan.graph, plan.root, plan.loader, plan.loads, plan.options, plan.log);
+  await addWorkloads(plan.graph, plan.root, plan.loader, plan.loads, plan.options, plan.log, plan.progress);
 }
 
 /** Files the traced run of `input` used: /proc, /sys and /dev are the kernel's, never bundled. */
-async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader, input: string, dynamic: NonNullable<BundleOptions["dynamic"]>, log: Logger, foreign: string | null, test: BundleOptions["test"]): Promise<void> {
+async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader, input: string, dynamic: NonNullable<BundleOptions["dynamic"]>, log: Logger, foreign: string | null, test: BundleOptions["test"]): Promise<number> {
   log("Info", `trace a run of ${input}${dynamic.args?.length ? ` ${dynamic.args.join(" ")}` : ""}`);
   let result;
   try {
@@ -77,6 +81,7 @@ async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader
     addFromRoot(graph, root, path, { kind: "dynamic", by: input });
     if (isDynamicElf(root, file.path)) addClosure(graph, root, loader, path, loaded);
   }
+  return result.accesses.length;
 }
 
 /**
@@ -110,7 +115,7 @@ function loadedObjects(root: RootFs, accesses: { syscall: string; path: string; 
 }
 
 /** The workloads of --dynamic-test, each run traced; what their processes used is added. */
-async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, loads: LoadGraph[], options: BundleOptions, log: Logger): Promise<void> {
+async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, loads: LoadGraph[], options: BundleOptions, log: Logger, progress: Progress): Promise<void> {
   const dynamic = options.dynamicTest!;
   const workloads: { command: string; stdin?: string }[] = [];
   if (dynamic.testCommand !== false) {
@@ -128,8 +133,9 @@ async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, load
   }
   const timeoutMs = dynamic.timeoutMs ?? 300_000;
   const preamble = appletShadows(platform.applets, (name) => findInRootPath(root, name));
-  for (const workload of workloads) {
+  for (const [i, workload] of workloads.entries()) {
     log("Info", `trace the workload ${JSON.stringify(workload.command)}`);
+    const step = progress.step(`trace the workload ${JSON.stringify(workload.command)} (--dynamic-test)`, [i + 1, workloads.length]);
     let run: WorkloadRun;
     try {
       run = await runWorkload({
@@ -152,6 +158,7 @@ async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, load
       throw new BundleError(workload.command, `the --dynamic-test workload ${why}${run.stderr.trim() ? `: ${run.stderr.trim()}` : ""}`);
     }
     log("Debug", `the workload's processes made ${run.accesses.length} file accesses`);
+    step.done(`${run.accesses.length} file accesses`);
     addWorkloadAccesses(graph, root, loader, workload.command, run.accesses, log);
   }
 }

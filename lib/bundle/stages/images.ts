@@ -26,7 +26,9 @@ export async function images(plan: Plan): Promise<void> {
   ];
   for (const [path, write, what] of written) {
     if (!path) continue;
+    const step = plan.progress.step(`write the ${what} ${path}`);
     const result = await write(plan.graph, path, config);
+    step.done(result.digest);
     plan.log("Info", `${what} ${path}: ${result.digest}`);
   }
 }

@@ -16,6 +16,7 @@ export async function test(plan: Plan): Promise<void> {
   // The inputs' architecture (their loads come first): another than this machine's is emulated.
   const architectures = plan.loads.slice(0, plan.options.inputs.length).map((load) => load.abi);
   const { busybox, emulator, timeoutMs, network } = test;
+  const step = plan.progress.step(`test the bundle in a jail: ${tests.map((t) => t.command).join("; ")}`);
   try {
     const isolation = await testInJail(plan.graph, tests, {
       ...(busybox !== undefined ? { busybox } : {}),
@@ -26,6 +27,7 @@ export async function test(plan: Plan): Promise<void> {
       warn: (message) => plan.log("Warn", message),
     });
     plan.log("Info", `the test passed (jail isolation: ${isolation})`);
+    step.done("passed");
   } catch (error) {
     // A jail that could not be built is a bundle error; a TestFailure is the program's.
     if (error instanceof JailError) throw new BundleError(error.path, error.problem);
