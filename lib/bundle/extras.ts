@@ -76,7 +76,9 @@ export function addRuntimeExtras(graph: FileGraph, root: RootFs, loader: Loader,
     for (const service of nssServices(root, databases)) {
       if (builtIntoLibc(loader, load, service)) continue;
       const name = `libnss_${service}.so.2`;
-      if (!addLibrary(load, name, `NSS service "${service}" of /etc/nsswitch.conf`)) log("Warn", `NSS service "${service}" is named in /etc/nsswitch.conf but ${name} is not in the root`);
+      // Info, not Warn: glibc skips a service whose module is absent, and stock Debian names "db"
+      // (libnss-db, rarely installed) for protocols and services.
+      if (!addLibrary(load, name, `NSS service "${service}" of /etc/nsswitch.conf`)) log("Info", `NSS service "${service}" is named in /etc/nsswitch.conf but ${name} is not in the root`);
     }
     if (uses(NSS_PASSWD) && !graph.has("/etc/passwd") && !options.passwd) options = { ...options, passwd: true };
   }
