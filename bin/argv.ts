@@ -1,5 +1,5 @@
-// The command line read by the option table (bin/options.ts): value options first, verbatim, then
-// cac for the flags and the positionals, then every value checked and typed.
+// The command line read by the option table (bin/options.ts): value options and positionals first,
+// verbatim, then cac for the flags (alone or clustered, -tv), then every value checked and typed.
 
 import { cac } from "cac";
 import { OPTIONS, UsageError, keyOf, takesValue, type CliOptions, type OptionSpec } from "./options.js";
