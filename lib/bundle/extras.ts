@@ -107,7 +107,9 @@ function nss(x: ExtrasContext): void {
   for (const service of nssServices(x.root, databases)) {
     if (builtIntoLibc(x.loader, load, service)) continue;
     const name = `libnss_${service}.so.2`;
-    if (!addLibrary(x, load, name, `NSS service "${service}" of /etc/nsswitch.conf`)) x.log("Warn", `NSS service "${service}" is named in /etc/nsswitch.conf but ${name} is not in the root`);
+    // Info, not Warn: glibc skips a service whose module is absent, and stock Debian names "db"
+    // (libnss-db, rarely installed) for protocols and services.
+    if (!addLibrary(x, load, name, `NSS service "${service}" of /etc/nsswitch.conf`)) x.log("Info", `NSS service "${service}" is named in /etc/nsswitch.conf but ${name} is not in the root`);
   }
   if (uses(x, NSS_PASSWD) && !x.graph.has("/etc/passwd")) x.passwdLookups = true;
 }

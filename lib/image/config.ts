@@ -153,7 +153,8 @@ const DOMAIN = String.raw`(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:
 const COMPONENT = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
 const REFERENCE = new RegExp(String.raw`^(?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*(?::[\w][\w.-]{0,127})?$`);
 
-function parseReference(given: string): { given: string; repoTag: string } {
+/** Checks an image reference (--tag); throws ImageError for an invalid one. */
+export function parseReference(given: string): { given: string; repoTag: string } {
   const slash = given.lastIndexOf("/");
   const hasTag = given.indexOf(":", slash + 1) !== -1;
   if (!REFERENCE.test(given) || given.length > 255) throw new ImageError(`--tag ${given}`, "not a valid image reference (NAME[:TAG], lower-case name)");

@@ -100,7 +100,7 @@ function load(): NonNullable<typeof state> {
   const path = nativeAddonPath();
   if (path === null) return (state = { addon: null, reason: "disabled by MAGICPAK_NATIVE=off" });
   if (isStandalone()) return (state = { addon: null, reason: "the standalone binary does not embed it (the npm package can build and load it)" });
-  if (!existsSync(path)) return (state = { addon: null, reason: `${display(path)} is absent (build it with npm run build:native)` });
+  if (!existsSync(path)) return (state = { addon: null, reason: `${display(path)} is absent (${remedy()})` });
   try {
     const addon = createRequire(import.meta.url)(path) as Partial<NativeAddon>;
     for (const name of ["version", "syscalls", "dlopenResolve", "trace"] as const) {
@@ -110,6 +110,12 @@ function load(): NonNullable<typeof state> {
   } catch (error) {
     return (state = { addon: null, reason: `${display(path)} failed to load: ${(error as Error).message.split("\n")[0]}` });
   }
+}
+
+/** What a user can do without the addon: build it from a checkout, or (npm package, no native/ sources) use strace. */
+function remedy(): string {
+  if (existsSync(`${packageRoot}native/Cargo.toml`)) return "build it with npm run build:native";
+  return "this installation has no native/ sources to build it from; --dynamic traces with strace instead: install strace";
 }
 
 function display(path: string): string {
@@ -225,4 +231,4 @@ export async function resolveNative(names: string[], options: ResolveNativeOptio
 }
 
 // --dynamic prefers this tracer whenever the addon loads (lib/trace/index.ts).
-registerTracer("native", () => nativeAddon() !== null, traceNative);
+registerTracer("native", () => nativeAddon() !== null, traceNative, () => nativeStatus());

@@ -8,10 +8,11 @@ import { TracerUnavailable, type TraceRequest, type TraceResult } from "./types.
 export type Tracer = (request: TraceRequest) => Promise<TraceResult>;
 
 /** Tracers in order of preference; the native one registers itself when its addon loads. */
-const preferred: { name: string; available: () => boolean; run: Tracer }[] = [];
+const preferred: { name: string; available: () => boolean; run: Tracer; status: () => string }[] = [];
 
-export function registerTracer(name: string, available: () => boolean, run: Tracer): void {
-  preferred.unshift({ name, available, run });
+/** `status` says why the tracer is not available, and what to do about it. */
+export function registerTracer(name: string, available: () => boolean, run: Tracer, status: () => string = () => "not available"): void {
+  preferred.unshift({ name, available, run, status });
 }
 
 export type TracerChoice = "auto" | "native" | "strace";
@@ -33,13 +34,17 @@ export async function traceProgram(request: TraceRequest, choice: TracerChoice =
   if (choice !== "strace" && !(request.root && choice === "auto")) {
     if (request.root) throw new TracerUnavailable("only the strace tracer can trace inside --root");
     for (const tracer of preferred) if (tracer.available()) return tracer.run(request);
-    if (choice === "native") throw new TracerUnavailable("the native addon is not loaded (build it with npm run build:native)");
+    if (choice === "native") throw new TracerUnavailable(`the native addon is ${nativeState()}`);
   }
   const strace = findStrace();
   if (strace) return traceWithStrace(request, strace);
   throw new TracerUnavailable(
-    choice === "strace" ? "strace is not on PATH" : "no tracer: build the native addon (npm run build:native) or install strace",
+    choice === "strace" ? "strace is not on PATH" : `no tracer: strace is not on PATH and the native addon is ${nativeState()}`,
   );
+}
+
+function nativeState(): string {
+  return preferred.find((t) => t.name === "native")?.status() ?? "not part of this program";
 }
 
 export { TracerUnavailable, type TraceRequest, type TraceResult };

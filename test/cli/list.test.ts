@@ -2,7 +2,7 @@
 
 import t from "tap";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { normaliseTrace } from "../support/ground-truth.js";
@@ -10,13 +10,14 @@ import { fixture } from "../support/fixtures.js";
 
 const bin = new URL("../../../bin/magicpak.js", import.meta.url).pathname;
 
-function magicpak(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: {} });
+function magicpakIn(cwd: string | undefined, ...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: {}, cwd });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+const magicpak = (...args: string[]) => magicpakIn(undefined, ...args);
 
-function loaderTrace(file: string, env: Record<string, string> = {}): string[] {
-  return normaliseTrace(execFileSync(file, [], { encoding: "utf8", env: { ...env, LD_TRACE_LOADED_OBJECTS: "1" } }));
+function loaderTrace(file: string, env: Record<string, string> = {}, cwd?: string): string[] {
+  return normaliseTrace(execFileSync(file, [], { encoding: "utf8", env: { ...env, LD_TRACE_LOADED_OBJECTS: "1" }, cwd }));
 }
 
 const dir = mkdtempSync(join(tmpdir(), "magicpak-cli-"));
@@ -71,11 +72,49 @@ t.test("--tree shows why each object was found and every place tried for a miss"
 t.test("--json gives the whole graph", async (t) => {
   const r = magicpak("--json", "/usr/bin/ssh");
   t.equal(r.status, 0);
-  const graph = JSON.parse(r.stdout) as { flavour: string; objects: { name: string; foundBy: string; realPath: string }[] };
+  const graph = (JSON.parse(r.stdout) as { files: { graph: { flavour: string; objects: { name: string; foundBy: string; realPath: string }[] } }[] }).files[0]!.graph;
   t.equal(graph.flavour, "glibc");
   const libc = graph.objects.find((o) => o.name === "libc.so.6");
   t.equal(libc?.foundBy, "ld.so.cache");
   t.equal(libc?.realPath, "/usr/lib/x86_64-linux-gnu/libc.so.6");
+});
+
+t.test("a relative FILE is relative to the current directory on the host root, as for ldd", async (t) => {
+  // A real program and its library copied to a directory of their own; RPATH $ORIGIN finds it.
+  const here = join(dir, "relative");
+  mkdirSync(join(here, "sub"), { recursive: true });
+  writeFileSync(join(here, "lib.c"), "int here(void) { return 0; }\n");
+  writeFileSync(join(here, "prog.c"), "int here(void); int main(void) { return here(); }\n");
+  execFileSync("gcc", ["-shared", "-fPIC", "-o", join(here, "libhere.so"), join(here, "lib.c")]);
+  execFileSync("gcc", ["-o", join(here, "prog"), join(here, "prog.c"), `-L${here}`, "-lhere", "-Wl,-rpath,$ORIGIN", "-Wl,--disable-new-dtags"]);
+  copyFileSync("/usr/bin/ls", join(here, "sub/ls"));
+  const want = loaderTrace("./prog", {}, here);
+  t.match(want.join("\n"), /libhere\.so => .*relative\/libhere\.so/, "the loader finds the library beside it");
+  for (const file of ["./prog", "prog"]) {
+    const r = magicpakIn(here, "--list", file);
+    t.equal(r.status, 0, `--list ${file}: ${r.stderr}`);
+    t.same(r.stdout.split("\n").filter((l) => l !== ""), want, `--list ${file} prints what the loader prints`);
+  }
+  const tree = magicpakIn(here, "--tree", "prog");
+  t.equal(tree.status, 0, tree.stderr);
+  t.match(tree.stdout, /^prog .*\n├── libhere\.so => .*\/relative\/libhere\.so \[rpath\]/);
+  const json = magicpakIn(here, "--json", "sub/ls");
+  t.equal(json.status, 0, json.stderr);
+  t.equal((JSON.parse(json.stdout) as { files: { graph: { objects: { realPath: string }[] } }[] }).files[0]!.graph.objects[0]!.realPath, join(realpathSync(here), "sub/ls"));
+  t.same(magicpakIn(join(here, "sub"), "--list", "../prog").stdout.split("\n").filter((l) => l !== ""), want, "../prog from a subdirectory");
+});
+
+t.test("under --root a relative FILE stays relative to --cwd inside the root (default /)", async (t) => {
+  const root = join(dir, "root");
+  mkdirSync(join(root, "opt"), { recursive: true });
+  copyFileSync(join(dir, "relative/prog"), join(root, "opt/prog"));
+  const fromRootDir = magicpakIn(dir, "--list", "--root", root, "prog");
+  t.equal(fromRootDir.status, 1);
+  t.equal(fromRootDir.stderr, "error: prog: No such file or directory\n", "not the host's cwd: / of the root has no prog");
+  const withCwd = magicpakIn(dir, "--list", "--root", root, "--cwd", "/opt", "prog");
+  t.equal(withCwd.status, 1, "found; its libraries are not in this root");
+  t.match(withCwd.stdout, /\tlibhere\.so => \/opt\/libhere\.so|\tlibhere\.so => not found/);
+  t.match(withCwd.stdout, /\tlibc\.so\.6 => not found/);
 });
 
 t.test("--root analyses a foreign root", async (t) => {

@@ -64,7 +64,10 @@ t.test("--log-level and -v: levels, -v overrides, a bad level is a usage error",
   const verbose = magicpak("--root", root.dir, "--log-level", "Debug", "-v", "--cc", "gcc", "/usr/bin/prog", fresh());
   t.match(verbose.stderr, / INFO /);
   t.notMatch(verbose.stderr, /DEBUG/, "-v overrides --log-level Debug, as in magicpak");
-  const bad = magicpak("--root", root.dir, "--log-level", "info", "/usr/bin/prog", fresh());
+  const lower = magicpak("--root", root.dir, "--log-level", "debug", "--cc", "gcc", "/usr/bin/prog", fresh());
+  t.equal(lower.status, 0, "a level in any case");
+  t.match(lower.stderr, /DEBUG --cc is accepted for compatibility/);
+  const bad = magicpak("--root", root.dir, "--log-level", "loud", "/usr/bin/prog", fresh());
   t.equal(bad.status, 2);
   t.match(bad.stderr, /--log-level must be one of Off, Error, Warn, Info, Debug/);
 });
@@ -120,6 +123,15 @@ t.test("values are taken verbatim (true, undefined, 007); an option with no valu
   const missing = magicpak("--root", root.dir, "/usr/bin/prog", fresh(), "--test", "--busybox", busybox, "--test-stdout");
   t.equal(missing.status, 2);
   t.match(missing.stderr, /--test-stdout requires a value/);
+});
+
+t.test("a bad --tag is a usage error: exit 2, nothing written", async (t) => {
+  const out = fresh();
+  const r = magicpak("--root", root.dir, "/usr/bin/prog", out, "--oci", join(scratch, "oci-bad-tag"), "--tag", "UPPER:case");
+  t.equal(r.status, 2);
+  t.equal(r.stderr, "error: --tag UPPER:case: not a valid image reference (NAME[:TAG], lower-case name)\n");
+  t.notOk(existsSync(out));
+  t.notOk(existsSync(join(scratch, "oci-bad-tag")));
 });
 
 t.test("usage errors exit 2", async (t) => {

@@ -304,10 +304,10 @@ t.test("a crafted database: dpkg-query --admindir and our reader agree; hostile 
 t.test("--json and --tree name each object's package, as dpkg-query does", async (t) => {
   const r = await magicpakCli(["--json", "/usr/bin/jq"]);
   t.equal(r.status, 0, "magicpak --json /usr/bin/jq", { stderr: r.stderr });
-  const graph = JSON.parse(r.stdout) as { objects: { realPath: string }[]; packages: ({ name: string; version: string } | null)[] };
+  const graph = (JSON.parse(r.stdout) as { files: { graph: { objects: { realPath: string; package: { name: string; version: string } | null }[] } }[] }).files[0]!.graph;
   const owners = dpkgOwners("/var/lib/dpkg", graph.objects.flatMap((o) => spellings(o.realPath)));
   const expected = graph.objects.map((o) => spellings(o.realPath).map((s) => owners.get(s)).find((x) => x !== undefined)?.split(":")[0] ?? null);
-  t.same(graph.packages.map((p) => p?.name ?? null), expected, "each object's package");
+  t.same(graph.objects.map((o) => o.package?.name ?? null), expected, "each object's package");
   const root = fixture("MAGICPAK_ARM64_ROOT");
   const version = run("dpkg-query", [`--admindir=${join(root, "var/lib/dpkg")}`, "-W", "-f", "${Version}", "bash"]);
   const tree = await magicpakCli(["--tree", "--root", root, "/usr/bin/bash"]);
