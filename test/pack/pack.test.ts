@@ -134,12 +134,13 @@ t.test("the package holds only what users need", async (t) => {
   for (const [pattern, what] of forbidden) {
     t.same(entries.filter((e) => pattern.test(e)), [], `no ${what}`);
   }
-  // Everything is one of these: the CLI, the compiled library, the built-in UPX and its licence, the docs, the --json schema.
-  const allowed = [/^package\.json$/, /^README\.md$/, /^docs\/api\.md$/, /^bin\/magicpak\.js$/, /^dist\/bin\/[a-z-]+\.js$/, /^schema\/list\.schema\.json$/, /^dist\/lib\/.+\.(js|d\.ts)$/, /^wasm\/(upx\.wasm|upx\.cjs|SHA256SUMS|README\.md)$/, /^wasm\/upx-license\/(LICENSE|COPYING)$/];
+  // Everything is one of these: the CLI, the compiled library, the built-in UPX and its licence, the docs, the --json schema, the licence.
+  const allowed = [/^package\.json$/, /^README\.md$/, /^LICENSE$/, /^docs\/api\.md$/, /^bin\/magicpak\.js$/, /^dist\/bin\/[a-z-]+\.js$/, /^schema\/list\.schema\.json$/, /^dist\/lib\/.+\.(js|d\.ts)$/, /^wasm\/(upx\.wasm|upx\.cjs|SHA256SUMS|README\.md)$/, /^wasm\/upx-license\/(LICENSE|COPYING)$/];
   t.same(entries.filter((e) => !allowed.some((p) => p.test(e))), [], "nothing else");
   for (const needed of [
     "package.json",
     "README.md",
+    "LICENSE",
     "docs/api.md",
     "bin/magicpak.js",
     "dist/bin/cli.js",
