@@ -1,4 +1,4 @@
-// --include and --exclude patterns (micromatch syntax; magicpak's glob crate semantics where they differ).
+// --include patterns (micromatch syntax) and --exclude patterns (magicpak 1.4.0's glob crate semantics).
 
 import micromatch from "micromatch";
 import { joinGuest, type RootFs } from "../fs/root.js";
@@ -35,14 +35,55 @@ export function expandGlob(root: RootFs, pattern: string, cwd: string): string[]
 }
 
 /**
- * Whether an image path is excluded by `pattern`. magicpak matched the whole path with `*`
- * crossing '/', so `/usr/share/*` removes a whole subtree and `*.a` any file so named: an entry
- * is excluded when it or one of its ancestors matches, and a pattern without '/' matches names.
+ * Whether an image path is excluded by `pattern`. magicpak matched the whole path with the glob
+ * crate's default MatchOptions, where `*` and `?` cross '/', so `/usr/share/*` removes a whole
+ * subtree and `/usr/lib/*.a` also /usr/lib/x86_64-linux-gnu/libm.a: an entry is excluded when it
+ * or one of its ancestors matches, and a pattern without '/' matches names.
  */
 export function isExcluded(path: string, pattern: string): boolean {
-  const options = { dot: true, basename: !pattern.includes("/") };
+  const matcher = crateGlob(pattern);
+  const byName = !pattern.includes("/");
   for (let p = path; p !== "" && p !== "/"; p = p.slice(0, p.lastIndexOf("/"))) {
-    if (micromatch.isMatch(p, pattern, options)) return true;
+    if (matcher.test(byName ? p.slice(p.lastIndexOf("/") + 1) : p)) return true;
   }
   return false;
+}
+
+const crateGlobs = new Map<string, RegExp>();
+
+/**
+ * The glob crate's Pattern with require_literal_separator false (its default): `*` is any run of
+ * characters and `?` any one, '/' included; `**` as a whole component also matches none; `[...]`
+ * and `[!...]` are classes with ranges. Written here because no matcher on npm lets `*` cross '/'.
+ * An unclosed '[' is a literal, as the crate's Pattern::new accepts nothing else.
+ */
+function crateGlob(pattern: string): RegExp {
+  const cached = crateGlobs.get(pattern);
+  if (cached) return cached;
+  let re = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === "*") {
+      const run = i;
+      while (pattern[i + 1] === "*") i++;
+      // "/**/" matches "/" too (zero components).
+      if (i > run && pattern[i + 1] === "/" && re.endsWith("/")) {
+        re = `${re.slice(0, -1)}(?:/|/[\\s\\S]*/)`;
+        i++;
+      } else re += "[\\s\\S]*";
+    } else if (c === "?") re += "[\\s\\S]";
+    else if (c === "[") {
+      const negate = pattern[i + 1] === "!";
+      const close = pattern.indexOf("]", i + (negate ? 3 : 2));
+      if (close < 0) re += "\\[";
+      else {
+        const body = pattern.slice(i + (negate ? 2 : 1), close).replace(/[\\\]^]/g, "\\$&");
+        re += `[${negate ? "^" : ""}${body}]`;
+        i = close;
+      }
+    } else re += c.replace(/[.+^${}()|\\\]]/g, "\\$&");
+  }
+  const compiled = new RegExp(`^${re}$`, "s");
+  crateGlobs.set(pattern, compiled);
+  return compiled;
 }

@@ -3,6 +3,7 @@
 // "glibc-ld.so.cache1.1", and old followed by new.
 
 import { PathError } from "../errors.js";
+import { decodeName } from "../fs-name.js";
 
 const OLD_MAGIC = "ld.so-1.7.0";
 const NEW_MAGIC = "glibc-ld.so.cache1.1";
@@ -60,7 +61,8 @@ export function parseLdSoCache(path: string, bytes: Buffer, options: ParseOption
     if (o < base || o >= limit) throw new CacheFormatError(path, `string offset ${o - base} is outside the string table`);
     const end = bytes.indexOf(0, o);
     if (end < 0 || end >= limit) throw new CacheFormatError(path, `string at ${o - base} is not terminated`);
-    return bytes.toString("utf8", o, end);
+    // Names are bytes (lib/fs-name.ts): a key or path that is not UTF-8 still matches DT_NEEDED.
+    return decodeName(bytes, o, end);
   };
 
   let newStart: number;
@@ -154,7 +156,7 @@ function readExtensions(
         const stringOffset = newStart + u32(sectionOffset + j * 4);
         if (stringOffset >= bytes.length) throw new CacheFormatError(path, "glibc-hwcaps name outside the file");
         const end = bytes.indexOf(0, stringOffset);
-        names.push(bytes.toString("utf8", stringOffset, end < 0 ? bytes.length : end));
+        names.push(decodeName(bytes, stringOffset, end < 0 ? bytes.length : end));
       }
     }
   }

@@ -43,9 +43,9 @@ t.test("every option examples/README.md names is in magicpak --help", async (t) 
   const help = magicpak("--help");
   t.equal(help.status, 0, help.stderr);
   const listed = new Set(help.stdout.match(/--[a-z][a-z0-9-]*/g) ?? []);
-  // Code spans and blocks that are not docker commands (whose options are docker's or the bundled program's).
+  // Code spans and blocks that are not docker, podman or mmdebstrap commands (whose options are theirs or the bundled program's).
   const code = read("examples/README.md").match(/```[\s\S]*?```|`[^`\n]+`/g) ?? [];
-  const named = new Set(code.filter((c) => !/\bdocker /.test(c)).flatMap((c) => c.match(/(?<![\w-])--[a-z][a-z0-9-]*/g) ?? []));
+  const named = new Set(code.filter((c) => !/\b(docker|podman|mmdebstrap) /.test(c)).flatMap((c) => c.match(/(?<![\w-])--[a-z][a-z0-9-]*/g) ?? []));
   t.ok(named.size > 5, `${named.size} options named`);
   for (const option of named) t.ok(listed.has(option), `${option} is in --help`);
 });

@@ -186,7 +186,8 @@ for (const [signal, status, marker] of [["SIGTERM", 143, "31338"], ["SIGINT", 13
     const tmp = mkdtempSync(join(base, "tmp-"));
     const run = startCli(["/usr/bin/true", fresh(), "--compress", "--test", "--test-command", `sleep ${marker}`], tmp);
     t.ok(await waitFor(() => processesMatching(`sleep ${marker}`).length > 0, 60_000), "the test command runs");
-    t.ok(readdirSync(tmp).some((n) => n.startsWith("magicpak-jail-")) && readdirSync(tmp).some((n) => n.startsWith("magicpak-upx-")), `the jail and UPX directories exist meanwhile: ${readdirSync(tmp).join(" ")}`);
+    // The UPX scratch directory goes when the compress stage ends (the plan holds the packed bytes).
+    t.ok(readdirSync(tmp).some((n) => n.startsWith("magicpak-jail-")), `the jail directory exists meanwhile: ${readdirSync(tmp).join(" ")}`);
     run.child.kill(signal);
     const exit = await run.exit;
     t.equal(exit.status, status, run.stderr());

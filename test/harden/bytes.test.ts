@@ -97,3 +97,24 @@ t.test("a missing lib\\xff.so is named escaped in the one error line", async (t)
   t.equal(b.stderr.split("\n").filter((l) => l !== "").length, 1, "one line");
   t.notOk(existsSync(out), "nothing written");
 });
+
+t.test("through ld.so.cache: a cache entry named lib\\xff.so in /opt/\\xff is found as ld.so finds it", async (t) => {
+  const root = join(scratch, "cache-root");
+  execFileSync("cp", ["-a", r.dir, root]);
+  execFileSync("bash", ["-euc", `
+    cd "$1"; ff=$'\\xff'
+    printf '#include <stdio.h>\\nint q(void);\\nint main(void) { printf("q=%%d\\\\n", q()); return 0; }\\n' > p.c
+    gcc -o usr/bin/p2 p.c "opt/$ff/lib$ff.so"
+    rm p.c
+    printf '/opt/%s\\n' "$ff" > etc/ld.so.conf
+    /sbin/ldconfig -r "$1"`, "build", root]);
+  const real = spawnSync("chroot", [root, "/usr/lib64/ld-linux-x86-64.so.2", "--list", "/usr/bin/p2"]);
+  t.equal(real.status, 0, real.stderr.toString());
+  const line = real.stdout.toString("latin1").split("\n").find((l) => l.includes("lib\xff.so"));
+  t.match(line ?? "", /^\tlib\xff\.so => \/opt\/\xff\/lib\xff\.so \(0x[0-9a-f]+\)$/, "the real loader finds it through the cache (no RUNPATH)");
+  const ours = spawnSync(process.execPath, [bin, "--list", "--root", root, "/usr/bin/p2"], { encoding: "buffer" });
+  t.equal(ours.status, 0, ours.stderr.toString());
+  const printed = ours.stdout.toString("latin1");
+  t.ok(printed.split("\n").some((l) => l.trim() === "lib\\xff.so => /opt/\\xff/lib\\xff.so"), `ours: ${printed}`);
+  t.notMatch(printed, /not found/);
+});
