@@ -318,7 +318,7 @@ export function renderMachine(m: Machine, quiet: Quiet): string {
  * For a benchmark module: when it is the program node was started with, wait for a quiet machine,
  * run it and print its section in Markdown (with the machine's details) on stdout.
  */
-export async function runAlone(moduleUrl: string, run: () => Promise<Section>): Promise<void> {
+export async function runAlone(moduleUrl: string, run: () => Promise<Section>, then?: (sectionText: string, date: string) => string): Promise<void> {
   if (!process.argv[1] || pathToFileURL(process.argv[1]).href !== moduleUrl) return;
   const quiet = waitForQuiet();
   const m = machine();
@@ -329,5 +329,7 @@ export async function runAlone(moduleUrl: string, run: () => Promise<Section>): 
   section.loadAtEnd = loadavg();
   section.quiet = quiet;
   section.durationS = (Date.now() - t0) / 1000;
-  process.stdout.write(`${renderMachine(m, quiet)}\n\n${renderSection(section)}\n`);
+  // `then` may add to the section (and store it); what it returns is printed.
+  const text = then ? then(renderSection(section), m.date) : renderSection(section);
+  process.stdout.write(`${renderMachine(m, quiet)}\n\n${text}\n`);
 }

@@ -12,12 +12,12 @@
 
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { fixture } from "../test/support/fixtures.js";
 import { bundleStats } from "../test/support/scratch-jail.js";
-import { cpuShares, cpuSnapshot, fixed, machine, median, mib, renderMachine, renderSection, timed, versionLine, waitForQuiet, type Section } from "./common.js";
+import { fixed, median, mib, runAlone, timed, versionLine, type Section } from "./common.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const magicpak = join(here, "../../bin/magicpak.js");
@@ -170,18 +170,8 @@ export async function run(): Promise<Section> {
 const HEADING = "## The test command as the workload";
 const FROM_IMAGE = "## Slimming an image: --from-image";
 
-if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
-  const quiet = waitForQuiet();
-  const m = machine();
-  const t0 = Date.now();
-  const cpu0 = cpuSnapshot();
-  const section = await run();
-  section.cpu = cpuShares(cpu0, cpuSnapshot());
-  section.loadAtEnd = loadavg();
-  section.quiet = quiet;
-  section.durationS = (Date.now() - t0) / 1000;
-  const text = `${renderSection(section)}\n\nSource: bench/dynamic.ts (run alone on ${m.date}).`;
-  process.stdout.write(`${renderMachine(m, quiet)}\n\n${text}\n`);
+await runAlone(import.meta.url, run, (section, date) => {
+  const text = `${section}\n\nSource: bench/dynamic.ts (run alone on ${date}).`;
   // Into RESULTS.md: in place of its earlier copy, else before the --from-image section (which
   // bench/run.ts keeps as it is).
   const results = join(here, "../../bench/RESULTS.md");
@@ -197,4 +187,5 @@ if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) 
   }
   writeFileSync(results, updated);
   process.stderr.write(`bench: wrote the dynamic section into ${results}\n`);
-}
+  return text;
+});

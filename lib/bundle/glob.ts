@@ -54,12 +54,19 @@ const crateGlobs = new Map<string, RegExp>();
 /**
  * The glob crate's Pattern with require_literal_separator false (its default): `*` is any run of
  * characters and `?` any one, '/' included; `**` as a whole component also matches none; `[...]`
- * and `[!...]` are classes with ranges. Written here because no matcher on npm lets `*` cross '/'.
+ * and `[!...]` are classes with ranges; `{a,b}` alternatives are kept from micromatch. Written here because no matcher on npm lets `*` cross '/'.
  * An unclosed '[' is a literal, as the crate's Pattern::new accepts nothing else.
  */
 function crateGlob(pattern: string): RegExp {
   const cached = crateGlobs.get(pattern);
   if (cached) return cached;
+  const compiled = new RegExp(`^${globSource(pattern)}$`, "s");
+  crateGlobs.set(pattern, compiled);
+  return compiled;
+}
+
+/** The RegExp source of a glob (see crateGlob). */
+function globSource(pattern: string): string {
   let re = "";
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
@@ -81,9 +88,40 @@ function crateGlob(pattern: string): RegExp {
         re += `[${negate ? "^" : ""}${body}]`;
         i = close;
       }
+    } else if (c === "{" && braceEnd(pattern, i) > 0) {
+      // {a,b}: alternatives, as micromatch (which --include uses) reads them; the crate has none.
+      const end = braceEnd(pattern, i);
+      re += `(?:${splitTopLevel(pattern.slice(i + 1, end)).map(globSource).join("|")})`;
+      i = end;
     } else re += c.replace(/[.+^${}()|\\\]]/g, "\\$&");
   }
-  const compiled = new RegExp(`^${re}$`, "s");
-  crateGlobs.set(pattern, compiled);
-  return compiled;
+  return re;
+}
+
+/** The index of the '}' that closes the '{' at `open` and has a ',' at its level, or -1. */
+function braceEnd(pattern: string, open: number): number {
+  let depth = 0;
+  let comma = false;
+  for (let i = open; i < pattern.length; i++) {
+    if (pattern[i] === "{") depth++;
+    else if (pattern[i] === "}" && --depth === 0) return comma ? i : -1;
+    else if (pattern[i] === "," && depth === 1) comma = true;
+  }
+  return -1;
+}
+
+function splitTopLevel(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === "{") depth++;
+    else if (text[i] === "}") depth--;
+    else if (text[i] === "," && depth === 0) {
+      parts.push(text.slice(from, i));
+      from = i + 1;
+    }
+  }
+  parts.push(text.slice(from));
+  return parts;
 }

@@ -14,11 +14,11 @@
 
 import t, { type Test } from "tap";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixture } from "../support/fixtures.js";
-import { inFullRoot, withForeignJail } from "../support/foreign.js";
+import { harnessPiecesIn, inFullRoot, withForeignJail } from "../support/foreign.js";
 import { bundleStats, describeStats, magicpakCli, pathInJail, runProcess, shellQuote } from "../support/scratch-jail.js";
 import { AARCH64_CALLS, expectedReports, makeTracedProgram, reports, TRACED_PROGRAM_STDOUT, tracedLayout, unrecorded } from "../support/traced-program.js";
 import { bundle } from "../../lib/bundle/bundle.js";
@@ -33,21 +33,7 @@ const busyboxArm64 = fixture("MAGICPAK_BUSYBOX_ARM64");
 
 /** No qemu or busybox (by name or by content) in OUTPUT. */
 function assertNoHarness(t: Test, out: string): void {
-  const digest = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
-  const pieces = [qemu, busyboxArm64, fixture("MAGICPAK_BUSYBOX")];
-  const sizes = new Map(pieces.map((f) => [lstatSync(f).size, digest(f)] as const));
-  const found: string[] = [];
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      const st = lstatSync(path);
-      if (/busybox|qemu|^\.magicpak/.test(name)) found.push(path);
-      if (st.isDirectory()) walk(path);
-      else if (st.isFile() && sizes.get(st.size) === digest(path)) found.push(path);
-    }
-  };
-  walk(out);
-  t.same(found, [], "no qemu, no busybox, no harness directory in OUTPUT");
+  t.same(harnessPiecesIn(out, [qemu, busyboxArm64, fixture("MAGICPAK_BUSYBOX")]), [], "no qemu, no busybox, no /.magicpak in OUTPUT");
 }
 
 /** PROG from the arm64 root with only --dynamic-test --test: the reference's output, in both jails. */

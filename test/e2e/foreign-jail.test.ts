@@ -8,15 +8,16 @@
 
 import t, { type Test } from "tap";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixture, tool } from "../support/fixtures.js";
-import { bundleStats, describeStats, magicpakCli, pathInJail, runProcess, shellQuote, SYSTEM_PATH, type ProcessResult } from "../support/scratch-jail.js";
+import { bundleStats, describeStats, magicpakCli, runProcess, shellQuote, SYSTEM_PATH } from "../support/scratch-jail.js";
 import { bundle } from "../../lib/bundle/bundle.js";
 import { testInJail, TestFailure } from "../../lib/jail/jail.js";
 import { binfmtRegistration } from "../../lib/jail/emulation.js";
 import { abiByName } from "../../lib/loader/machines.js";
+import { DEBIAN_AARCH64, harnessPiecesIn, withForeignJail } from "../support/foreign.js";
 
 const work = mkdtempSync(join(tmpdir(), "magicpak-e2e-foreign-"));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
@@ -34,8 +35,6 @@ function pieces() {
 }
 
 /** Debian's qemu-user-binfmt handler for aarch64 (/usr/lib/binfmt.d/qemu-aarch64.conf of qemu-user-static 7.2) up to the interpreter. */
-const DEBIAN_AARCH64 =
-  ":qemu-aarch64:M::\\x7f\\x45\\x4c\\x46\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\xb7\\x00:\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:";
 /** qemu's scripts/qemu-binfmt-conf.sh for x86_64 (Debian registers none on amd64), in the same form. */
 const QEMU_X86_64 =
   ":qemu-x86_64:M::\\x7f\\x45\\x4c\\x46\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x3e\\x00:\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:";
@@ -53,65 +52,7 @@ async function bundleWithCli(t: Test, name: string, args: string[]): Promise<str
 
 /** Neither the emulator nor busybox (by name or by content) nor the jail's /.magicpak is in OUTPUT. */
 function assertNoJailPieces(t: Test, out: string, hostFiles: string[]): void {
-  const digest = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
-  const sizes = new Map(hostFiles.map((f) => [lstatSync(f).size, digest(f)] as const));
-  const found: string[] = [];
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      const st = lstatSync(path);
-      if (/busybox|qemu|^\.magicpak/.test(name)) found.push(path);
-      if (st.isDirectory()) walk(path);
-      else if (st.isFile() && sizes.get(st.size) === digest(path)) found.push(`${path} (same bytes as ${hostFiles.find((f) => lstatSync(f).size === st.size)})`);
-    }
-  };
-  walk(out);
-  t.same(found, [], "no qemu, no busybox, no /.magicpak in OUTPUT");
-}
-
-interface ForeignJail {
-  dir: string;
-  run(command: string, options?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<ProcessResult>;
-}
-
-// The test's own jail: new user, mount and PID namespaces; proc, binfmt_misc with Debian's aarch64
-// handler whose interpreter is the HOST's qemu (F: opened now, used after chroot), four /dev nodes.
-const SETUP = [
-  "set -e",
-  'mount -t proc proc "$J/proc"',
-  'mount -t binfmt_misc binfmt_misc "$J/proc/sys/fs/binfmt_misc"',
-  'printf "%s" "$REG" > "$J/proc/sys/fs/binfmt_misc/register"',
-  'for d in null zero urandom random; do : > "$J/dev/$d"; mount --bind "/dev/$d" "$J/dev/$d"; done',
-  'exec chroot "$J" /bin/sh -c "$CMD"',
-].join("; ");
-
-async function withForeignJail<T>(out: string, use: (jail: ForeignJail) => Promise<T>): Promise<T> {
-  const { qemu, busybox } = pieces();
-  const dir = mkdtempSync(join(tmpdir(), "magicpak-e2e-foreign-jail-"));
-  try {
-    const copy = await runProcess("cp", ["-a", `${out}/.`, `${dir}/`]);
-    if (copy.status !== 0) throw new Error(`cannot copy ${out} into the jail: ${copy.stderr}`);
-    const bin = pathInJail(dir, "/bin");
-    mkdirSync(bin, { recursive: true });
-    if (existsSync(join(bin, "busybox"))) throw new Error(`the bundle already has /bin/busybox`);
-    copyFileSync(busybox, join(bin, "busybox"));
-    chmodSync(join(bin, "busybox"), 0o755);
-    // The arm64 busybox links its applets beside itself, run by qemu on the host.
-    const install = await runProcess(qemu, [join(bin, "busybox"), "--install", bin]);
-    if (install.status !== 0 || !existsSync(join(bin, "sh"))) throw new Error(`busybox --install through qemu failed: ${install.stderr}`);
-    for (const d of ["/proc", "/dev"]) mkdirSync(pathInJail(dir, d), { recursive: true });
-    return await use({
-      dir,
-      run: (command, options = {}) =>
-        runProcess("unshare", ["--user", "--map-root-user", "--mount", "--pid", "--fork", "--kill-child", "/bin/sh", "-c", SETUP], {
-          env: { PATH: SYSTEM_PATH, J: dir, CMD: command, REG: `${DEBIAN_AARCH64}${qemu}:F` },
-          stdin: options.stdin,
-          timeoutMs: options.timeoutMs ?? 120_000,
-        }),
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  t.same(harnessPiecesIn(out, hostFiles), [], "no qemu, no busybox, no /.magicpak in OUTPUT");
 }
 
 /** A program of the arm64 root run by qemu in a chroot of the root, outside any jail: builtins only (no binfmt there). */

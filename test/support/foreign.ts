@@ -4,7 +4,8 @@
 // chroot. `inFullRoot` runs a command in the whole arm64 root (the reference: the real programs
 // outside any jail); `withForeignJail` in a copy of a bundle plus Debian's arm64 busybox.
 
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixture } from "./fixtures.js";
@@ -68,4 +69,22 @@ export async function withForeignJail<T>(out: string, use: (jail: ForeignJail) =
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** What of the harness is in `out`: names with busybox, qemu or .magicpak, and files with the bytes of one of `hostFiles`. */
+export function harnessPiecesIn(out: string, hostFiles: string[]): string[] {
+  const digest = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+  const sizes = new Map(hostFiles.map((f) => [lstatSync(f).size, digest(f)] as const));
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      const st = lstatSync(path);
+      if (/busybox|qemu|^\.magicpak/.test(name)) found.push(path);
+      if (st.isDirectory()) walk(path);
+      else if (st.isFile() && sizes.get(st.size) === digest(path)) found.push(`${path} (same bytes as ${hostFiles.find((f) => lstatSync(f).size === st.size)})`);
+    }
+  };
+  walk(out);
+  return found;
 }
