@@ -18,6 +18,7 @@ import { Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import tarStream from "tar-stream";
 import { ImageError } from "./errors.js";
+import { present } from "../present.js";
 
 /** Bounds on what one image may extract: all its layers together, per platform. */
 export const EXTRACT_LIMITS = {
@@ -82,7 +83,8 @@ export interface ImageSource {
 export function parsePlatform(text: string): SourcePlatform {
   const parts = text.split("/");
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9_]+$/.test(p))) throw new ImageError(`--platform ${text}`, "expected OS/ARCH or OS/ARCH/VARIANT (as linux/arm64)");
-  return { os: parts[0]!, architecture: parts[1]!, ...(parts[2] !== undefined ? { variant: parts[2] } : {}) };
+  const [os, architecture, variant] = parts;
+  return { os: present(os, "the OS"), architecture: present(architecture, "the architecture"), ...(variant !== undefined ? { variant } : {}) };
 }
 
 export function formatPlatform(p: SourcePlatform): string {
@@ -267,7 +269,7 @@ function readDocker(dir: string, source: string, tag: string | undefined): Sourc
     const config = readJson(configFile, source, String(e.Config));
     const layers = (Array.isArray(e?.Layers) ? e.Layers : []).map((name: string) => {
       const file = member(name);
-      const hex = /([a-f0-9]{64})/.exec(name)![1]!;
+      const hex = present(/([a-f0-9]{64})/.exec(name)?.[1], `the digest in ${name}`); // member() checked the name's form
       return { digest: `sha256:${hex}`, size: statSync(file).size, file };
     });
     return imageOf(config, layers, statSync(configFile).size, undefined);
@@ -371,7 +373,7 @@ export async function applyLayer(root: string, layer: SourceLayer, budget: { byt
       if (size > budget.bytes) throw refuse(raw, `${size} bytes would exceed the ${limits.maxBytes}-byte bound on an image's contents (EXTRACT_LIMITS.maxBytes)`);
       budget.bytes -= size;
       const parts = rel.split("/");
-      const base = parts[parts.length - 1]!;
+      const base = present(parts.at(-1), `the last component of ${rel}`);
       const parent = ensureParent(root, parts.slice(0, -1), raw, refuse);
       const host = join(parent, base);
       if (base === ".wh..wh..opq") {
@@ -427,7 +429,7 @@ export async function applyLayer(root: string, layer: SourceLayer, budget: { byt
           if (targetRel === null) throw refuse(raw, "hard link to the root directory");
           const targetParts = targetRel.split("/");
           const targetParent = existingParent(root, targetParts.slice(0, -1));
-          const target = targetParent === null ? null : join(targetParent, targetParts[targetParts.length - 1]!);
+          const target = targetParent === null ? null : join(targetParent, present(targetParts.at(-1), `the last component of ${targetRel}`));
           const targetStats = target === null ? null : lstatOrNull(target);
           if (target === null || targetStats === null) throw refuse(raw, `hard link to ${JSON.stringify(h.linkname)}, which is not (yet) in the image`);
           if (targetStats.isDirectory()) throw refuse(raw, `hard link to the directory ${JSON.stringify(h.linkname)}`);
@@ -438,6 +440,9 @@ export async function applyLayer(root: string, layer: SourceLayer, budget: { byt
           entry.resume();
           break;
         }
+        case "character-device":
+        case "block-device":
+        case "fifo":
         default:
           // Character and block devices, FIFOs, and anything else: the kernel's or the runtime's, not the image's.
           entry.resume();
