@@ -204,12 +204,23 @@ function createWriteStreamExclusive(path: string): Writable {
   });
 }
 
-function readJson(file: string, source: string, what: string): any {
+/** An image's JSON (index, manifest, config) is untrusted: it is read as unknown and each field checked where used. */
+function readJson(file: string, source: string, what: string): unknown {
   try {
     return JSON.parse(readFileSync(file, "utf8"));
   } catch (error) {
     throw new ImageError(source, `cannot read ${what}: ${(error as Error).message}`);
   }
+}
+
+/** `value[key]` as `value?.[key]` reads it, for parsed JSON of any shape. */
+function field(value: unknown, key: string): unknown {
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+/** `value` when it is a JSON array, else no elements. */
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
 }
 
 function blobFile(dir: string, digest: unknown, source: string): string {
@@ -221,41 +232,47 @@ function blobFile(dir: string, digest: unknown, source: string): string {
 
 function readOci(dir: string, source: string, tag: string | undefined): SourceImage[] {
   const index = readJson(join(dir, "index.json"), source, "index.json");
-  let manifests: any[] = Array.isArray(index?.manifests) ? index.manifests : [];
+  let manifests = list(field(index, "manifests"));
   if (tag !== undefined) {
-    manifests = manifests.filter((m) => m?.annotations?.["org.opencontainers.image.ref.name"] === tag);
+    manifests = manifests.filter((m) => field(field(m, "annotations"), "org.opencontainers.image.ref.name") === tag);
     if (manifests.length === 0) throw new ImageError(source, `no image tagged ${tag} in the layout`);
   }
   const images: SourceImage[] = [];
-  const visit = (descriptor: any, platform: SourcePlatform | undefined, depth: number) => {
+  // `platform` is the descriptor's own, as untrusted as the rest.
+  const visit = (descriptor: unknown, platform: unknown, depth: number) => {
     if (depth > 4) throw new ImageError(source, "indexes nested too deeply");
-    const file = blobFile(dir, descriptor?.digest, source);
-    if (INDEX_MEDIA.has(descriptor?.mediaType)) {
-      const nested = readJson(file, source, `index ${descriptor.digest}`);
-      for (const m of Array.isArray(nested?.manifests) ? nested.manifests : []) visit(m, m?.platform ?? platform, depth + 1);
+    const digest = field(descriptor, "digest");
+    const mediaType = field(descriptor, "mediaType");
+    const file = blobFile(dir, digest, source);
+    if (typeof mediaType === "string" && INDEX_MEDIA.has(mediaType)) {
+      const nested = readJson(file, source, `index ${String(digest)}`);
+      for (const m of list(field(nested, "manifests"))) visit(m, field(m, "platform") ?? platform, depth + 1);
       return;
     }
-    if (!MANIFEST_MEDIA.has(descriptor?.mediaType)) return; // attestations, signatures, ...
-    const manifest = readJson(file, source, `manifest ${descriptor.digest}`);
-    const configFile = blobFile(dir, manifest?.config?.digest, source);
-    const config = readJson(configFile, source, `config ${manifest.config.digest}`);
-    if (config?.architecture === "unknown" || platform?.architecture === "unknown") return; // buildkit attestation manifests
-    const layers: SourceLayer[] = (Array.isArray(manifest?.layers) ? manifest.layers : []).map((l: any) => {
-      if (typeof l?.mediaType === "string" && /zstd/.test(l.mediaType)) throw new ImageError(source, `layer ${l.digest}: zstd layers are not supported`);
-      return { digest: String(l.digest), size: statSync(blobFile(dir, l.digest, source)).size, file: blobFile(dir, l.digest, source) };
+    if (typeof mediaType !== "string" || !MANIFEST_MEDIA.has(mediaType)) return; // attestations, signatures, ...
+    const manifest = readJson(file, source, `manifest ${String(digest)}`);
+    const configDigest = field(field(manifest, "config"), "digest");
+    const configFile = blobFile(dir, configDigest, source);
+    const config = readJson(configFile, source, `config ${String(configDigest)}`);
+    if (field(config, "architecture") === "unknown" || field(platform, "architecture") === "unknown") return; // buildkit attestation manifests
+    const layers: SourceLayer[] = list(field(manifest, "layers")).map((l) => {
+      const layerType = field(l, "mediaType");
+      const layerDigest = field(l, "digest");
+      if (typeof layerType === "string" && /zstd/.test(layerType)) throw new ImageError(source, `layer ${String(layerDigest)}: zstd layers are not supported`);
+      return { digest: String(layerDigest), size: statSync(blobFile(dir, layerDigest, source)).size, file: blobFile(dir, layerDigest, source) };
     });
     images.push(imageOf(config, layers, statSync(configFile).size, platform));
   };
-  for (const m of manifests) visit(m, m?.platform, 0);
+  for (const m of manifests) visit(m, field(m, "platform"), 0);
   if (images.length === 0) throw new ImageError(source, "no image manifest in the index");
   return images;
 }
 
 function readDocker(dir: string, source: string, tag: string | undefined): SourceImage[] {
   const manifest = readJson(join(dir, "manifest.json"), source, "manifest.json");
-  let entries: any[] = Array.isArray(manifest) ? manifest : [];
+  let entries = list(manifest);
   if (tag !== undefined) {
-    entries = entries.filter((e) => Array.isArray(e?.RepoTags) && e.RepoTags.some((t: string) => t === tag || t.endsWith(`/${tag}`) || t.split(":")[0] === tag));
+    entries = entries.filter((e) => list(field(e, "RepoTags")).some((t) => typeof t === "string" && (t === tag || t.endsWith(`/${tag}`) || t.split(":")[0] === tag)));
     if (entries.length === 0) throw new ImageError(source, `no image tagged ${tag} in the archive`);
   }
   const member = (name: unknown): string => {
@@ -265,11 +282,11 @@ function readDocker(dir: string, source: string, tag: string | undefined): Sourc
     return file;
   };
   const images = entries.map((e) => {
-    const configFile = member(e?.Config);
-    const config = readJson(configFile, source, String(e.Config));
-    const layers = (Array.isArray(e?.Layers) ? e.Layers : []).map((name: string) => {
+    const configFile = member(field(e, "Config"));
+    const config = readJson(configFile, source, String(field(e, "Config")));
+    const layers = list(field(e, "Layers")).map((name) => {
       const file = member(name);
-      const hex = present(/([a-f0-9]{64})/.exec(name)?.[1], `the digest in ${name}`); // member() checked the name's form
+      const hex = present(/([a-f0-9]{64})/.exec(String(name))?.[1], `the digest in ${String(name)}`); // member() checked the name's form
       return { digest: `sha256:${hex}`, size: statSync(file).size, file };
     });
     return imageOf(config, layers, statSync(configFile).size, undefined);
@@ -278,11 +295,15 @@ function readDocker(dir: string, source: string, tag: string | undefined): Sourc
   return images;
 }
 
-function imageOf(config: any, layers: SourceLayer[], configSize: number, platform: SourcePlatform | undefined): SourceImage {
-  const p: SourcePlatform = platform?.architecture
-    ? { os: String(platform.os ?? "linux"), architecture: String(platform.architecture), ...(platform.variant ? { variant: String(platform.variant) } : {}) }
-    : { os: String(config?.os ?? "linux"), architecture: String(config?.architecture ?? "amd64"), ...(config?.variant ? { variant: String(config.variant) } : {}) };
-  return { platform: p, config: (config?.config ?? {}) as SourceRunConfig, layers, size: configSize + layers.reduce((sum, l) => sum + l.size, 0) };
+function imageOf(config: unknown, layers: SourceLayer[], configSize: number, platform: unknown): SourceImage {
+  const described = field(platform, "architecture") ? platform : config; // the descriptor's platform, else the config's
+  const variant = field(described, "variant");
+  const p: SourcePlatform = {
+    os: String(field(described, "os") ?? "linux"),
+    architecture: String(field(described, "architecture") ?? "amd64"),
+    ...(variant ? { variant: String(variant) } : {}),
+  };
+  return { platform: p, config: (field(config, "config") ?? {}) as SourceRunConfig, layers, size: configSize + layers.reduce((sum, l) => sum + l.size, 0) };
 }
 
 // --- temporary directories: removed by the caller, or at exit / SIGINT / SIGTERM ---
