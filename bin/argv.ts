@@ -4,6 +4,7 @@
 import { cac } from "cac";
 import { OPTIONS, UsageError, keyOf, takesValue, type CliOptions, type OptionSpec } from "./options.js";
 import { suggestOption } from "./suggest.js";
+import { present } from "../lib/present.js";
 
 export interface CommandLine {
   options: CliOptions;
@@ -24,7 +25,7 @@ export function parseCommandLine(argv: string[]): CommandLine {
   // Positionals are taken here too: the option parser reads "--tree true" as --tree=true.
   const paths: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = present(argv[i], `argument ${i}`);
     if (arg === "--") {
       paths.push(...argv.slice(i + 1));
       break;

@@ -10,6 +10,7 @@ import { TestFailure } from "../lib/jail/errors.js";
 import { findOnPath } from "../lib/fs/which.js";
 import { formatPlan } from "../lib/report/plan.js";
 import { VERSION } from "../lib/version.js";
+import { present } from "../lib/present.js";
 import { installSignalCleanup } from "../lib/cleanup.js";
 import { pathErrorOf } from "../lib/errors.js";
 import { printable } from "../lib/report/printable.js";
@@ -160,7 +161,7 @@ async function bundleMode(paths: string[], options: CliOptions, log: Logger, war
   const result = await bundle({
     ...commonOptions(options, log),
     inputs: paths.slice(0, -1),
-    output: paths[paths.length - 1]!,
+    output: present(paths.at(-1), "OUTPUT"), // the count was checked above
     root: singleRoot(options),
     dynamicTest,
     packageRecords: options.packageRecords,
@@ -185,7 +186,7 @@ async function fromImageMode(paths: string[], options: CliOptions, log: Logger, 
     platform: options.platform,
     roots: roots.length > 0 ? roots.map((r) => ({ platform: r.slice(0, r.indexOf("=")), root: r.slice(r.indexOf("=") + 1) })) : undefined,
     inputs: paths.slice(0, -1),
-    output: paths[paths.length - 1]!,
+    output: present(paths.at(-1), "OUTPUT"), // the count was checked above
   });
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
   for (const p of result.platforms) {

@@ -30,7 +30,7 @@ export async function listMode(format: Format, files: string[], options: CliOpti
   const db = openPackageDatabase(loader.root);
   const packageOf = (path: string): PackageRef | null => {
     const resolved = db ? loader.root.tryResolve(path) : null;
-    const pkg = resolved ? db!.ownersOf(resolved.path)[0] : undefined;
+    const pkg = db && resolved ? db.ownersOf(resolved.path)[0] : undefined;
     return pkg ? { name: pkg.name, version: pkg.version, architecture: pkg.architecture } : null;
   };
   let status = 0;

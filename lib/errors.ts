@@ -61,6 +61,8 @@ export function errnoText(code: string | undefined): string | undefined {
       return "Text file busy";
     case "ENOEXEC":
       return "Exec format error";
+    case undefined:
+      return undefined;
     default:
       return code;
   }

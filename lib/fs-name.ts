@@ -12,7 +12,7 @@ const ESCAPED = /[\udc80-\udcff]/;
 export function decodeName(bytes: Uint8Array, start = 0, end = bytes.length): string {
   let ascii = true;
   for (let i = start; i < end; i++) {
-    if (bytes[i]! >= 0x80) {
+    if (byteAt(bytes, i) >= 0x80) {
       ascii = false;
       break;
     }
@@ -27,7 +27,7 @@ export function decodeName(bytes: Uint8Array, start = 0, end = bytes.length): st
       i += length;
       continue;
     }
-    out += buffer.toString("utf8", run, i) + String.fromCharCode(0xdc00 + bytes[i]!);
+    out += buffer.toString("utf8", run, i) + String.fromCharCode(0xdc00 + byteAt(bytes, i));
     run = ++i;
   }
   return out + buffer.toString("utf8", run, end);
@@ -35,9 +35,9 @@ export function decodeName(bytes: Uint8Array, start = 0, end = bytes.length): st
 
 /** The length of the well-formed UTF-8 sequence at `i` (RFC 3629: no overlongs, no surrogates), or 0. */
 function sequenceLength(b: Uint8Array, i: number, end: number): number {
-  const c = b[i]!;
+  const c = byteAt(b, i);
   if (c < 0x80) return 1;
-  const cont = (k: number, lo = 0x80, hi = 0xbf) => i + k < end && b[i + k]! >= lo && b[i + k]! <= hi;
+  const cont = (k: number, lo = 0x80, hi = 0xbf) => i + k < end && byteAt(b, i + k) >= lo && byteAt(b, i + k) <= hi;
   if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
   if (c >= 0xe0 && c <= 0xef) {
     const [lo, hi] = c === 0xe0 ? [0xa0, 0xbf] : c === 0xed ? [0x80, 0x9f] : [0x80, 0xbf];
@@ -69,4 +69,11 @@ export function nameBytes(name: string): Buffer {
 /** A path for node:fs: the string itself, or its exact bytes when it holds an escaped byte. */
 export function fsPath(path: string): string | Buffer {
   return ESCAPED.test(path) ? nameBytes(path) : path;
+}
+
+/** The byte at `i`, which the caller keeps within the name's bounds. */
+function byteAt(bytes: Uint8Array, i: number): number {
+  const byte = bytes[i];
+  if (byte === undefined) throw new Error(`internal error: name byte ${i} is past the end (${bytes.length} bytes)`);
+  return byte;
 }

@@ -39,11 +39,14 @@ export function runProcess(command: string, args: readonly string[], options: Pr
     child.stdin.end(options.stdin ?? "");
     const kill = (): void => {
       if (options.killGroup) {
-        try {
-          process.kill(-child.pid!, "SIGKILL");
-          return;
-        } catch {
-          // already gone as a group: kill the child itself
+        // No pid: the spawn failed and there is no group either.
+        if (child.pid !== undefined) {
+          try {
+            process.kill(-child.pid, "SIGKILL");
+            return;
+          } catch {
+            // already gone as a group: kill the child itself
+          }
         }
       }
       child.kill("SIGKILL");

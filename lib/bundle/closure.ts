@@ -32,7 +32,8 @@ export function addRunnable(graph: FileGraph, root: RootFs, loader: Loader, path
       addRunnable(graph, root, loader, step.program.path, log, depth + 1);
     }
   }
-  return addClosure(graph, root, loader, chain.length ? chain[chain.length - 1]!.interpreter : path);
+  const last = chain.at(-1);
+  return addClosure(graph, root, loader, last ? last.interpreter : path);
 }
 
 /**

@@ -9,6 +9,7 @@ import { childPath, parentOf } from "../graph/paths.js";
 import type { LoadedObject } from "../loader/model.js";
 import { BundleError } from "./errors.js";
 import { decodeName, fsPath } from "../fs-name.js";
+import { present } from "../present.js";
 
 /**
  * The link text to store for a symlink at `at` (whose parent is canonical): relative targets are
@@ -131,7 +132,7 @@ function addDirectory(graph: FileGraph, root: RootFs, dir: ResolvedPath, reason:
     const hostPath = root.hostPath(path);
     const stats = lstatSync(fsPath(hostPath));
     if (stats.isSymbolicLink()) {
-      const target = root.readlink(path)!;
+      const target = present(root.readlink(path), `the target of symlink ${path}`); // lstat just saw a link
       graph.add({ kind: "symlink", path, target: imageLinkTarget(path, target), mode: 0o777, reasons: [reason] });
       // Bring the target along when it resolves inside the root; a dangling link stays as it is.
       const resolved = root.tryResolve(path);

@@ -10,6 +10,7 @@ import { writeOciArchiveIndex, writeOciLayoutIndex, type PlatformImage } from ".
 import { EXTRACT_LIMITS, extractImage, formatPlatform, openImageSource, parsePlatform, type ExtractLimits, type SourcePlatform, type SourceRunConfig } from "../image/source.js";
 import { bundle, type BundleOptions, type BundleResult } from "./bundle.js";
 import { BundleError } from "./errors.js";
+import { present } from "../present.js";
 
 export interface FromImageOptions extends Omit<BundleOptions, "root" | "inputs"> {
   /** --from-image: an OCI layout directory (DIR or DIR:TAG), an OCI archive or a Docker archive. */
@@ -62,7 +63,7 @@ export async function bundleFromImage(options: FromImageOptions): Promise<FromIm
         sources.push({ platform: image.platform, root: extracted.root, config: image.config, inputSize: image.size });
       }
     } else {
-      for (const { platform, root } of options.roots!) sources.push({ platform: parsePlatform(platform), root, config: {}, inputSize: 0 });
+      for (const { platform, root } of present(options.roots, "--root (there is no --from-image)")) sources.push({ platform: parsePlatform(platform), root, config: {}, inputSize: 0 });
       if (want) {
         const kept = sources.filter((s) => s.platform.os === want.os && s.platform.architecture === want.architecture);
         sources.splice(0, sources.length, ...kept);
@@ -79,7 +80,7 @@ export async function bundleFromImage(options: FromImageOptions): Promise<FromIm
       const program = configProgram(source.config);
       const inputs = options.inputs && options.inputs.length > 0 ? options.inputs : program ? [resolveProgram(source.root, program, source.config, name)] : null;
       if (!inputs) throw new BundleError(options.source ?? name, "the image config has no Entrypoint or Cmd: name the program to bundle");
-      const input = inputs[0]!;
+      const input = present(inputs[0], "the program to bundle");
       const tools = options.testTools?.[name] ?? options.testTools?.[`${source.platform.os}/${source.platform.architecture}`];
       const workdir = source.config.WorkingDir && source.config.WorkingDir !== "/" ? source.config.WorkingDir : undefined;
       const hasWorkdir = workdir !== undefined && new RootFs(source.root).tryResolve(workdir)?.stats.isDirectory() === true;
@@ -90,12 +91,12 @@ export async function bundleFromImage(options: FromImageOptions): Promise<FromIm
         root: source.root,
         inputs,
         output: options.output === undefined ? undefined : several ? join(options.output, name.replaceAll("/", "-")) : options.output,
-        mkdir: [...(options.mkdir ?? []), ...(hasWorkdir ? [workdir!] : [])],
+        mkdir: [...(options.mkdir ?? []), ...(hasWorkdir && workdir !== undefined ? [workdir] : [])],
         images: undefined,
         test: options.test ? { ...options.test, ...(tools ?? {}) } : undefined,
       });
-      const explicit = options.inputs !== undefined && options.inputs.length > 0;
-      const carry = program !== null && (!explicit || sameProgram(options.inputs![0]!, program, () => resolveProgram(source.root, program, source.config, name)));
+      const explicit = options.inputs?.[0];
+      const carry = program !== null && (explicit === undefined || sameProgram(explicit, program, () => resolveProgram(source.root, program, source.config, name)));
       const image = imageOptionsFor(result, input, carry, source.config, options);
       if (image.architecture !== source.platform.architecture) throw new BundleError(input, `is ${image.architecture}, but the image is ${name}`);
       const outputSize = result.graph.entries().reduce((sum, n) => sum + (n.kind === "file" ? n.size : n.kind === "generated" ? n.content.length : 0), 0);
@@ -148,13 +149,13 @@ function imageOptionsFor(result: BundleResult, input: string, carry: boolean, co
   if (options.installTo !== undefined) entrypoint = [installPath(options.installTo, input)];
   if (carry) {
     // Entrypoint and Cmd as the image had them; only the program is moved by --install-to.
-    const program = options.installTo !== undefined ? entrypoint[0]! : undefined;
+    const program = options.installTo !== undefined ? present(entrypoint[0], "the installed program") : undefined;
     if (config.Entrypoint && config.Entrypoint.length > 0) {
       entrypoint = program ? [program, ...config.Entrypoint.slice(1)] : [...config.Entrypoint];
       cmd = config.Cmd ?? undefined;
     } else if (config.Cmd && config.Cmd.length > 0) {
       // Without an Entrypoint the program becomes the Entrypoint (an image needs one here), its arguments the Cmd.
-      entrypoint = [program ?? config.Cmd[0]!];
+      entrypoint = [program ?? present(config.Cmd[0], "Cmd[0]")];
       cmd = config.Cmd.slice(1);
     }
   }
@@ -202,7 +203,8 @@ async function writeImages(results: FromImagePlatformResult[], images: BundleOpt
       const r = await writeDockerArchive(graph, images.dockerArchive, options);
       out.push({ what: "Docker archive", path: r.path, digest: r.digest });
     }
-    if (sizes.length > 0) results[0]!.outputSize = sizes[0]!;
+    const [size] = sizes;
+    if (size !== undefined) present(results[0], "the one platform's result").outputSize = size;
     return out;
   }
   if (images.dockerArchive) throw new ImageError(images.dockerArchive, `a Docker archive holds one platform, not ${platforms.length}: choose one with --platform, or write --oci/--oci-archive`);
@@ -215,6 +217,6 @@ async function writeImages(results: FromImagePlatformResult[], images: BundleOpt
     multi = await writeOciArchiveIndex(platforms, images.ociArchive);
     out.push({ what: "OCI archive", path: multi.path, digest: multi.digest });
   }
-  if (multi) multi.images.forEach((image, i) => (results[i]!.outputSize = image.layer.size + image.config.size));
+  if (multi) multi.images.forEach((image, i) => (present(results[i], `the result of platform ${i}`).outputSize = image.layer.size + image.config.size));
   return out;
 }

@@ -8,6 +8,7 @@ import { posix } from "node:path";
 import type { RootFs } from "../fs/root.js";
 import { DEFAULT_PATH } from "../graph/paths.js";
 import { fsPath } from "../fs-name.js";
+import { present } from "../present.js";
 
 /** The most interpreters the kernel follows from one exec (binfmt_script + BINPRM_MAX_RECURSION). */
 const MAX_DEPTH = 4;
@@ -48,8 +49,8 @@ export function readShebang(root: RootFs, path: string): (Shebang & { line: stri
   const line = head.subarray(2, end < 0 ? head.length : end).toString("utf8").replace(/\r$/, "");
   const trimmed = line.replace(/^[ \t]+/, "").replace(/[ \t]+$/, "");
   if (trimmed === "") return null;
-  const split = /^(\S+)(?:[ \t]+(.*))?$/.exec(trimmed)!;
-  return { interpreter: split[1]!, argument: split[2] ?? null, line: `#!${line}` };
+  const [, interpreter, argument] = present(/^(\S+)(?:[ \t]+(.*))?$/.exec(trimmed), `the interpreter of ${path}'s #! line`);
+  return { interpreter: present(interpreter, `the interpreter of ${path}'s #! line`), argument: argument ?? null, line: `#!${line}` };
 }
 
 /** The program `env` runs for a "#!/usr/bin/env ARGUMENT" line: its first word that is no option or NAME=VALUE. */
@@ -58,13 +59,14 @@ export function envProgram(argument: string | null): string | null {
   // The kernel passes the rest as one argument; env -S (--split-string) splits it again.
   let words = argument.split(/[ \t]+/).filter(Boolean);
   if (words[0] === "-S" || words[0] === "--split-string" || words[0]?.startsWith("-S")) {
-    words = words[0] === "-S" || words[0] === "--split-string" ? words.slice(1) : [words[0]!.slice(2), ...words.slice(1)];
+    const [first = "", ...rest] = words; // the test above saw a first word
+    words = first === "-S" || first === "--split-string" ? rest : [first.slice(2), ...rest];
   } else if (words.length > 1) {
     // Without -S the whole rest is one name (Linux): env looks for a program called "python3 -u".
     words = [argument];
   }
   for (let i = 0; i < words.length; i++) {
-    const word = words[i]!;
+    const word = present(words[i], `env argument ${i}`);
     if (word === "-i" || word === "--ignore-environment" || word === "-") continue;
     if (word === "-u" || word === "--unset" || word === "-C" || word === "--chdir") {
       i++;

@@ -13,6 +13,7 @@ import { binfmtRegistration, choosePlatform } from "../jail/emulation.js";
 import { JailError } from "../jail/errors.js";
 import { abiOf, hostAbi } from "../loader/machines.js";
 import { TracerUnavailable } from "../trace/types.js";
+import { present } from "../present.js";
 
 export interface WorkloadPlatform {
   /** The harness shell's static busybox (a host path). */
@@ -66,7 +67,7 @@ export function chooseWorkloadPlatform(options: WorkloadPlatformOptions): Worklo
     if (error instanceof JailError) throw new TracerUnavailable(`${error.path}: ${error.problem}`);
     throw error;
   }
-  const emulation = platform.emulation!;
+  const emulation = present(platform.emulation, "the emulation of a foreign target");
   let registration: string;
   try {
     // F: the kernel opens the emulator now, by its host path, and uses that file inside the chroot.

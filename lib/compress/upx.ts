@@ -17,6 +17,7 @@ import type { UpxRun } from "./types.js";
 import { runProcess } from "../process.js";
 import { upxModule } from "./wasm.js";
 import type { Job } from "./worker.js";
+import { present } from "../present.js";
 
 export type { UpxRun } from "./types.js";
 
@@ -190,7 +191,7 @@ class WorkerPool {
         if (this.count >= this.max) return;
         worker = this.spawn();
       }
-      const { job, resolve } = this.queue.shift()!;
+      const { job, resolve } = present(this.queue.shift(), "the next queued UPX job"); // the loop saw one
       const id = this.nextId++;
       this.busy.set(worker, { id, resolve });
       worker.ref();

@@ -15,8 +15,10 @@ export interface Job {
 // Load the glue while the main thread compiles the module.
 glue();
 
-parentPort!.on("message", (job: Job) => {
+const port = parentPort;
+if (!port) throw new Error("lib/compress/worker.js runs only as a worker thread (lib/compress/upx.ts starts it)");
+port.on("message", (job: Job) => {
   if (job.module) adoptUpxModule(job.module);
   const result = runUpxHere(job.args, job.env, upxModuleSync());
-  parentPort!.postMessage({ id: job.id, ...result });
+  port.postMessage({ id: job.id, ...result });
 });

@@ -417,7 +417,8 @@ function readDynamic(source: FileSource, header: FileHeader, c: Codec, progs: Pr
   // The strings the loader needs usually sit together: fetch their span in one read, not one read each.
   let window: { start: number; bytes: Buffer } | null = null;
   if (strtab) {
-    const offsets = tags.filter((t) => stringTags.includes(t.tag) && t.value < strtab!.size).map((t) => t.value);
+    const strtabSize = strtab.size;
+    const offsets = tags.filter((t) => stringTags.includes(t.tag) && t.value < strtabSize).map((t) => t.value);
     if (offsets.length > 1) {
       const start = Math.min(...offsets);
       const end = Math.min(Math.max(...offsets) + 256, strtab.size);

@@ -2,6 +2,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, read
 import { resolve as resolveHostPath } from "node:path";
 import { PathError, errnoText } from "../errors.js";
 import { decodeName, fsPath } from "../fs-name.js";
+import { present } from "../present.js";
 
 /** Linux's limit on symlinks followed in one path walk (MAXSYMLINKS). */
 const MAX_SYMLINKS = 40;
@@ -15,7 +16,7 @@ export class RootPathError extends PathError {
     path: string,
     readonly code: PathErrorCode,
   ) {
-    super(path, errnoText(code)!);
+    super(path, present(errnoText(code), `strerror of ${code}`));
   }
 }
 
@@ -278,7 +279,7 @@ export class RootFs {
     const pending = components.slice();
     let stats: Stats | null = null;
     while (pending.length > 0) {
-      const part = pending.shift()!;
+      const part = present(pending.shift(), "a pending path component");
       if (part === "" || part === ".") continue;
       if (part === "..") {
         stack.pop();

@@ -4,6 +4,7 @@
 import { posix } from "node:path";
 import { PathError } from "../errors.js";
 import { byPath, parentOf } from "./paths.js";
+import { present } from "../present.js";
 
 /** Linux's limit on symlinks followed in one path walk (MAXSYMLINKS). */
 const MAX_SYMLINKS = 40;
@@ -152,7 +153,7 @@ export class FileGraph {
     const parts = path.split("/").filter((p) => p !== "");
     let resolved: string[] = [];
     for (let i = 0, hops = 0; i < parts.length; i++) {
-      const part = parts[i]!;
+      const part = present(parts[i], `path component ${i}`);
       if (part === ".") continue;
       if (part === "..") {
         resolved.pop();

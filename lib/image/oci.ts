@@ -11,6 +11,7 @@ import { layerEntries } from "./layer.js";
 import { ImageError } from "./errors.js";
 import { writeTar } from "./archive.js";
 import type { TarEntry } from "./tar.js";
+import { present } from "../present.js";
 
 export interface ImageResult {
   /** The absolute path written. */
@@ -55,7 +56,7 @@ export async function writeOciArchive(graph: FileGraph, file: string, options: I
 function layoutEntries(layout: string, built: Omit<ImageResult, "path">): TarEntry[] {
   const blobs = join(layout, "blobs/sha256");
   const attached = built.attachments.flatMap((a) => [a.digest, a.blob.digest, EMPTY_DIGEST]);
-  const digests = [...new Set([built.layer.digest, built.config.digest, built.manifest!.digest, ...attached])].sort();
+  const digests = [...new Set([built.layer.digest, built.config.digest, present(built.manifest, "the OCI manifest").digest, ...attached])].sort();
   return [
     { type: "directory", path: "blobs", mode: 0o755 },
     { type: "directory", path: "blobs/sha256", mode: 0o755 },
@@ -113,13 +114,13 @@ export async function writeOciLayoutIndex(images: PlatformImage[], dir: string):
 /** The OCI archive of writeOciLayoutIndex's layout. */
 export async function writeOciArchiveIndex(images: PlatformImage[], file: string): Promise<MultiImageResult> {
   const prepared = prepareMulti(images);
-  const created = prepared[0]!.image.created;
+  const created = present(prepared[0], "the first platform's image").image.created;
   const { path, result } = await intoFile(file, async (staging, out) => {
     const layout = join(staging, "layout");
     mkdirSync(layout, { mode: 0o755 });
     const built = await buildMultiLayout(prepared, layout);
     const blobs = join(layout, "blobs/sha256");
-    const digests = [...new Set([built.index.digest, ...built.images.flatMap((i) => [i.layer.digest, i.config.digest, i.manifest!.digest])])].sort();
+    const digests = [...new Set([built.index.digest, ...built.images.flatMap((i) => [i.layer.digest, i.config.digest, present(i.manifest, "a platform's OCI manifest").digest])])].sort();
     await writeTar(out, [
       { type: "directory", path: "blobs", mode: 0o755 },
       { type: "directory", path: "blobs/sha256", mode: 0o755 },
@@ -141,15 +142,17 @@ async function buildMultiLayout(prepared: { image: NormalizedImage; entries: Tar
   const blobs = join(dir, "blobs/sha256");
   mkdirSync(blobs, { recursive: true, mode: 0o755 });
   const images: Omit<ImageResult, "path">[] = [];
+  const platformManifests: { image: NormalizedImage; manifest: Descriptor }[] = [];
   for (const { image, entries } of prepared) {
     const layer = await writeLayerBlob(blobs, entries, { mtime: image.created, gzip: true });
     const layerDescriptor = { mediaType: MEDIA.layerGzip, digest: layer.digest, size: layer.size };
     const config = writeBlob(blobs, MEDIA.config, imageConfig(image, layer.diffId));
     const manifest = writeBlob(blobs, MEDIA.manifest, ociManifest(image, config, layerDescriptor));
     images.push({ digest: manifest.digest, manifest, config, layer: { ...layerDescriptor, diffId: layer.diffId }, attachments: [] });
+    platformManifests.push({ image, manifest });
   }
-  const index = writeBlob(blobs, MEDIA.index, ociPlatformIndex(prepared.map((p, i) => ({ image: p.image, manifest: images[i]!.manifest! }))));
-  writeFileSync(join(dir, "index.json"), ociLayoutIndex(prepared[0]!.image, index), { mode: 0o644 });
+  const index = writeBlob(blobs, MEDIA.index, ociPlatformIndex(platformManifests));
+  writeFileSync(join(dir, "index.json"), ociLayoutIndex(present(prepared[0], "the first platform's image").image, index), { mode: 0o644 });
   writeFileSync(join(dir, "oci-layout"), OCI_LAYOUT, { mode: 0o644 });
   return { digest: index.digest, index, images };
 }

@@ -18,6 +18,7 @@ import { Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import tarStream from "tar-stream";
 import { ImageError } from "./errors.js";
+import { present } from "../present.js";
 
 /** Bounds on what one image may extract: all its layers together, per platform. */
 export const EXTRACT_LIMITS = {
@@ -82,7 +83,8 @@ export interface ImageSource {
 export function parsePlatform(text: string): SourcePlatform {
   const parts = text.split("/");
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9_]+$/.test(p))) throw new ImageError(`--platform ${text}`, "expected OS/ARCH or OS/ARCH/VARIANT (as linux/arm64)");
-  return { os: parts[0]!, architecture: parts[1]!, ...(parts[2] !== undefined ? { variant: parts[2] } : {}) };
+  const [os, architecture, variant] = parts;
+  return { os: present(os, "the OS"), architecture: present(architecture, "the architecture"), ...(variant !== undefined ? { variant } : {}) };
 }
 
 export function formatPlatform(p: SourcePlatform): string {
@@ -202,12 +204,23 @@ function createWriteStreamExclusive(path: string): Writable {
   });
 }
 
-function readJson(file: string, source: string, what: string): any {
+/** An image's JSON (index, manifest, config) is untrusted: it is read as unknown and each field checked where used. */
+function readJson(file: string, source: string, what: string): unknown {
   try {
     return JSON.parse(readFileSync(file, "utf8"));
   } catch (error) {
     throw new ImageError(source, `cannot read ${what}: ${(error as Error).message}`);
   }
+}
+
+/** `value[key]` as `value?.[key]` reads it, for parsed JSON of any shape. */
+function field(value: unknown, key: string): unknown {
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+/** `value` when it is a JSON array, else no elements. */
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
 }
 
 function blobFile(dir: string, digest: unknown, source: string): string {
@@ -219,41 +232,47 @@ function blobFile(dir: string, digest: unknown, source: string): string {
 
 function readOci(dir: string, source: string, tag: string | undefined): SourceImage[] {
   const index = readJson(join(dir, "index.json"), source, "index.json");
-  let manifests: any[] = Array.isArray(index?.manifests) ? index.manifests : [];
+  let manifests = list(field(index, "manifests"));
   if (tag !== undefined) {
-    manifests = manifests.filter((m) => m?.annotations?.["org.opencontainers.image.ref.name"] === tag);
+    manifests = manifests.filter((m) => field(field(m, "annotations"), "org.opencontainers.image.ref.name") === tag);
     if (manifests.length === 0) throw new ImageError(source, `no image tagged ${tag} in the layout`);
   }
   const images: SourceImage[] = [];
-  const visit = (descriptor: any, platform: SourcePlatform | undefined, depth: number) => {
+  // `platform` is the descriptor's own, as untrusted as the rest.
+  const visit = (descriptor: unknown, platform: unknown, depth: number) => {
     if (depth > 4) throw new ImageError(source, "indexes nested too deeply");
-    const file = blobFile(dir, descriptor?.digest, source);
-    if (INDEX_MEDIA.has(descriptor?.mediaType)) {
-      const nested = readJson(file, source, `index ${descriptor.digest}`);
-      for (const m of Array.isArray(nested?.manifests) ? nested.manifests : []) visit(m, m?.platform ?? platform, depth + 1);
+    const digest = field(descriptor, "digest");
+    const mediaType = field(descriptor, "mediaType");
+    const file = blobFile(dir, digest, source);
+    if (typeof mediaType === "string" && INDEX_MEDIA.has(mediaType)) {
+      const nested = readJson(file, source, `index ${String(digest)}`);
+      for (const m of list(field(nested, "manifests"))) visit(m, field(m, "platform") ?? platform, depth + 1);
       return;
     }
-    if (!MANIFEST_MEDIA.has(descriptor?.mediaType)) return; // attestations, signatures, ...
-    const manifest = readJson(file, source, `manifest ${descriptor.digest}`);
-    const configFile = blobFile(dir, manifest?.config?.digest, source);
-    const config = readJson(configFile, source, `config ${manifest.config.digest}`);
-    if (config?.architecture === "unknown" || platform?.architecture === "unknown") return; // buildkit attestation manifests
-    const layers: SourceLayer[] = (Array.isArray(manifest?.layers) ? manifest.layers : []).map((l: any) => {
-      if (typeof l?.mediaType === "string" && /zstd/.test(l.mediaType)) throw new ImageError(source, `layer ${l.digest}: zstd layers are not supported`);
-      return { digest: String(l.digest), size: statSync(blobFile(dir, l.digest, source)).size, file: blobFile(dir, l.digest, source) };
+    if (typeof mediaType !== "string" || !MANIFEST_MEDIA.has(mediaType)) return; // attestations, signatures, ...
+    const manifest = readJson(file, source, `manifest ${String(digest)}`);
+    const configDigest = field(field(manifest, "config"), "digest");
+    const configFile = blobFile(dir, configDigest, source);
+    const config = readJson(configFile, source, `config ${String(configDigest)}`);
+    if (field(config, "architecture") === "unknown" || field(platform, "architecture") === "unknown") return; // buildkit attestation manifests
+    const layers: SourceLayer[] = list(field(manifest, "layers")).map((l) => {
+      const layerType = field(l, "mediaType");
+      const layerDigest = field(l, "digest");
+      if (typeof layerType === "string" && /zstd/.test(layerType)) throw new ImageError(source, `layer ${String(layerDigest)}: zstd layers are not supported`);
+      return { digest: String(layerDigest), size: statSync(blobFile(dir, layerDigest, source)).size, file: blobFile(dir, layerDigest, source) };
     });
     images.push(imageOf(config, layers, statSync(configFile).size, platform));
   };
-  for (const m of manifests) visit(m, m?.platform, 0);
+  for (const m of manifests) visit(m, field(m, "platform"), 0);
   if (images.length === 0) throw new ImageError(source, "no image manifest in the index");
   return images;
 }
 
 function readDocker(dir: string, source: string, tag: string | undefined): SourceImage[] {
   const manifest = readJson(join(dir, "manifest.json"), source, "manifest.json");
-  let entries: any[] = Array.isArray(manifest) ? manifest : [];
+  let entries = list(manifest);
   if (tag !== undefined) {
-    entries = entries.filter((e) => Array.isArray(e?.RepoTags) && e.RepoTags.some((t: string) => t === tag || t.endsWith(`/${tag}`) || t.split(":")[0] === tag));
+    entries = entries.filter((e) => list(field(e, "RepoTags")).some((t) => typeof t === "string" && (t === tag || t.endsWith(`/${tag}`) || t.split(":")[0] === tag)));
     if (entries.length === 0) throw new ImageError(source, `no image tagged ${tag} in the archive`);
   }
   const member = (name: unknown): string => {
@@ -263,11 +282,11 @@ function readDocker(dir: string, source: string, tag: string | undefined): Sourc
     return file;
   };
   const images = entries.map((e) => {
-    const configFile = member(e?.Config);
-    const config = readJson(configFile, source, String(e.Config));
-    const layers = (Array.isArray(e?.Layers) ? e.Layers : []).map((name: string) => {
+    const configFile = member(field(e, "Config"));
+    const config = readJson(configFile, source, String(field(e, "Config")));
+    const layers = list(field(e, "Layers")).map((name) => {
       const file = member(name);
-      const hex = /([a-f0-9]{64})/.exec(name)![1]!;
+      const hex = present(/([a-f0-9]{64})/.exec(String(name))?.[1], `the digest in ${String(name)}`); // member() checked the name's form
       return { digest: `sha256:${hex}`, size: statSync(file).size, file };
     });
     return imageOf(config, layers, statSync(configFile).size, undefined);
@@ -276,11 +295,15 @@ function readDocker(dir: string, source: string, tag: string | undefined): Sourc
   return images;
 }
 
-function imageOf(config: any, layers: SourceLayer[], configSize: number, platform: SourcePlatform | undefined): SourceImage {
-  const p: SourcePlatform = platform?.architecture
-    ? { os: String(platform.os ?? "linux"), architecture: String(platform.architecture), ...(platform.variant ? { variant: String(platform.variant) } : {}) }
-    : { os: String(config?.os ?? "linux"), architecture: String(config?.architecture ?? "amd64"), ...(config?.variant ? { variant: String(config.variant) } : {}) };
-  return { platform: p, config: (config?.config ?? {}) as SourceRunConfig, layers, size: configSize + layers.reduce((sum, l) => sum + l.size, 0) };
+function imageOf(config: unknown, layers: SourceLayer[], configSize: number, platform: unknown): SourceImage {
+  const described = field(platform, "architecture") ? platform : config; // the descriptor's platform, else the config's
+  const variant = field(described, "variant");
+  const p: SourcePlatform = {
+    os: String(field(described, "os") ?? "linux"),
+    architecture: String(field(described, "architecture") ?? "amd64"),
+    ...(variant ? { variant: String(variant) } : {}),
+  };
+  return { platform: p, config: (field(config, "config") ?? {}) as SourceRunConfig, layers, size: configSize + layers.reduce((sum, l) => sum + l.size, 0) };
 }
 
 // --- temporary directories: removed by the caller, or at exit / SIGINT / SIGTERM ---
@@ -371,7 +394,7 @@ export async function applyLayer(root: string, layer: SourceLayer, budget: { byt
       if (size > budget.bytes) throw refuse(raw, `${size} bytes would exceed the ${limits.maxBytes}-byte bound on an image's contents (EXTRACT_LIMITS.maxBytes)`);
       budget.bytes -= size;
       const parts = rel.split("/");
-      const base = parts[parts.length - 1]!;
+      const base = present(parts.at(-1), `the last component of ${rel}`);
       const parent = ensureParent(root, parts.slice(0, -1), raw, refuse);
       const host = join(parent, base);
       if (base === ".wh..wh..opq") {
@@ -427,7 +450,7 @@ export async function applyLayer(root: string, layer: SourceLayer, budget: { byt
           if (targetRel === null) throw refuse(raw, "hard link to the root directory");
           const targetParts = targetRel.split("/");
           const targetParent = existingParent(root, targetParts.slice(0, -1));
-          const target = targetParent === null ? null : join(targetParent, targetParts[targetParts.length - 1]!);
+          const target = targetParent === null ? null : join(targetParent, present(targetParts.at(-1), `the last component of ${targetRel}`));
           const targetStats = target === null ? null : lstatOrNull(target);
           if (target === null || targetStats === null) throw refuse(raw, `hard link to ${JSON.stringify(h.linkname)}, which is not (yet) in the image`);
           if (targetStats.isDirectory()) throw refuse(raw, `hard link to the directory ${JSON.stringify(h.linkname)}`);
@@ -438,6 +461,9 @@ export async function applyLayer(root: string, layer: SourceLayer, budget: { byt
           entry.resume();
           break;
         }
+        case "character-device":
+        case "block-device":
+        case "fifo":
         default:
           // Character and block devices, FIFOs, and anything else: the kernel's or the runtime's, not the image's.
           entry.resume();

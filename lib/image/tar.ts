@@ -8,6 +8,7 @@ import { PathError } from "../errors.js";
 import { openPlannedFile, readPlannedChunks, type PlannedFile } from "../fs/copy-file.js";
 import { nameBytes } from "../fs-name.js";
 import { ImageError } from "./errors.js";
+import { present } from "../present.js";
 
 export type TarEntry =
   | { type: "directory"; path: string; mode: number }
@@ -160,7 +161,7 @@ function* header(h: Header): Generator<Buffer> {
   if (pax.some(([, value]) => !Buffer.from(value.toString("utf8")).equals(value))) pax.unshift(["hdrcharset", Buffer.from("BINARY")]);
   if (pax.length > 0) {
     const records = Buffer.concat(pax.map(([key, value]) => paxRecord(key, value)));
-    const base = truncate(`PaxHeaders/${h.name.replace(/\/$/, "").split("/").pop()!}`, 100);
+    const base = truncate(`PaxHeaders/${present(h.name.replace(/\/$/, "").split("/").pop(), "the last name component")}`, 100);
     yield ustar({ ...h, mode: 0o644, size: records.length, typeflag: "x" }, { prefix: Buffer.alloc(0), name: base }, Buffer.alloc(0));
     yield records;
     const pad = padding(records.length);

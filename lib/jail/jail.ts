@@ -22,6 +22,7 @@ import { writeTree } from "../graph/write-tree.js";
 import { binfmtRegistration, choosePlatform, type JailPlatform } from "./emulation.js";
 import { JailError, TestFailure } from "./errors.js";
 import { runInJail, type Isolation } from "./run.js";
+import { present } from "../present.js";
 
 export interface JailTest {
   /** Run as `/bin/sh -c COMMAND` inside the jail. */
@@ -86,7 +87,7 @@ export async function testInJail(graph: FileGraph, tests: JailTest[], options: J
 /** Runs the jail's busybox on the host: directly, or through the emulator when it is foreign. */
 function runBusyboxOnHost(busybox: string, args: string[], platform: JailPlatform): ReturnType<typeof spawnSync> {
   if (platform.busybox.abi.name === platform.host.name) return spawnSync(busybox, args, { encoding: "utf8" });
-  return spawnSync(platform.emulation!.emulator, [busybox, ...args], { encoding: "utf8" });
+  return spawnSync(present(platform.emulation, "the emulation of a foreign busybox").emulator, [busybox, ...args], { encoding: "utf8" });
 }
 
 /**
@@ -149,9 +150,10 @@ async function runOne(jail: string, test: JailTest, preamble: string, options: J
     ...(options.forceFallback ? { forceFallback: true } : {}),
     ...(options.warn ? { warn: options.warn } : {}),
   }).catch((error: unknown) => {
-    if (error instanceof JailError && error.step && /^binfmt-(mount|register): /.test(error.step)) {
-      const [, step, detail] = /^binfmt-(mount|register): ([\s\S]*)$/.exec(error.step)!;
-      throw new JailError("--test", setupFailure(step!, detail!, platform));
+    const binfmt = error instanceof JailError && error.step ? /^binfmt-(mount|register): ([\s\S]*)$/.exec(error.step) : null;
+    if (binfmt) {
+      const [, step, detail] = binfmt;
+      throw new JailError("--test", setupFailure(present(step, "the binfmt step"), present(detail, "the binfmt failure"), platform));
     }
     throw error;
   });
@@ -169,8 +171,8 @@ async function runOne(jail: string, test: JailTest, preamble: string, options: J
 /** A hint naming files the failed program's stderr says are missing (the image lacks them too). */
 export function missingHint(stderr: string): string {
   const names = new Set<string>();
-  for (const m of stderr.matchAll(/(\/[^\s:'"`]+)['"`]?:? (?:No such file or directory|not found)/g)) names.add(m[1]!);
-  for (const m of stderr.matchAll(/(?:^|\n)(?:[^:\n]*: )*?([A-Za-z0-9_.+-]+): (?:not found|command not found|Cannot exec)/g)) names.add(m[1]!);
+  for (const m of stderr.matchAll(/(\/[^\s:'"`]+)['"`]?:? (?:No such file or directory|not found)/g)) names.add(present(m[1], "the missing path"));
+  for (const m of stderr.matchAll(/(?:^|\n)(?:[^:\n]*: )*?([A-Za-z0-9_.+-]+): (?:not found|command not found|Cannot exec)/g)) names.add(present(m[1], "the missing command"));
   if (names.size === 0) return "";
   return `\n(the image lacks ${[...names].slice(0, 5).join(", ")}? add what the program needs with --include or --mkdir; the jail has only the bundle)`;
 }

@@ -39,6 +39,7 @@ import { DEFAULT_PATH } from "../graph/paths.js";
 import { chrootCapabilityPrefix, keptCapabilities, ownCapabilities, SETUP_CAPABILITIES } from "../capabilities.js";
 import { runProcess } from "../process.js";
 import { JailError } from "./errors.js";
+import { present } from "../present.js";
 
 /**
  * "namespaces": all of them, user namespace included; "namespaces-without-user": mount, PID, UTS, IPC
@@ -258,12 +259,13 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
       argv = [...caps, hostTool("env") ?? "env", "-i", ...fallbackEnv, hostTool("chroot") ?? "chroot", rootfs, ...dropChroot, busyboxIn, "sh", "-c", `cd / && ${HARNESS}`, "sh", "", (options.preamble ?? "") + options.command];
     }
     const wrapper = options.wrapper ?? [];
-    const all = [...wrapper, ...argv];
+    const [command, ...args] = [...wrapper, ...argv];
+    const program = present(command, "the jail's command");
     let unregister: (() => void) | undefined;
     let pgid: number | undefined;
     let run;
     try {
-      run = await runProcess(all[0]!, all.slice(1), {
+      run = await runProcess(program, args, {
         env: { PATH: hostPath(), STAGE2, CAPS_DROP: capsDrop, PROC: isolation !== "chroot" && probe.procProblem ? "bind" : "new" },
         stdin: options.stdin,
         timeoutMs,
@@ -274,7 +276,7 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
         },
       });
     } catch (error) {
-      throw new JailError(all[0]!, `cannot start the jail: ${(error as Error).message}`);
+      throw new JailError(program, `cannot start the jail: ${(error as Error).message}`);
     } finally {
       // Whatever the command left behind in its process group goes with it.
       if (pgid !== undefined) {
@@ -287,13 +289,11 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
       unregister?.();
     }
     const setup = run.status === SETUP_STATUS ? new RegExp(`^${SETUP_MARK} (.*)$`, "m").exec(run.stderr) : null;
-    if (setup) throw new JailError("--test", `cannot set up the jail: ${setup[1]}`, setup[1]!);
+    if (setup) throw new JailError("--test", `cannot set up the jail: ${setup[1]}`, present(setup[1], "the setup step"));
     const chroot = isolation === "chroot" && run.status === 125 ? /^chroot: cannot change root directory to .*$/m.exec(run.stderr) : null;
     if (chroot) throw new JailError("--test", `cannot set up the jail: ${chroot[0]} (the fallback needs CAP_SYS_CHROOT: run as root)`);
-    if (run.status === 1 && /^(unshare|setpriv): /m.test(run.stderr) && !run.stdout) {
-      const line = /^(unshare|setpriv): .*$/m.exec(run.stderr)![0];
-      throw new JailError("--test", `cannot set up the jail: ${line}`);
-    }
+    const refused = run.status === 1 ? /^(unshare|setpriv): .*$/m.exec(run.stderr) : null;
+    if (refused && !run.stdout) throw new JailError("--test", `cannot set up the jail: ${refused[0]}`);
     return { status: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr, timedOut: run.timedOut === true, isolation };
   } finally {
     rmSync(harnessDir, { recursive: true, force: true });

@@ -186,8 +186,9 @@ export function muslConfig(root: RootFs, abi: Abi, interpreter: string): MuslCon
   // prefix = the interpreter path without its last two components (musl's load_library).
   let prefix = "";
   if (interpreter.startsWith("/")) {
-    const slashes = [...interpreter.matchAll(/\//g)].map((m) => m.index!);
-    prefix = slashes.length >= 2 ? interpreter.slice(0, slashes[slashes.length - 2]) : "";
+    const last = interpreter.lastIndexOf("/");
+    const cut = interpreter.lastIndexOf("/", last - 1);
+    prefix = cut >= 0 && cut < last ? interpreter.slice(0, cut) : "";
   }
   const pathFile = `${prefix}/etc/ld-musl-${abi.muslArch}.path`;
   const resolved = root.tryResolve(pathFile);

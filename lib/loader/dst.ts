@@ -35,7 +35,7 @@ export function substituteDst(input: string, values: DstValues): string {
   let out = "";
   let i = 0;
   while (i < input.length) {
-    const c = input[i]!;
+    const c = input.charAt(i);
     if (c !== "$") {
       out += c;
       i++;

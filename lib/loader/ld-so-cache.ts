@@ -4,6 +4,7 @@
 
 import { PathError } from "../errors.js";
 import { decodeName } from "../fs-name.js";
+import { present } from "../present.js";
 
 const OLD_MAGIC = "ld.so-1.7.0";
 const NEW_MAGIC = "glibc-ld.so.cache1.1";
@@ -99,8 +100,8 @@ export function parseLdSoCache(path: string, bytes: Buffer, options: ParseOption
 
   const nlibs = u32(newStart + 20);
   const lenStrings = u32(newStart + 24);
-  const endianFlag = bytes[newStart + 28]! & 3;
-  const extensionOffset = u32(newStart + 32);
+  const extensionOffset = u32(newStart + 32); // read first: its bounds check covers the flags byte
+  const endianFlag = present(bytes[newStart + 28], "cache flags byte") & 3;
   if (endianFlag === 1) throw new CacheFormatError(path, "cache marks its byte order as invalid");
   if ((endianFlag === 2 && !le) || (endianFlag === 3 && le)) throw new CacheFormatError(path, "cache byte order does not match the target");
   if (nlibs > MAX_ENTRIES || newStart + NEW_HEADER + nlibs * NEW_ENTRY > bytes.length) {
@@ -212,7 +213,7 @@ export function lookupCache(cache: LdSoCache, name: string, acceptedFlags: numbe
   let middle = -1;
   while (left <= right) {
     const m = (left + right) >> 1;
-    const cmp = cacheLibCompare(name, entries[m]!.key);
+    const cmp = cacheLibCompare(name, present(entries[m], `cache entry ${m}`).key);
     if (cmp === 0) {
       middle = m;
       break;
@@ -221,12 +222,13 @@ export function lookupCache(cache: LdSoCache, name: string, acceptedFlags: numbe
     else right = m - 1;
   }
   if (middle < 0) return null;
-  while (middle > 0 && cacheLibCompare(name, entries[middle - 1]!.key) === 0) middle--;
+  while (middle > 0 && cacheLibCompare(name, present(entries[middle - 1], `cache entry ${middle - 1}`).key) === 0) middle--;
   let best: CacheEntry | null = null;
   let bestPriority = Number.POSITIVE_INFINITY;
   const candidates: CacheEntry[] = [];
-  for (let i = middle; i < entries.length && cacheLibCompare(name, entries[i]!.key) === 0; i++) {
-    const entry = entries[i]!;
+  for (let i = middle; i < entries.length; i++) {
+    const entry = present(entries[i], `cache entry ${i}`);
+    if (cacheLibCompare(name, entry.key) !== 0) break;
     if (!acceptedFlags.includes(entry.flags)) continue;
     candidates.push(entry);
     if ((entry.hwcap >> 62n) === 1n) {

@@ -9,6 +9,7 @@
 
 import { PathError } from "../errors.js";
 import { dirnameOf, RootPathError, type RootFs } from "../fs/root.js";
+import { present } from "../present.js";
 
 /** A configuration that cannot be read as ldconfig would without going wrong (include loops, absurd sizes). */
 export class LdSoConfError extends PathError {
@@ -196,14 +197,15 @@ function parseComponent(text: string): Component {
   let magic = false;
   let invalid = false;
   for (let i = 0; i < chars.length; i++) {
-    const c = chars[i]!;
+    const c = present(chars[i], `pattern character ${i}`);
     if (c === "\\") {
       if (i + 1 >= chars.length) {
         invalid = true;
         break;
       }
-      tokens.push({ kind: "char", char: chars[++i]! });
-      literal += chars[i]!;
+      const escaped = present(chars[++i], `pattern character ${i}`);
+      tokens.push({ kind: "char", char: escaped });
+      literal += escaped;
     } else if (c === "*") {
       magic = true;
       if (tokens[tokens.length - 1]?.kind !== "star") tokens.push({ kind: "star" });
@@ -240,7 +242,7 @@ function parseBracket(chars: string[], start: number): { token: Token & { kind: 
   }
   let first = true;
   for (; i < chars.length; i++) {
-    let c = chars[i]!;
+    let c = present(chars[i], `bracket character ${i}`);
     if (c === "]" && !first) return { token, end: i, invalid };
     first = false;
     if (c === "[" && chars[i + 1] === ":") {
@@ -255,16 +257,17 @@ function parseBracket(chars: string[], start: number): { token: Token & { kind: 
     }
     if (c === "\\") {
       if (i + 1 >= chars.length) return null;
-      c = chars[++i]!;
+      c = present(chars[++i], `bracket character ${i}`);
     }
-    if (chars[i + 1] === "-" && chars[i + 2] !== undefined && chars[i + 2] !== "]") {
-      let hi = chars[i + 2]!;
+    const rangeEnd = chars[i + 2];
+    if (chars[i + 1] === "-" && rangeEnd !== undefined && rangeEnd !== "]") {
+      let hi = rangeEnd;
       i += 2;
       if (hi === "\\") {
         if (i + 1 >= chars.length) return null;
-        hi = chars[++i]!;
+        hi = present(chars[++i], `bracket character ${i}`);
       }
-      token.ranges.push([c.codePointAt(0)!, hi.codePointAt(0)!]);
+      token.ranges.push([codePoint(c), codePoint(hi)]);
       continue;
     }
     token.chars.push(c);
@@ -280,9 +283,9 @@ function matchesOne(token: Token, c: string): boolean {
     case "star":
       return true;
     case "set": {
-      const code = c.codePointAt(0)!;
+      const code = codePoint(c);
       const inSet =
-        token.chars.includes(c) || token.ranges.some(([lo, hi]) => code >= lo && code <= hi) || token.classes.some((name) => CLASSES[name]!(code));
+        token.chars.includes(c) || token.ranges.some(([lo, hi]) => code >= lo && code <= hi) || token.classes.some((name) => present(CLASSES[name], `character class [:${name}:]`)(code));
       return inSet !== token.negated;
     }
   }
@@ -301,7 +304,7 @@ function matchComponent(tokens: Token[], name: string): boolean {
     if (token?.kind === "star") {
       starT = t++;
       starN = n;
-    } else if (token !== undefined && matchesOne(token, chars[n]!)) {
+    } else if (token !== undefined && matchesOne(token, present(chars[n], `name character ${n}`))) {
       t++;
       n++;
     } else if (starT >= 0) {
@@ -365,4 +368,9 @@ export function globInRoot(root: RootFs, pattern: string, budget: GlobBudget = {
 /** dirname(3): the path without its last component and the slashes before it ("/" stays "/"). */
 function posixDirname(path: string): string {
   return dirnameOf(path).replace(/(.)\/+$/, "$1");
+}
+
+/** The code point of `c`, one character of a pattern or a name (never empty). */
+function codePoint(c: string): number {
+  return present(c.codePointAt(0), "code point of an empty character");
 }

@@ -32,6 +32,7 @@ import {
   type SearchObject,
   type SearchResult,
 } from "./search.js";
+import { present } from "../present.js";
 
 /** The target process's environment, given explicitly: the host's own never leaks in. */
 export interface TargetEnvironment {
@@ -291,7 +292,7 @@ class Walk {
   ) {
     this.root = loader.root;
     this.cwd = env.cwd;
-    const main = graph.objects[0]!;
+    const main = present(graph.objects[0], "the main object");
     const mainNode: Node = {
       object: main,
       rpath: main.rpath,
@@ -325,9 +326,9 @@ class Walk {
     const queued = new Set(queue);
     const glibc = this.strategy.flavour === "glibc" ? this.strategy.ctx : null;
     for (let q = 0; q < queue.length; q++) {
-      const index = queue[q]!;
-      const object = this.graph.objects[index]!;
-      const node = this.nodes[index]!;
+      const index = present(queue[q], `queue entry ${q}`);
+      const object = this.object(index);
+      const node = present(this.nodes[index], `node of object ${index}`);
       // DT_FILTER and DT_AUXILIARY objects are loaded like dependencies (dl-deps.c); a missing
       // auxiliary filtee is ignored.
       const names = [...object.needed.map((n) => [n, false] as const), ...object.filtees.map((n) => [n, object.auxiliary.includes(n)] as const)];
@@ -406,7 +407,7 @@ class Walk {
       // rtld.c puts the loader back "in symbol search order": right after the object before it in
       // the search list, which holds no not-found entries (dl-deps.c drops faked maps from it).
       let at = this.graph.chain.length;
-      while (at > 0 && this.graph.chain[at - 1]!.kind !== "object") at--;
+      while (at > 0 && this.graph.chain[at - 1]?.kind !== "object") at--;
       this.graph.chain.splice(at, 0, { kind: "object", index: object.index });
       this.identity.set(interpreter.id, object.index);
     }
@@ -492,7 +493,7 @@ class Walk {
     const same = this.identity.get(id);
     if (same !== undefined) {
       // "previously loaded with a pathname but a search found the same inode": give it a shortname.
-      const object = this.graph.objects[same]!;
+      const object = this.object(same);
       if (!name.includes("/") && ![...this.shortnames.values()].includes(same)) this.shortnames.set(object.path.slice(object.path.lastIndexOf("/") + 1), same);
       return this.reuse(same, null, requesterIndex);
     }
@@ -511,14 +512,18 @@ class Walk {
 
   /** An object already in the list, asked for again (under `name`, which it now answers to). */
   private reuse(index: number, name: string | null, requesterIndex: number): Mapped {
-    const object = this.graph.objects[index]!;
+    const object = this.object(index);
     if (name !== null) this.addAlias(index, name);
     if (index !== 0 && !object.requestedBy.includes(requesterIndex)) object.requestedBy.push(requesterIndex);
     return { kind: "object", index };
   }
 
+  /** The object at `index` in the load list, which only ever grows. */
+  private object(index: number): LoadedObject {
+    return present(this.graph.objects[index], `loaded object ${index}`);
+  }
   private addAlias(index: number, name: string): void {
-    const object = this.graph.objects[index]!;
+    const object = this.object(index);
     if (object.name !== name && object.path !== name && !object.aliases.includes(name)) object.aliases.push(name);
   }
 

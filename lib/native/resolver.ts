@@ -15,6 +15,7 @@ import { flavourOfInterpreter } from "../loader/config.js";
 import { hostAbi, machineMatches } from "../loader/machines.js";
 import type { FoundBy, LoadGraph } from "../loader/model.js";
 import { resolveNative, type NativeResolution, type ResolveNativeOptions } from "./addon.js";
+import { present } from "../present.js";
 
 /** One object the real loader loaded, shaped like LoadedObject's fields of the same names. */
 export interface NativeLoadedObject {
@@ -79,7 +80,7 @@ export async function nativeLoadGraph(input: string, options: ResolveNativeOptio
         if ("realPath" in known && !known.requestedBy.includes(by)) known.requestedBy.push(by);
         continue;
       }
-      const answer = answers.get(name)!;
+      const answer = present(answers.get(name), `the native answer for ${name}`); // every fresh name was asked
       if (answer.path === null) {
         const miss: NativeMissingObject = { index: graph.missing.length, name, requestedBy: by, error: answer.error ?? "not found" };
         graph.missing.push(miss);
@@ -167,12 +168,12 @@ export async function crossCheck(graphs: LoadGraph[], options: ResolveNativeOpti
   const names = [...wanted.keys()].filter((n) => !conflicting.has(n));
   const answers = names.length ? await resolveNative(names, options) : [];
   const entries = answers.map((native, i): CrossCheckEntry => {
-    const w = wanted.get(names[i]!)!;
+    const w = present(wanted.get(present(names[i], `name ${i}`)), `what our Loader found for ${native.name}`);
     const loadError = native.path === null && native.error?.startsWith(`${w.path}: `) ? native.error : null;
     return { program: w.program, name: native.name, ours: w.path, foundBy: w.foundBy, native, agree: native.path === w.path || loadError !== null, loadError };
   });
   for (const name of conflicting) {
-    const w = wanted.get(name)!;
+    const w = present(wanted.get(name), `what our Loader found for ${name}`);
     skipped.push({ program: w.program, name, foundBy: w.foundBy, reason: "our Loader found it at different paths in different programs' closures (DF_1_NODEFLIB)" });
   }
   return { entries, skipped };
@@ -189,7 +190,13 @@ function skipReason(foundBy: FoundBy): string {
       return "a name with a '/', opened as given (relative to the cwd)";
     case "LD_LIBRARY_PATH":
       return "found through LD_LIBRARY_PATH";
-    default:
+    case "main":
+    case "preload":
+    case "ld.so.cache":
+    case "system":
+    case "musl-libc":
+    case "musl-path":
+    case "audit":
       return `found by ${foundBy}`;
   }
 }

@@ -8,6 +8,7 @@
 
 import { posix } from "node:path";
 import type { RootFs } from "../fs/root.js";
+import { present } from "../present.js";
 
 /** An installed package. */
 export interface InstalledPackage {
@@ -143,7 +144,7 @@ class DpkgDatabase implements PackageDatabase {
     if (!text) return result;
     const lines = text.split("\n");
     for (let i = 0; i + 2 < lines.length; i += 3) {
-      const [from, to, by] = [lines[i]!, lines[i + 1]!, lines[i + 2]!];
+      const [from, to, by] = [present(lines[i], `line ${i}`), present(lines[i + 1], `line ${i + 1}`), present(lines[i + 2], `line ${i + 2}`)];
       if (from.startsWith("/") && to.startsWith("/")) result.set(from, { to, by });
     }
     return result;
@@ -179,9 +180,10 @@ export function readOsRelease(root: RootFs): OsRelease | null {
     for (const line of content.toString("utf8").split("\n")) {
       const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
       if (!m) continue;
-      let value = m[2]!;
+      const [, key, raw] = m;
+      let value = present(raw, "os-release value");
       if (/^(["']).*\1$/.test(value)) value = value.slice(1, -1).replace(/\\(["'$`\\])/g, "$1");
-      fields[m[1]!] = value;
+      fields[present(key, "os-release key")] = value;
     }
     return { path: resolved.path, fields };
   }

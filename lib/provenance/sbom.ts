@@ -13,6 +13,7 @@ import { VERSION } from "../version.js";
 import { parseStanzas, type InstalledPackage, type OsRelease, type PackageDatabase } from "./dpkg.js";
 import { ownerOfNode } from "./records.js";
 import { fsPath } from "../fs-name.js";
+import { present } from "../present.js";
 
 export type SbomFormat = "spdx" | "cyclonedx";
 
@@ -150,7 +151,7 @@ function cyclonedx(name: string, created: string, packages: PackageEntry[], file
   };
   const hash = createHash("sha256").update(JSON.stringify(bom)).digest("hex");
   // A version 4 (random-form) UUID whose bits come from the content hash.
-  bom["serialNumber"] = `urn:uuid:${hash.slice(0, 8)}-${hash.slice(8, 12)}-4${hash.slice(13, 16)}-${((parseInt(hash[16]!, 16) & 3) | 8).toString(16)}${hash.slice(17, 20)}-${hash.slice(20, 32)}`;
+  bom["serialNumber"] = `urn:uuid:${hash.slice(0, 8)}-${hash.slice(8, 12)}-4${hash.slice(13, 16)}-${((parseInt(hash.charAt(16), 16) & 3) | 8).toString(16)}${hash.slice(17, 20)}-${hash.slice(20, 32)}`;
   return Buffer.from(`${JSON.stringify(bom, null, 2)}\n`);
 }
 
@@ -178,14 +179,15 @@ export function packageLicense(root: RootFs, pkg: InstalledPackage): string {
   const expressions = new Set<string>();
   for (const paragraph of paragraphs.slice(1)) {
     if (!paragraph.fields.has("files")) continue;
-    const license = (paragraph.fields.get("license") ?? "").split("\n")[0]!.trim();
+    const [firstLine = ""] = (paragraph.fields.get("license") ?? "").split("\n"); // split always yields one
+    const license = firstLine.trim();
     const expression = licenseExpression(license);
     if (expression === null) return "NOASSERTION";
     expressions.add(expression);
   }
   if (expressions.size === 0) return "NOASSERTION";
   const list = [...expressions].sort();
-  return list.length === 1 ? list[0]! : list.map((e) => (/ (AND|OR|WITH) /.test(e) ? `(${e})` : e)).join(" AND ");
+  return list.length === 1 ? present(list[0], "the one expression") : list.map((e) => (/ (AND|OR|WITH) /.test(e) ? `(${e})` : e)).join(" AND ");
 }
 
 /** DEP-5 short names (copyright-format 1.0's table and common Debian usage) to SPDX identifiers. */
@@ -221,8 +223,8 @@ const DEP5_TO_SPDX: Record<string, string> = {
 function gnu(id: string): string | null {
   const m = /^(a?gpl|lgpl)-?(\d(?:\.\d)?)(\+)?$/i.exec(id);
   if (!m) return null;
-  const family = m[1]!.toUpperCase();
-  let version = m[2]!;
+  const family = present(m[1], "the GNU licence family").toUpperCase();
+  let version = present(m[2], "the GNU licence version");
   if (!version.includes(".")) version = `${version}.0`;
   if (family === "LGPL" && version === "2.0") version = "2.0";
   return `${family}-${version}-${m[3] ? "or-later" : "only"}`;

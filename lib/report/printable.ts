@@ -17,7 +17,7 @@ export function printable(text: string): string {
     if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
       const d = text.charCodeAt(i + 1);
       if (d >= 0xdc00 && d <= 0xdfff) {
-        out += text[i]! + text[i + 1]!;
+        out += text.slice(i, i + 2);
         i++;
         continue;
       }
@@ -29,7 +29,7 @@ export function printable(text: string): string {
     else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) out += `\\x${c.toString(16).padStart(2, "0")}`;
     else if (c >= 0xdc80 && c <= 0xdcff) out += `\\x${(c - 0xdc00).toString(16)}`; // a byte that is not UTF-8 (lib/fs-name.ts)
     else if (c === 0xfffd || (c >= 0xd800 && c <= 0xdfff) || c === 0x2028 || c === 0x2029) out += `\\u{${c.toString(16)}}`;
-    else out += text[i]!;
+    else out += text.charAt(i);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 // without the " (0x...)" addresses and the vDSO line.
 
 import type { LoadGraph } from "../loader/model.js";
+import { present } from "../present.js";
 
 export interface TraceOutput {
   /** Lines for standard output, each starting with a tab. */
@@ -19,7 +20,7 @@ export function formatTrace(graph: LoadGraph, programName: string = graph.input)
   }
   if (graph.flavour === "glibc") {
     // rtld.c: a main object without DT_NEEDED is reported this way, whatever was preloaded.
-    if (graph.objects[0]!.needed.length === 0) {
+    if (present(graph.objects[0], "the main object").needed.length === 0) {
       lines.push("\tstatically linked");
       return { lines, errors };
     }
@@ -29,9 +30,9 @@ export function formatTrace(graph: LoadGraph, programName: string = graph.input)
     }
     for (const entry of graph.chain) {
       if (entry.kind === "missing") {
-        lines.push(`\t${graph.missing[entry.index]!.name} => not found`);
+        lines.push(`\t${present(graph.missing[entry.index], `missing entry ${entry.index}`).name} => not found`);
       } else if (entry.kind === "object") {
-        const object = graph.objects[entry.index]!;
+        const object = present(graph.objects[entry.index], `loaded object ${entry.index}`);
         lines.push(object.name === object.path ? `\t${object.name}` : `\t${object.name} => ${object.path}`);
       }
     }
@@ -42,7 +43,7 @@ export function formatTrace(graph: LoadGraph, programName: string = graph.input)
   for (const entry of graph.chain) {
     if (entry.kind === "musl-libc") lines.push(`\t${entry.name} => ${graph.interpreter}`);
     else if (entry.kind === "object") {
-      const object = graph.objects[entry.index]!;
+      const object = present(graph.objects[entry.index], `loaded object ${entry.index}`);
       lines.push(`\t${object.name} => ${object.path}`);
     }
   }

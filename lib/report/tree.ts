@@ -2,6 +2,7 @@
 // with the reason it was found and, for a miss, every place that was tried.
 
 import type { FoundBy, LoadGraph, LoadedObject } from "../loader/model.js";
+import { present } from "../present.js";
 
 const TAGS: Record<FoundBy, string> = {
   main: "",
@@ -37,7 +38,7 @@ export function formatTree(graph: LoadGraph, packageOf?: (realPath: string) => s
         for (const attempt of missing?.attempts ?? []) out.push(`${childPrefix}    tried ${attempt.path} [${attempt.via}]: ${attempt.rejection === "absent" ? attempt.detail : attempt.rejection}`);
         return;
       }
-      const child = graph.objects[edge.target]!;
+      const child = present(graph.objects[edge.target], `loaded object ${edge.target}`);
       // Each object is shown in full under the object that loaded it (its l_loader, first in
       // breadth-first order); everywhere else it is a reference.
       const home = child.loader === object.index && child.name === edge.name && !shown.has(child.index);
@@ -49,7 +50,7 @@ export function formatTree(graph: LoadGraph, packageOf?: (realPath: string) => s
       }
     });
   };
-  visit(graph.objects[0]!, "");
+  visit(present(graph.objects[0], "the main object"), "");
   for (const audit of graph.audit) {
     out.push(`audit module (its own namespace):`);
     out.push(...formatTree(audit, packageOf).map((line) => `  ${line}`));

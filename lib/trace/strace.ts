@@ -8,6 +8,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { makeTempDir } from "../cleanup.js";
 import { delimiter, join, posix } from "node:path";
 import { TracerUnavailable, type TraceRequest, type TraceResult, type TracedAccess } from "./types.js";
+import { present } from "../present.js";
 
 /** Calls that name a file the program needs; '?' makes strace ignore names this architecture lacks. */
 export const FILE_CALLS = ["open", "openat", "openat2", "execve", "execveat", "stat", "lstat", "newfstatat", "fstatat64", "statx", "access", "faccessat", "faccessat2", "readlink", "readlinkat"];
@@ -202,7 +203,7 @@ function splitArgs(text: string, start: number, count: number): string[] {
   let depth = 0;
   let current = "";
   for (let i = start; i < text.length && args.length < count; i++) {
-    const c = text[i]!;
+    const c = text.charAt(i);
     if (c === '"') {
       let j = i + 1;
       while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
@@ -230,12 +231,13 @@ function decodeCString(quoted: string): string {
   for (let i = 1; i < end; i++) {
     const c = quoted.charCodeAt(i);
     if (c !== 92) {
-      bytes.push(...Buffer.from(quoted[i]!, "utf8"));
+      bytes.push(...Buffer.from(quoted.charAt(i), "utf8"));
       continue;
     }
-    const next = quoted[++i]!;
+    const next = present(quoted[++i], "the character after a backslash"); // the closing quote follows at the latest
     const simple: Record<string, number> = { n: 10, t: 9, r: 13, v: 11, f: 12, a: 7, b: 8, '"': 34, "\\": 92 };
-    if (next in simple) bytes.push(simple[next]!);
+    const escape = next in simple ? simple[next] : undefined;
+    if (escape !== undefined) bytes.push(escape);
     else if (next === "x") {
       bytes.push(parseInt(quoted.slice(i + 1, i + 3), 16));
       i += 2;

@@ -96,8 +96,21 @@ if (ok) {
 function skopeo(...args: string[]): string {
   return run(tools!.skopeo, ["--policy", tools!.policy, ...args]);
 }
-function inspect(...args: string[]): Record<string, any> {
-  return JSON.parse(skopeo("inspect", ...args)) as Record<string, any>;
+/** What skopeo inspect prints: with --config the image config, else a summary with the Architecture. */
+interface Inspected {
+  config: Record<string, unknown>;
+  Architecture: string;
+  [key: string]: unknown;
+}
+function inspect(...args: string[]): Inspected {
+  return JSON.parse(skopeo("inspect", ...args)) as Inspected;
+}
+
+/** The parts of umoci's runtime-spec config.json these tests change. */
+interface RuntimeConfig {
+  process: { terminal: boolean; args: string[]; user: { uid: number; gid: number }; capabilities: Record<"bounding" | "effective" | "permitted", string[]> };
+  linux: { namespaces: { type: string }[] };
+  [key: string]: unknown;
 }
 
 const containers: string[] = [];
@@ -110,7 +123,7 @@ function runImage(image: string, args?: string[]): string {
   const target = fresh("bundle");
   run(tools!.umoci, ["unpack", "--image", image, target]);
   const configPath = join(target, "config.json");
-  const config = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, any>;
+  const config = JSON.parse(readFileSync(configPath, "utf8")) as RuntimeConfig;
   config["process"].terminal = false;
   if (args) config["process"].args = args;
   writeFileSync(configPath, JSON.stringify(config, null, 2));
@@ -218,13 +231,13 @@ async function serveWithNginx(image: string): Promise<string> {
   const target = fresh("nginx-bundle");
   run(tools!.umoci, ["unpack", "--image", image, target]);
   const configPath = join(target, "config.json");
-  const config = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, any>;
+  const config = JSON.parse(readFileSync(configPath, "utf8")) as RuntimeConfig;
   config["process"].terminal = false;
   config["process"].args = ["/usr/sbin/nginx", "-c", "/app/nginx.conf"];
   config["process"].user = { uid: 0, gid: 0 };
   // nginx chowns its temporary directories to its worker's user and switches to it.
-  for (const set of ["bounding", "effective", "permitted"]) config["process"].capabilities[set].push("CAP_CHOWN", "CAP_SETUID", "CAP_SETGID", "CAP_DAC_OVERRIDE");
-  config["linux"].namespaces = config["linux"].namespaces.filter((n: any) => n.type !== "network");
+  for (const set of ["bounding", "effective", "permitted"] as const) config["process"].capabilities[set].push("CAP_CHOWN", "CAP_SETUID", "CAP_SETGID", "CAP_DAC_OVERRIDE");
+  config["linux"].namespaces = config["linux"].namespaces.filter((n) => n.type !== "network");
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const id = `magicpak-nginx-${process.pid}-${++counter}`;
   containers.push(id);
@@ -292,7 +305,7 @@ t.test("a two-platform index: each platform in its own root, the arm64 one teste
   t.equal(top.manifests.length, 1, "index.json names one image index");
   t.equal(top.manifests[0].digest, result.images[0]!.digest);
   const index = JSON.parse(readFileSync(join(oci, "blobs/sha256", top.manifests[0].digest.slice(7)), "utf8"));
-  t.same(index.manifests.map((m: any) => m.platform), [{ architecture: "amd64", os: "linux" }, { architecture: "arm64", os: "linux", variant: "v8" }]);
+  t.same(index.manifests.map((m: { platform: unknown }) => m.platform), [{ architecture: "amd64", os: "linux" }, { architecture: "arm64", os: "linux", variant: "v8" }]);
   const raw = JSON.parse(skopeo("inspect", "--raw", `oci:${oci}`));
   t.equal(raw.manifests.length, 2, "skopeo reads the index");
   t.equal(inspect("--override-arch", "arm64", `oci-archive:${ociArchive}`)["Architecture"], "arm64", "skopeo picks arm64 from the archive");
@@ -327,6 +340,6 @@ t.test("--root OS/ARCH=DIR, once per platform: one multi-platform image from sev
   const r = await cli(["--root", `linux/amd64=${debTree}`, "--root", `linux/arm64=${fixture("MAGICPAK_ARM64_ROOT")}`, "/bin/bash", fresh("roots-out"), "--oci", oci]);
   t.equal(r.code, 0, r.stderr);
   const index = JSON.parse(skopeo("inspect", "--raw", `oci:${oci}`));
-  t.same(index.manifests.map((m: any) => m.platform.architecture), ["amd64", "arm64"]);
+  t.same(index.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture), ["amd64", "arm64"]);
   t.equal(inspect("--override-arch", "arm64", `oci:${oci}`)["Architecture"], "arm64");
 });

@@ -56,11 +56,17 @@ t.teardown(() => {
 });
 
 /** umoci unpack of `image` (DIR:TAG) into a fresh bundle, its config.json without a terminal. */
-function unpack(image: string): { bundle: string; config: Record<string, any> } {
+/** The parts of umoci's runtime-spec config.json these tests read and change. */
+interface RuntimeConfig {
+  process: { terminal: boolean; args: string[]; cwd: string; user: { uid: number; gid: number }; env: string[] };
+  [key: string]: unknown;
+}
+
+function unpack(image: string): { bundle: string; config: RuntimeConfig } {
   const target = fresh("bundle");
   run(tools!.umoci, ["unpack", "--image", image, target]);
   const configPath = join(target, "config.json");
-  const config = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, any>;
+  const config = JSON.parse(readFileSync(configPath, "utf8")) as RuntimeConfig;
   config["process"].terminal = false;
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   return { bundle: target, config };
@@ -70,7 +76,7 @@ function unpack(image: string): { bundle: string; config: Record<string, any> } 
 function runc(bundleDir: string, args?: string[], input = ""): string {
   if (args) {
     const configPath = join(bundleDir, "config.json");
-    const config = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, any>;
+    const config = JSON.parse(readFileSync(configPath, "utf8")) as RuntimeConfig;
     config["process"].args = args;
     writeFileSync(configPath, JSON.stringify(config, null, 2));
   }

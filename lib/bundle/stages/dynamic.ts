@@ -23,6 +23,7 @@ import type { BundleOptions } from "../options.js";
 import type { Plan } from "../plan.js";
 import type { Progress } from "../../report/progress.js";
 import { findInRootPath, readShebang } from "../script.js";
+import { present } from "../../present.js";
 
 export async function dynamic(plan: Plan): Promise<void> {
   const options = plan.options.dynamic;
@@ -93,7 +94,7 @@ async function traceForeign(root: RootFs, request: { argv: string[]; stdin?: str
   const command = `exec ${request.argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ")}`;
   const env = { PATH: DEFAULT_PATH.slice("PATH=".length), HOME: "/" };
   const run = await runWorkload({ command, stdin: request.stdin, env, root: root.isHostRoot ? undefined : realpathSync(root.root), busybox: platform.busybox, timeoutMs, ...(platform.emulation ? { emulation: platform.emulation } : {}) });
-  if (run.timedOut) throw new BundleError(request.argv[0]!, `the --dynamic run did not end within ${timeoutMs / 1000} s`);
+  if (run.timedOut) throw new BundleError(present(request.argv[0], "the --dynamic program"), `the --dynamic run did not end within ${timeoutMs / 1000} s`);
   return run;
 }
 
@@ -116,7 +117,7 @@ function loadedObjects(root: RootFs, accesses: { syscall: string; path: string; 
 
 /** The workloads of --dynamic-test, each run traced; what their processes used is added. */
 async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, loads: LoadGraph[], options: BundleOptions, log: Logger, progress: Progress): Promise<void> {
-  const dynamic = options.dynamicTest!;
+  const dynamic = present(options.dynamicTest, "--dynamic-test");
   const workloads: { command: string; stdin?: string }[] = [];
   if (dynamic.testCommand !== false) {
     if (!options.test) throw new BundleError("--dynamic-test", "needs --test: the test command is the workload (or give --dynamic-command)");

@@ -6,11 +6,12 @@ import { imageDefaults, writeDockerArchive, writeOciArchive, writeOciLayout, typ
 import { SBOM_MEDIA_TYPES } from "../../provenance/sbom.js";
 import type { Plan } from "../plan.js";
 import { installPath } from "./inputs.js";
+import { present } from "../../present.js";
 
 export async function images(plan: Plan): Promise<void> {
   const images = plan.options.images;
   if (!images || !(images.ociLayout || images.ociArchive || images.dockerArchive)) return;
-  const input = plan.inputs[0]!;
+  const input = present(plan.inputs[0], "the first input");
   const defaults = imageDefaults(plan.graph, input);
   // With --install-to the image runs the program by the path the user chose (/bin/ + name).
   const entrypoint = plan.options.installTo !== undefined ? [installPath(plan.options.installTo, input)] : defaults.entrypoint;

@@ -8,6 +8,7 @@ import { childPath } from "../../graph/paths.js";
 import { addRunnable } from "../closure.js";
 import { addDirectoryChain, addFromRoot, fileNode, imageLinkTarget } from "../collect.js";
 import type { Plan } from "../plan.js";
+import { present } from "../../present.js";
 
 export function inputs(plan: Plan): void {
   for (const path of plan.inputs) {
@@ -37,7 +38,7 @@ function placeExecutable(graph: FileGraph, root: RootFs, input: string, installT
   const link = root.lookup(input, "/", false);
   if (!(link instanceof Error) && link.stats.isSymbolicLink()) {
     // A symlinked input stays a symlink, so its $ORIGIN is the same in the image as on the host.
-    const target = root.readlink(input)!;
+    const target = present(root.readlink(input), `the target of symlink ${input}`); // lookup just saw a link
     const absoluteTarget = target.startsWith("/") ? target : posix.join(posix.dirname(link.path), target);
     graph.add({ kind: "symlink", path: at, target: imageLinkTarget(at, absoluteTarget), mode: 0o777, reasons: [reason] });
     addFromRoot(graph, root, absoluteTarget, reason);
