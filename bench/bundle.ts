@@ -140,8 +140,7 @@ function elfRealNames(root: string): Set<string> {
   return names;
 }
 
-const describeDiff = (d: Map<string, string[]>): string =>
-  d.size === 0 ? "none" : [...d].map(([program, names]) => `${program.split("/").pop()}: ${names.join(", ")}`).join("; ");
+const describeDiff = (d: Map<string, string[]>): string => (d.size === 0 ? "none" : [...d].map(([program, names]) => `${program.split("/").pop()}: ${names.join(", ")}`).join("; "));
 
 interface Variant {
   label: string;
@@ -157,7 +156,11 @@ export async function run(): Promise<Section> {
   const lddtree = tool("lddtree");
   const variants: Variant[] = [
     { label: "magicpak PROGRAM OUT (defaults)", short: "magicpak", argv: (p, o) => [process.execPath, [magicpak, p, o]] },
-    { label: "magicpak --no-nss --dlopen-notes none PROGRAM OUT (the closure alone)", short: "magicpak, closure alone", argv: (p, o) => [process.execPath, [magicpak, "--no-nss", "--dlopen-notes", "none", p, o]] },
+    {
+      label: "magicpak --no-nss --dlopen-notes none PROGRAM OUT (the closure alone)",
+      short: "magicpak, closure alone",
+      argv: (p, o) => [process.execPath, [magicpak, "--no-nss", "--dlopen-notes", "none", p, o]],
+    },
     { label: "lddtree --copy-to-tree OUT PROGRAM", short: "lddtree --copy-to-tree", argv: (p, o) => [lddtree, ["--copy-to-tree", o, p]] },
   ];
 
@@ -261,7 +264,11 @@ export async function run(): Promise<Section> {
         `**magicpak** places each file at the paths the loader opens it by and keeps every symlink on the way as a relative link (e.g. libz.so.1 -> libz.so.1.2.13, /lib -> usr/lib), so the real files are at their real names and the interpreter path resolves as on the host (in the ${programs[0]} bundle: ${interpreterChain.map((h) => `\`${h}\``).join(", ")}). With its defaults it also adds the runtime extras, each for a reason found in the program: NSS (/etc/nsswitch.conf, /etc/hosts, /etc/services, a minimal /etc/passwd and /etc/group, the libnss_* modules of the databases the program looks up), libgcc_s.so.1 for pthread_cancel/pthread_exit/unwinding, and required .note.dlopen sonames - hence more files and bytes than the bare closure.`,
         `ELF files (compared by their real name on the host) in magicpak's closure alone but not in lddtree's output: ${describeDiff(onlyMagicpak)}; in lddtree's but not in magicpak's closure alone: ${describeDiff(onlyLddtree)}. \`--no-nss --dlopen-notes none\` leaves out NSS and .note.dlopen but not libgcc_s.so.1, which glibc dlopens for pthread_cancel/pthread_exit and unwinding (there is no option to leave it out)${onlyLddtree.size === 0 && [...onlyMagicpak.values()].flat().every((n) => n.startsWith("libgcc_s.so")) ? "; otherwise the two closures are the same files" : ""}.`,
         `Wall time, magicpak ÷ lddtree, with defaults / closure alone: ${ratios.map((r) => `${r.program.split("/").pop()} ${fixed(r.time, 2)}x / ${fixed(r.closureTime, 2)}x`).join(", ")}; magicpak was at least as fast as lddtree on ${faster} of ${ratios.length} programs with its defaults and on ${closureFaster} of ${ratios.length} for the closure alone. Both include their interpreter's start-up: Node's own here ${fixed(nodeMs)} ms, Python's (\`python3 -c pass\`) ${fixed(pythonMs)} ms, medians of 9. Bytes of the closure alone ÷ lddtree's: ${ratios.map((r) => `${r.program.split("/").pop()} ${fixed(r.bytes, 3)}`).join(", ")}.`,
-        ...(rows.some((r) => r[12]!.startsWith("NO")) ? ["A `NO` in the smoke test is the program's own complaint about its environment: `ssh -V` exits 255 with \"No user exists for uid 0\" unless the output has a passwd entry for root, which only magicpak's defaults provide (NSS extras)."] : []),
+        ...(rows.some((r) => r[12]!.startsWith("NO"))
+          ? [
+              "A `NO` in the smoke test is the program's own complaint about its environment: `ssh -V` exits 255 with \"No user exists for uid 0\" unless the output has a passwd entry for root, which only magicpak's defaults provide (NSS extras).",
+            ]
+          : []),
         "Neither output is a complete image of every program: python3.11 without its standard library or git without its helper programs only starts (which is what `--version` checks); magicpak's `--include`/`--dynamic` add such files, lddtree has no equivalent beyond `--copy-non-elfs` of named files.",
         ...(missing.length ? [`Not on this machine, left out: ${missing.join(", ")}.`] : []),
       ],

@@ -119,7 +119,10 @@ export function cpuSnapshot(): CpuSnapshot {
   const f = readText("/proc/stat").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
   const total = f.reduce((a, b) => a + b, 0);
   const stat = readText("/proc/self/stat");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+  const fields = stat
+    .slice(stat.lastIndexOf(")") + 2)
+    .split(" ")
+    .map(Number);
   // After the command name: state is field 3, so utime..cstime (14..17) are at 11..14 here.
   const own = fields.slice(11, 15).reduce((a, b) => a + b, 0);
   return { total, busy: total - (f[3] ?? 0) - (f[4] ?? 0), own };
@@ -207,7 +210,12 @@ export function debianVersion(pkg: string): string | null {
 /** The first line a command prints for its version option. */
 export function versionLine(command: string, args: string[]): string {
   const r = spawnSync(command, args, { encoding: "utf8" });
-  return `${r.stdout ?? ""}${r.stderr ?? ""}`.split("\n").find((l) => l.trim() !== "")?.trim() ?? "unknown";
+  return (
+    `${r.stdout ?? ""}${r.stderr ?? ""}`
+      .split("\n")
+      .find((l) => l.trim() !== "")
+      ?.trim() ?? "unknown"
+  );
 }
 
 export const LDSO = "/lib64/ld-linux-x86-64.so.2";
@@ -306,10 +314,7 @@ export function renderMachine(m: Machine, quiet: Quiet): string {
       ["kernel", m.kernel],
       ["system", m.os],
       ["node", m.node],
-      [
-        "load average at start (1 / 5 / 15 min)",
-        describeQuiet(quiet),
-      ],
+      ["load average at start (1 / 5 / 15 min)", describeQuiet(quiet)],
     ],
   });
 }

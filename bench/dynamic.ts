@@ -34,7 +34,8 @@ interface Case {
   handText: string;
 }
 
-const pythonCode = "import json, sqlite3, email.message, hashlib, zlib; c = sqlite3.connect(':memory:'); m = email.message.EmailMessage(); m['To'] = 'a@b'; print(json.dumps([c.execute('select 6*7').fetchone()[0], m['To'], hashlib.sha256(zlib.compress(b'x')).hexdigest()[:8]]))";
+const pythonCode =
+  "import json, sqlite3, email.message, hashlib, zlib; c = sqlite3.connect(':memory:'); m = email.message.EmailMessage(); m['To'] = 'a@b'; print(json.dumps([c.execute('select 6*7').fetchone()[0], m['To'], hashlib.sha256(zlib.compress(b'x')).hexdigest()[:8]]))";
 const stdlib = "/usr/lib/python3.11";
 const CASES: Case[] = [
   {
@@ -56,7 +57,21 @@ const CASES: Case[] = [
     program: `${PG}/postgres`,
     // initdb and postgres refuse to run as root: the command drops to nobody with setpriv.
     command: `rm -rf /tmp/magicpak-bench-pg && mkdir /tmp/magicpak-bench-pg && chown 65534:65534 /tmp/magicpak-bench-pg && /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups ${PG}/initdb -N -D /tmp/magicpak-bench-pg/db -A trust -U postgres >/dev/null && echo 'select 40+2 as answer;' | /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups ${PG}/postgres --single -D /tmp/magicpak-bench-pg/db -c fsync=off postgres 2>/dev/null | grep -c 'answer = "42"'; rm -rf /tmp/magicpak-bench-pg`,
-    hand: ["--include", `${PG}/initdb`, "--include", "/usr/lib/postgresql/15/lib", "--include", "/usr/share/postgresql/15", "--include", "/bin/sh", "--include", "/usr/bin/setpriv", "--mkdir", "/tmp", "--passwd"],
+    hand: [
+      "--include",
+      `${PG}/initdb`,
+      "--include",
+      "/usr/lib/postgresql/15/lib",
+      "--include",
+      "/usr/share/postgresql/15",
+      "--include",
+      "/bin/sh",
+      "--include",
+      "/usr/bin/setpriv",
+      "--mkdir",
+      "/tmp",
+      "--passwd",
+    ],
     handText: "initdb, postgres's lib/ and share/ directories, /bin/sh (initdb runs postgres through it), setpriv, /tmp and a passwd with nobody",
   },
 ];
@@ -81,7 +96,11 @@ function runInBundle(out: string, command: string): { status: number | null; std
   for (const d of ["proc", "dev", ".bench-busybox"]) mkdirSync(join(out, d), { recursive: true });
   copyFileSync(busybox, join(out, ".bench-busybox/busybox"));
   spawnSync("chmod", ["755", join(out, ".bench-busybox/busybox")]);
-  const r = spawnSync("unshare", ["--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "/bin/sh", "-c", CHROOT], { encoding: "utf8", env: { ...hostEnv, J: out, CMD: command }, timeout: 300_000 });
+  const r = spawnSync("unshare", ["--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "/bin/sh", "-c", CHROOT], {
+    encoding: "utf8",
+    env: { ...hostEnv, J: out, CMD: command },
+    timeout: 300_000,
+  });
   return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 
@@ -120,10 +139,15 @@ export async function run(): Promise<Section> {
       const [ds, hs] = [bundleStats(dynOut), bundleStats(handOut)];
       sizeRows.push([c.name, String(ds.files), mib(ds.bytes), String(hs.files), mib(hs.bytes), fixed(ds.bytes / hs.bytes, 2), c.handText]);
       ratios.push({ name: c.name, time: d / (p + m), size: ds.bytes / hs.bytes });
-      for (const [what, out] of [["--dynamic-command", dynOut], ["hand-tuned", handOut]] as const) {
+      for (const [what, out] of [
+        ["--dynamic-command", dynOut],
+        ["hand-tuned", handOut],
+      ] as const) {
         const r = runInBundle(out, c.command);
         const ok = r.status === 0 && r.stdout === expected;
-        checks.push(`${c.name} ${what}: ${ok ? "same output as on the host" : `**FAILED** (exit ${r.status}; ${JSON.stringify(r.stdout.slice(0, 200))} vs ${JSON.stringify(expected.slice(0, 200))}; ${r.stderr.trim().split("\n").slice(-2).join(" / ")})`}`);
+        checks.push(
+          `${c.name} ${what}: ${ok ? "same output as on the host" : `**FAILED** (exit ${r.status}; ${JSON.stringify(r.stdout.slice(0, 200))} vs ${JSON.stringify(expected.slice(0, 200))}; ${r.stderr.trim().split("\n").slice(-2).join(" / ")})`}`,
+        );
       }
       process.stderr.write(`  dynamic: ${c.name} done\n`);
     }
@@ -135,7 +159,9 @@ export async function run(): Promise<Section> {
   return {
     title: "The test command as the workload: --dynamic-command / --dynamic-test",
     source: "issue 12 (bundle what real programs use, with no hand-found --include)",
-    peers: [`the programs of this machine: ${versionLine("/usr/bin/python3", ["--version"])}, ${versionLine("/usr/bin/git", ["--version"])}, ${versionLine(`${PG}/postgres`, ["--version"])} (Debian bookworm packages installed on the host), traced by ${versionLine("strace", ["-V"])}`],
+    peers: [
+      `the programs of this machine: ${versionLine("/usr/bin/python3", ["--version"])}, ${versionLine("/usr/bin/git", ["--version"])}, ${versionLine(`${PG}/postgres`, ["--version"])} (Debian bookworm packages installed on the host), traced by ${versionLine("strace", ["-V"])}`,
+    ],
     method: [
       `For each program, ${reps} rounds of: the plain bundle \`magicpak PROG OUT\`; the command itself on the host (\`sh -c CMD\`); and \`magicpak PROG OUT --dynamic-command CMD\`, which traces CMD (strace in a PID namespace, the harness busybox's sh running it) and bundles what its processes used. Medians of wall time, each a new process (Node's start-up included). \`--dynamic-test\` traces the --test command the same way (then also runs the jail test, which is not timed here).`,
       "The commands: python3 imports json, sqlite3, email.message, hashlib and zlib and prints a line; git inits a repository in a mktemp directory, commits and logs; postgres: initdb (as nobody through /usr/bin/setpriv, busybox's has no --reuid: initdb and postgres refuse root) and a query through `postgres --single`. postgres is not --test'ed by magicpak itself because its jail runs as root.",
@@ -155,7 +181,11 @@ export async function run(): Promise<Section> {
       },
     ],
     goals: [
-      { goal: "traced bundle <= 1.2x a hand-tuned --include list, for the same command", measured: ratios.map((r) => `${r.name} ${fixed(r.size, 2)}x`).join(", "), met: ratios.length === CASES.length && worst <= 1.2 && allRan },
+      {
+        goal: "traced bundle <= 1.2x a hand-tuned --include list, for the same command",
+        measured: ratios.map((r) => `${r.name} ${fixed(r.size, 2)}x`).join(", "),
+        met: ratios.length === CASES.length && worst <= 1.2 && allRan,
+      },
     ],
     notes: [
       `Each bundle run with its command: ${checks.join("; ")}.`,

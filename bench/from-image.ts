@@ -117,29 +117,43 @@ async function measure(name: string, options: FromImageOptions, check: (oci: str
 
 const same = (original: string, slim: string) => (original === slim ? `yes (runc: ${JSON.stringify(slim.trim())}, as the original)` : `no: ${JSON.stringify(slim)} vs ${JSON.stringify(original)}`);
 
-await measure("jq (Debian minbase + app layer; Entrypoint jq)", { source: `${deb}:deb`, test: { command: "jq -n 1+1", stdout: "2", busybox } }, (oci) => same(runImage(`${deb}:deb`), runImage(`${oci}:slim`)));
+await measure("jq (Debian minbase + app layer; Entrypoint jq)", { source: `${deb}:deb`, test: { command: "jq -n 1+1", stdout: "2", busybox } }, (oci) =>
+  same(runImage(`${deb}:deb`), runImage(`${oci}:slim`)),
+);
 const py = ["python3", "/app/hello.py", "bench"];
-await measure("python3 + stdlib + /app/hello.py", { source: `${deb}:deb`, inputs: ["/usr/bin/python3"], include: ["/usr/lib/python3.11", "/app"], exclude: ["**/__pycache__"], test: { command: "python3 /app/hello.py", busybox } }, (oci) => same(runImage(`${deb}:deb`, py), runImage(`${oci}:slim`, py)));
-await measure("bash, two-platform index", {
-  source: `${multi}:multi`,
-  test: { command: "bash -c 'echo hi'", stdout: "hi" },
-  testTools: { "linux/amd64": { busybox }, "linux/arm64": { busybox: fixture("MAGICPAK_BUSYBOX_ARM64"), emulator: fixture("MAGICPAK_QEMU_AARCH64") } },
-}, (oci, platform) => {
-  if (!platform.startsWith("linux/amd64")) return "yes (--test through qemu-aarch64 in the foreign jail)";
-  const one = join(work, `one-${++n}`);
-  const orig = join(work, `orig-${++n}`);
-  run(skopeo, ["--policy", policy, "--override-arch", "amd64", "copy", `oci:${oci}:slim`, `oci:${one}:x`]);
-  run(skopeo, ["--policy", policy, "--override-arch", "amd64", "copy", `oci:${multi}:multi`, `oci:${orig}:x`]);
-  return same(runImage(`${orig}:x`), runImage(`${one}:x`));
-});
-await measure("nginx serving /app/www on loopback", {
-  source: `${deb}:deb`,
-  inputs: ["/usr/sbin/nginx"],
-  include: ["/app", "/etc/nginx/mime.types"],
-  mkdir: ["/var/lib/nginx", "/var/log/nginx", "/tmp"],
-  extras: { passwd: true, nss: true },
-  test: { command: "nginx -v", busybox },
-}, () => "(see below)");
+await measure(
+  "python3 + stdlib + /app/hello.py",
+  { source: `${deb}:deb`, inputs: ["/usr/bin/python3"], include: ["/usr/lib/python3.11", "/app"], exclude: ["**/__pycache__"], test: { command: "python3 /app/hello.py", busybox } },
+  (oci) => same(runImage(`${deb}:deb`, py), runImage(`${oci}:slim`, py)),
+);
+await measure(
+  "bash, two-platform index",
+  {
+    source: `${multi}:multi`,
+    test: { command: "bash -c 'echo hi'", stdout: "hi" },
+    testTools: { "linux/amd64": { busybox }, "linux/arm64": { busybox: fixture("MAGICPAK_BUSYBOX_ARM64"), emulator: fixture("MAGICPAK_QEMU_AARCH64") } },
+  },
+  (oci, platform) => {
+    if (!platform.startsWith("linux/amd64")) return "yes (--test through qemu-aarch64 in the foreign jail)";
+    const one = join(work, `one-${++n}`);
+    const orig = join(work, `orig-${++n}`);
+    run(skopeo, ["--policy", policy, "--override-arch", "amd64", "copy", `oci:${oci}:slim`, `oci:${one}:x`]);
+    run(skopeo, ["--policy", policy, "--override-arch", "amd64", "copy", `oci:${multi}:multi`, `oci:${orig}:x`]);
+    return same(runImage(`${orig}:x`), runImage(`${one}:x`));
+  },
+);
+await measure(
+  "nginx serving /app/www on loopback",
+  {
+    source: `${deb}:deb`,
+    inputs: ["/usr/sbin/nginx"],
+    include: ["/app", "/etc/nginx/mime.types"],
+    mkdir: ["/var/lib/nginx", "/var/log/nginx", "/tmp"],
+    extras: { passwd: true, nss: true },
+    test: { command: "nginx -v", busybox },
+  },
+  () => "(see below)",
+);
 const nginxRow = rows[rows.length - 1]!;
 try {
   const original = await serve(`${deb}:deb`);

@@ -82,8 +82,22 @@ export async function run(): Promise<Section> {
     const stats = api[0]!.stats;
     const maxRss = (rs: Array<{ rssKiB: number }>) => Math.max(...rs.map((r) => r.rssKiB)) / 1024;
     const rows: Array<{ tool: string; files: number; ms: number; rss: number; bytes: string; note: string }> = [
-      { tool: "magicpak, library API (1 process)", files: n, ms: apiMs, rss: maxRss(api), bytes: fixed(stats.bytesRead / n), note: `whole process incl. Node start-up; analysis alone ${fixed(analysisMs, 3)} ms/file` },
-      { tool: "magicpak, library API, steady state", files: n, ms: steadyMs, rss: Number.NaN, bytes: "", note: "a further pass over the files in a process that has analysed them before, with a new Loader (no cached files, listings or searches); median of passes 5-8" },
+      {
+        tool: "magicpak, library API (1 process)",
+        files: n,
+        ms: apiMs,
+        rss: maxRss(api),
+        bytes: fixed(stats.bytesRead / n),
+        note: `whole process incl. Node start-up; analysis alone ${fixed(analysisMs, 3)} ms/file`,
+      },
+      {
+        tool: "magicpak, library API, steady state",
+        files: n,
+        ms: steadyMs,
+        rss: Number.NaN,
+        bytes: "",
+        note: "a further pass over the files in a process that has analysed them before, with a new Loader (no cached files, listings or searches); median of passes 5-8",
+      },
       { tool: "magicpak --list FILE... (1 process)", files: n, ms: median(cli.map((r) => r.ms)) / n, rss: maxRss(cli), bytes: "", note: "whole CLI run incl. Node start-up and output" },
       { tool: "libtree (1 process per file)", files: n, ms: median(lt.map((r) => r.ms)) / n, rss: maxRss(lt), bytes: "", note: "run by xargs" },
       { tool: "ld.so --list (1 process per file)", files: n, ms: median(ld.map((r) => r.ms)) / n, rss: maxRss(ld), bytes: "", note: "run by xargs" },
@@ -98,11 +112,7 @@ export async function run(): Promise<Section> {
     return {
       title: "Resolver: the closure of every dynamic ELF under /usr/bin and /usr/sbin",
       source: "issue 2 (the core: ELF reader and loader model)",
-      peers: [
-        `libtree ${versionLine(libtree, ["--version"])} (Debian bookworm package ${debianVersion("libtree") ?? "?"})`,
-        `ld.so --list: ${versionLine(LDSO, ["--version"])}`,
-        lddtreeVersion(),
-      ],
+      peers: [`libtree ${versionLine(libtree, ["--version"])} (Debian bookworm package ${debianVersion("libtree") ?? "?"})`, `ld.so --list: ${versionLine(LDSO, ["--version"])}`, lddtreeVersion()],
       method: [
         `${n} dynamic ELF files under /usr/bin and /usr/sbin (regular files, not symlinks), found by reading their headers; ${everything.length} under all of /usr.`,
         "magicpak runs once for all files: the library API (bench/worker.ts: one `Loader`, `load()` per file) and the CLI (`magicpak --list` with every file as an argument). Its peers run one process per file, started by `xargs -n 1` (the cheapest way to run a per-file tool in bulk); their output goes to a pipe.",
@@ -114,7 +124,15 @@ export async function run(): Promise<Section> {
         {
           header: ["tool", "files", "ms/file", "peer ÷ magicpak (library API)", "peak RSS MiB", "bytes read/file", "note"],
           align: ["l", "r", "r", "r", "r", "r", "l"],
-          rows: rows.map((r) => [r.tool, String(r.files), fixed(r.ms, 3), r.tool.includes("steady state") ? "" : `${fixed(r.ms / apiMs, 1)}x`, Number.isNaN(r.rss) ? "" : fixed(r.rss, 1), r.bytes, r.note]),
+          rows: rows.map((r) => [
+            r.tool,
+            String(r.files),
+            fixed(r.ms, 3),
+            r.tool.includes("steady state") ? "" : `${fixed(r.ms / apiMs, 1)}x`,
+            Number.isNaN(r.rss) ? "" : fixed(r.rss, 1),
+            r.bytes,
+            r.note,
+          ]),
         },
         {
           header: ["also measured", "value"],

@@ -76,7 +76,10 @@ for (const i of sections.map((_, i) => i).sort((a, b) => othersOf(sections[b]!) 
     first.section.notes.push(`Other processes used ${fixed(othersOf(first) * 100)}% of the CPU during this benchmark; there was no time left in the run's budget (${BUDGET_S} s) to repeat it.`);
     continue;
   }
-  const again = await attempt(benchmarks.find((b) => b.name === first.name)!, waitForQuiet(60, null));
+  const again = await attempt(
+    benchmarks.find((b) => b.name === first.name)!,
+    waitForQuiet(60, null),
+  );
   if (!again.section) continue;
   const [kept, dropped] = othersOf(again) < othersOf(first) ? [again, first] : [first, again];
   kept.section!.notes.push(
@@ -104,11 +107,7 @@ const report = [
     align: ["l", "l", "l", "l"],
     rows: goals,
   }),
-  ...sections.map((s) =>
-    s.section
-      ? `${renderSection(s.section)}\n\nSource: ${s.file}.`
-      : `## ${s.name}\n\nThis benchmark failed in this run: ${s.error}`,
-  ),
+  ...sections.map((s) => (s.section ? `${renderSection(s.section)}\n\nSource: ${s.file}.` : `## ${s.name}\n\nThis benchmark failed in this run: ${s.error}`)),
 ].join("\n\n");
 
 // The --from-image section is measured by bench/from-image.ts on its own: kept as it was.
@@ -117,6 +116,9 @@ const fromImage = previous.indexOf("## Slimming an image: --from-image");
 writeFileSync(output, fromImage === -1 ? `${report}\n` : `${report}\n\n${previous.slice(fromImage)}`);
 process.stderr.write(`bench: wrote ${output} in ${fixed(totalS)} s\n`);
 for (const s of sections) {
-  if (s.section?.quiet) process.stderr.write(`bench: ${s.name} (kept): ${fixed(s.section.durationS ?? 0)} s, load at start ${describeQuiet(s.section.quiet)}; CPU share of other processes during it ${fixed((s.section.cpu?.others ?? 0) * 100)}%\n`);
+  if (s.section?.quiet)
+    process.stderr.write(
+      `bench: ${s.name} (kept): ${fixed(s.section.durationS ?? 0)} s, load at start ${describeQuiet(s.section.quiet)}; CPU share of other processes during it ${fixed((s.section.cpu?.others ?? 0) * 100)}%\n`,
+    );
 }
 if (sections.some((s) => s.error)) process.exitCode = 1;

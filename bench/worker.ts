@@ -11,7 +11,9 @@
 import { readFileSync } from "node:fs";
 import { Loader, InputError } from "../lib/index.js";
 
-const files = readFileSync(process.argv[2]!, "utf8").split("\n").filter((f) => f !== "");
+const files = readFileSync(process.argv[2]!, "utf8")
+  .split("\n")
+  .filter((f) => f !== "");
 const passes = Math.max(1, Number(process.argv[3] ?? 1));
 
 function pass(): { ms: number; objects: number; failures: number; bytesRead: number } {

@@ -104,6 +104,9 @@ export function parseCommandLine(argv: string[]): CommandLine {
 }
 
 function unknownOption(name: string): UsageError {
-  const near = suggestOption(name, OPTIONS.flatMap((o) => [`--${o.long}`, ...("short" in o ? [`-${o.short}`] : [])]));
+  const near = suggestOption(
+    name,
+    OPTIONS.flatMap((o) => [`--${o.long}`, ...("short" in o ? [`-${o.short}`] : [])]),
+  );
   return new UsageError(`unknown option ${name} (${near.length ? `did you mean ${near.join(" or ")}?` : "see --help"})`);
 }

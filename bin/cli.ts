@@ -101,7 +101,8 @@ function logger(options: CliOptions, warn: (text: string) => void): Logger {
 /** The one --root (DIR); OS/ARCH=DIR roots are for bundleFromImage. */
 function singleRoot(options: CliOptions): string | undefined {
   const roots = options.root;
-  if (roots.length > 1 || roots.some(isPlatformRoot)) throw new UsageError("several --root, or --root OS/ARCH=DIR, make a multi-platform image: give each as OS/ARCH=DIR, with an --oci or --oci-archive output");
+  if (roots.length > 1 || roots.some(isPlatformRoot))
+    throw new UsageError("several --root, or --root OS/ARCH=DIR, make a multi-platform image: give each as OS/ARCH=DIR, with an --oci or --oci-archive output");
   return roots[0];
 }
 

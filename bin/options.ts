@@ -94,11 +94,31 @@ function imageReference(value: string, name: string): string {
 
 export const OPTIONS = [
   // Bundling
-  { long: "include", short: "i", value: "GLOB", repeatable: true, group: "bundling", help: "also bundle matching files, symlinks and directories (recursively); ELF files among them bring their own closure (repeatable)" },
-  { long: "exclude", short: "e", value: "GLOB", repeatable: true, group: "bundling", help: "drop matching entries, also ones that came in as symlink targets; a match removes its whole subtree (repeatable)" },
+  {
+    long: "include",
+    short: "i",
+    value: "GLOB",
+    repeatable: true,
+    group: "bundling",
+    help: "also bundle matching files, symlinks and directories (recursively); ELF files among them bring their own closure (repeatable)",
+  },
+  {
+    long: "exclude",
+    short: "e",
+    value: "GLOB",
+    repeatable: true,
+    group: "bundling",
+    help: "drop matching entries, also ones that came in as symlink targets; a match removes its whole subtree (repeatable)",
+  },
   { long: "mkdir", value: "PATH", repeatable: true, group: "bundling", help: "an empty directory in the bundle (/tmp and /var/tmp get 1777) (repeatable)" },
   { long: "install-to", short: "r", value: "PATH", group: "bundling", help: "where the input goes; a trailing / appends its file name" },
-  { long: "root", value: "DIR", repeatable: true, group: "bundling", help: "bundle or list from this root filesystem, as after chroot(DIR); OS/ARCH=DIR, once per platform, makes one multi-platform image" },
+  {
+    long: "root",
+    value: "DIR",
+    repeatable: true,
+    group: "bundling",
+    help: "bundle or list from this root filesystem, as after chroot(DIR); OS/ARCH=DIR, once per platform, makes one multi-platform image",
+  },
   { long: "cwd", value: "DIR", group: "bundling", help: "the target's working directory (relative FILEs and names, empty path elements); default / (listing on the host root: the current directory)" },
   { long: "library-path", value: "PATH", group: "bundling", help: "LD_LIBRARY_PATH of the target program (the host's is never used)" },
   { long: "preload", value: "LIST", group: "bundling", help: "LD_PRELOAD of the target program" },
@@ -114,10 +134,20 @@ export const OPTIONS = [
   { long: "test-stdout", value: "TEXT", requires: "test", group: "test", help: "expected standard output, compared after trimming" },
   { long: "test-timeout", value: "SECONDS", requires: "test", parse: positiveSeconds, group: "test", help: "kill the test command after SECONDS, a test failure (default 300)" },
   { long: "test-network", value: "MODE", requires: "test", parse: oneOf(["none", "host"]), group: "test", help: "none: only loopback, up (default); host: the host's network" },
-  { long: "busybox", value: "PATH", group: "test", help: "static busybox for --test and --dynamic-test (default: busybox on PATH; for inputs of another architecture busybox-<arch>, as busybox-arm64)" },
+  {
+    long: "busybox",
+    value: "PATH",
+    group: "test",
+    help: "static busybox for --test and --dynamic-test (default: busybox on PATH; for inputs of another architecture busybox-<arch>, as busybox-arm64)",
+  },
   { long: "emulator", value: "PATH", group: "test", help: "static qemu-user for --test of another architecture (default: qemu-<arch>-static on PATH, as qemu-aarch64-static)" },
   // Dynamic
-  { long: "dynamic", short: "d", group: "dynamic", help: "run each input once under a tracer and bundle every file it (and every process it starts) opens, executes, stats or reads as a link; ELF files among them bring their closure; /proc, /sys, /dev skipped" },
+  {
+    long: "dynamic",
+    short: "d",
+    group: "dynamic",
+    help: "run each input once under a tracer and bundle every file it (and every process it starts) opens, executes, stats or reads as a link; ELF files among them bring their closure; /proc, /sys, /dev skipped",
+  },
   { long: "dynamic-arg", value: "ARG", repeatable: true, hyphen: true, group: "dynamic", help: "its arguments (repeatable; may start with -)" },
   { long: "dynamic-stdin", value: "TEXT", group: "dynamic", help: "its standard input (closed at once when absent)" },
   { long: "tracer", value: "T", parse: oneOf(["auto", "native", "strace"]), group: "dynamic", help: "auto (the native addon if loaded, else strace), native or strace" },

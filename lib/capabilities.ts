@@ -9,7 +9,17 @@ import { readFileSync } from "node:fs";
  * that passes here has what it needs in any engine's default container. Numbers: linux/capability.h.
  */
 export const CONTAINER_CAPABILITIES: readonly (readonly [string, number])[] = [
-  ["chown", 0], ["dac_override", 1], ["fowner", 3], ["fsetid", 4], ["kill", 5], ["setgid", 6], ["setuid", 7], ["setpcap", 8], ["net_bind_service", 10], ["sys_chroot", 18], ["setfcap", 31],
+  ["chown", 0],
+  ["dac_override", 1],
+  ["fowner", 3],
+  ["fsetid", 4],
+  ["kill", 5],
+  ["setgid", 6],
+  ["setuid", 7],
+  ["setpcap", 8],
+  ["net_bind_service", 10],
+  ["sys_chroot", 18],
+  ["setfcap", 31],
 ];
 /** What the set-up needs beyond them, until the harness drops it. */
 export const SETUP_CAPABILITIES = ["sys_admin", "net_admin"] as const;

@@ -68,7 +68,10 @@ let installed = false;
 export function installSignalCleanup(): void {
   if (installed) return;
   installed = true;
-  for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, status] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
     process.on(signal, () => {
       cleanUpNow();
       process.exit(status);

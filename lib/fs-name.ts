@@ -21,7 +21,7 @@ export function decodeName(bytes: Uint8Array, start = 0, end = bytes.length): st
   if (ascii) return buffer.toString("latin1", start, end);
   let out = "";
   let run = start; // start of the pending valid UTF-8 run
-  for (let i = start; i < end; ) {
+  for (let i = start; i < end;) {
     const length = sequenceLength(bytes, i, end);
     if (length > 0) {
       i += length;

@@ -51,10 +51,13 @@ export function runProcess(command: string, args: readonly string[], options: Pr
       }
       child.kill("SIGKILL");
     };
-    const timer = options.timeoutMs !== undefined ? setTimeout(() => {
-      timedOut = true;
-      kill();
-    }, options.timeoutMs) : null;
+    const timer =
+      options.timeoutMs !== undefined
+        ? setTimeout(() => {
+            timedOut = true;
+            kill();
+          }, options.timeoutMs)
+        : null;
     child.on("error", (error) => {
       if (timer) clearTimeout(timer);
       reject(error);

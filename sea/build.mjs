@@ -153,7 +153,6 @@ async function main() {
 }
 
 async function buildInto(work, outputs, esbuild, postject, version) {
-
   // 1-2. The program and the UPX worker, each one CommonJS script.
   const mainScript = join(work, "magicpak.cjs");
   const workerScript = join(work, "upx-worker.js");

@@ -27,7 +27,6 @@ interface AddOptions {
   recursive?: boolean;
 }
 
-
 /** A copy of the root's regular file `file` at image path `at`. */
 export function fileNode(at: string, file: ResolvedPath, reason: Reason): FileNode {
   // procfs/sysfs files have no honest size (0, or 4096 for an attribute that never ends): refused,
@@ -123,7 +122,9 @@ function addDirectory(graph: FileGraph, root: RootFs, dir: ResolvedPath, reason:
   graph.add({ kind: "directory", path: dir.path, mode: dir.stats.mode & 0o7777, reasons: [reason] });
   let names: string[];
   try {
-    names = readdirSync(fsPath(dir.hostPath || "/"), { encoding: "buffer" }).map((name) => decodeName(name)).sort();
+    names = readdirSync(fsPath(dir.hostPath || "/"), { encoding: "buffer" })
+      .map((name) => decodeName(name))
+      .sort();
   } catch (error) {
     throw new BundleError(dir.path, `cannot read directory: ${(error as NodeJS.ErrnoException).code ?? error}`);
   }

@@ -63,4 +63,3 @@ function describe(error: unknown, fallback: string): string {
   const mapped = pathErrorOf(error, fallback);
   return mapped ? mapped.problem : String((error as Error | undefined)?.message ?? error);
 }
-

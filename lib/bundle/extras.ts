@@ -32,8 +32,29 @@ export interface ExtrasOptions {
 
 /** Lookups that go through NSS (glibc nss/, resolv/, inet/). */
 const NSS_HOSTS = ["getaddrinfo", "gethostbyname", "gethostbyname2", "gethostbyname_r", "gethostbyname2_r", "gethostbyaddr", "gethostbyaddr_r", "getnameinfo", "getaddrinfo_a", "gethostent"];
-const NSS_PASSWD = ["getpwnam", "getpwnam_r", "getpwuid", "getpwuid_r", "getpwent", "getgrnam", "getgrnam_r", "getgrgid", "getgrgid_r", "getgrent", "getgrouplist", "initgroups", "getspnam", "getspnam_r"];
-const NSS_OTHER: Record<string, string> = { getservbyname: "/etc/services", getservbyport: "/etc/services", getservbyname_r: "/etc/services", getprotobyname: "/etc/protocols", getprotobynumber: "/etc/protocols" };
+const NSS_PASSWD = [
+  "getpwnam",
+  "getpwnam_r",
+  "getpwuid",
+  "getpwuid_r",
+  "getpwent",
+  "getgrnam",
+  "getgrnam_r",
+  "getgrgid",
+  "getgrgid_r",
+  "getgrent",
+  "getgrouplist",
+  "initgroups",
+  "getspnam",
+  "getspnam_r",
+];
+const NSS_OTHER: Record<string, string> = {
+  getservbyname: "/etc/services",
+  getservbyport: "/etc/services",
+  getservbyname_r: "/etc/services",
+  getprotobyname: "/etc/protocols",
+  getprotobynumber: "/etc/protocols",
+};
 /** glibc dlopens libgcc_s.so.1 for these (nptl/pthread_cancel.c, misc/unwind-link.c). */
 const NEEDS_LIBGCC_S = ["pthread_cancel", "pthread_exit", "backtrace", "_Unwind_Backtrace"];
 const ICONV = ["iconv_open"];
@@ -117,7 +138,10 @@ function nss(x: ExtrasContext): void {
 /** --passwd, or passwd lookups without an /etc/passwd: a minimal /etc/passwd and /etc/group. */
 function passwd(x: ExtrasContext): void {
   if (!x.options.passwd && !x.passwdLookups) return;
-  for (const [path, content] of [["/etc/passwd", MINIMAL_PASSWD], ["/etc/group", MINIMAL_GROUP]] as const) {
+  for (const [path, content] of [
+    ["/etc/passwd", MINIMAL_PASSWD],
+    ["/etc/group", MINIMAL_GROUP],
+  ] as const) {
     if (x.graph.has(path)) continue;
     x.log("Info", `minimal ${path} (root, nobody)`);
     x.graph.add({ kind: "generated", path: x.graph.resolveInGraph(path), content: Buffer.from(content), mode: 0o644, reasons: [extra("passwd: users root and nobody")] });
@@ -217,7 +241,11 @@ function nssServices(root: RootFs, databases: ReadonlySet<string>): string[] {
     const line = raw.replace(/#.*/, "").trim();
     const colon = line.indexOf(":");
     if (colon < 0 || !databases.has(line.slice(0, colon).trim())) continue;
-    for (const word of line.slice(colon + 1).replace(/\[[^\]]*\]/g, " ").split(/\s+/)) if (/^[a-z0-9_]+$/.test(word)) services.add(word);
+    for (const word of line
+      .slice(colon + 1)
+      .replace(/\[[^\]]*\]/g, " ")
+      .split(/\s+/))
+      if (/^[a-z0-9_]+$/.test(word)) services.add(word);
   }
   return [...services].sort();
 }

@@ -48,7 +48,8 @@ export interface FromImageResult {
 /** Bundles every platform of an image (or every root) and writes one image with them all. */
 export async function bundleFromImage(options: FromImageOptions): Promise<FromImageResult> {
   const log = options.log ?? (() => undefined);
-  if ((options.source === undefined) === (options.roots === undefined || options.roots.length === 0)) throw new BundleError("--from-image", "give either an image or one --root OS/ARCH=DIR per platform");
+  if ((options.source === undefined) === (options.roots === undefined || options.roots.length === 0))
+    throw new BundleError("--from-image", "give either an image or one --root OS/ARCH=DIR per platform");
   const want = options.platform !== undefined ? parsePlatform(options.platform) : undefined;
   const cleanups: (() => void)[] = [];
   try {

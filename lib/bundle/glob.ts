@@ -69,7 +69,7 @@ function crateGlob(pattern: string): RegExp {
 function globSource(pattern: string): string {
   let re = "";
   for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
+    const c = pattern.charAt(i);
     if (c === "*") {
       const run = i;
       while (pattern[i + 1] === "*") i++;
@@ -91,7 +91,9 @@ function globSource(pattern: string): string {
     } else if (c === "{" && braceEnd(pattern, i) > 0) {
       // {a,b}: alternatives, as micromatch (which --include uses) reads them; the crate has none.
       const end = braceEnd(pattern, i);
-      re += `(?:${splitTopLevel(pattern.slice(i + 1, end)).map(globSource).join("|")})`;
+      re += `(?:${splitTopLevel(pattern.slice(i + 1, end))
+        .map(globSource)
+        .join("|")})`;
       i = end;
     } else re += c.replace(/[.+^${}()|\\\]]/g, "\\$&");
   }

@@ -46,11 +46,17 @@ export function readShebang(root: RootFs, path: string): (Shebang & { line: stri
   }
   if (head[0] !== 0x23 || head[1] !== 0x21) return null;
   const end = head.indexOf(0x0a);
-  const line = head.subarray(2, end < 0 ? head.length : end).toString("utf8").replace(/\r$/, "");
+  const line = head
+    .subarray(2, end < 0 ? head.length : end)
+    .toString("utf8")
+    .replace(/\r$/, "");
   const trimmed = line.replace(/^[ \t]+/, "").replace(/[ \t]+$/, "");
   if (trimmed === "") return null;
-  const [, interpreter, argument] = present(/^(\S+)(?:[ \t]+(.*))?$/.exec(trimmed), `the interpreter of ${path}'s #! line`);
-  return { interpreter: present(interpreter, `the interpreter of ${path}'s #! line`), argument: argument ?? null, line: `#!${line}` };
+  // The interpreter ends at the first space or tab, as in the kernel's load_script (fs/binfmt_script.c).
+  const split = trimmed.search(/[ \t]/);
+  const interpreter = split < 0 ? trimmed : trimmed.slice(0, split);
+  const argument = split < 0 ? null : trimmed.slice(split).replace(/^[ \t]+/, "");
+  return { interpreter, argument: argument === "" ? null : argument, line: `#!${line}` };
 }
 
 /** The program `env` runs for a "#!/usr/bin/env ARGUMENT" line: its first word that is no option or NAME=VALUE. */

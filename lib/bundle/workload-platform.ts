@@ -62,7 +62,12 @@ export function chooseWorkloadPlatform(options: WorkloadPlatformOptions): Worklo
   if (!emulate) return { busybox, applets: listApplets(busybox, null) };
   let platform;
   try {
-    platform = choosePlatform({ architectures: [target], busybox, ...(options.emulator !== undefined ? { emulator: options.emulator } : {}), emulateHostArchitecture: options.emulateHostArchitecture === true });
+    platform = choosePlatform({
+      architectures: [target],
+      busybox,
+      ...(options.emulator !== undefined ? { emulator: options.emulator } : {}),
+      emulateHostArchitecture: options.emulateHostArchitecture === true,
+    });
   } catch (error) {
     if (error instanceof JailError) throw new TracerUnavailable(`${error.path}: ${error.problem}`);
     throw error;

@@ -117,7 +117,10 @@ function failure(input: string, run: UpxRun, engine: string): CompressError {
     return new CompressError(input, "crashed", `UPX (${engine}) crashed: ${run.crash}`, run.exitCode, run.stderr);
   }
   // UPX reports a file as "upx: FILE: Exception[: message]"; a usage error as "upx: message".
-  const lines = run.stderr.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const lines = run.stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
   const prefix = `upx: ${safeName(input)}: `;
   const fileLine = lines.find((l) => l.startsWith(prefix));
   const reason = fileLine?.slice(prefix.length) ?? lines.find((l) => l.startsWith("upx: "))?.slice(5) ?? (lines.at(-1) || `UPX exited with status ${run.exitCode}`);
@@ -215,9 +218,7 @@ class WorkerPool {
     // The worker writes nothing itself (UPX's output is captured in the worker and sent back). It
     // runs only our code: none of this process's Node options (--input-type, test loaders, ...).
     // The standalone binary has no worker.js on disk: the same code is one of its assets.
-    const worker = isStandalone()
-      ? new Worker(assetText(SEA_ASSETS.upxWorker), { eval: true, execArgv: [] })
-      : new Worker(new URL("./worker.js", import.meta.url), { execArgv: [] });
+    const worker = isStandalone() ? new Worker(assetText(SEA_ASSETS.upxWorker), { eval: true, execArgv: [] }) : new Worker(new URL("./worker.js", import.meta.url), { execArgv: [] });
     worker.on("message", (m: UpxRun & { id: number }) => {
       const { id: _id, ...run } = m;
       this.finish(worker, run);

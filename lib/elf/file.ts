@@ -665,9 +665,7 @@ function* walkNotes(source: FileSource, c: Codec, bytes: Buffer, align: number):
 }
 
 function readDlopenNotes(source: FileSource, c: Codec, progs: Prog[], sections: Section[] | undefined): DlopenNote[] {
-  const regions: { offset: number; size: number; align: number }[] = progs
-    .filter((p) => p.type === PT_NOTE)
-    .map((p) => ({ offset: p.offset, size: p.filesz, align: p.align }));
+  const regions: { offset: number; size: number; align: number }[] = progs.filter((p) => p.type === PT_NOTE).map((p) => ({ offset: p.offset, size: p.filesz, align: p.align }));
   if (regions.length === 0 && sections) {
     for (const s of sections) if (s.type === SHT_NOTE) regions.push({ offset: s.offset, size: s.size, align: s.addralign });
   }

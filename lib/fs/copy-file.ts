@@ -42,9 +42,10 @@ export function openPlannedFile(file: PlannedFile): number {
   const hostRoot = hostRootOf(file.hostSource, source);
   let fd: number;
   try {
-    fd = hostRoot === null
-      ? openSync(fsPath(file.hostSource), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY)
-      : openBeneath(hostRoot, source, constants.O_NONBLOCK);
+    fd =
+      hostRoot === null
+        ? openSync(fsPath(file.hostSource), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY)
+        : openBeneath(hostRoot, source, constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ELOOP" || code === "ENOENT" || code === "ENOTDIR") throw new ChangedWhileBundling(source, `${CHANGED} (${errnoText(code)})`);

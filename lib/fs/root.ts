@@ -32,7 +32,10 @@ export class RootFileTooLarge extends PathError {
 export const DEFAULT_READ_LIMIT = 1 << 20;
 
 /** statfs(2) f_type of the kernel's pseudo-filesystems, whose stat sizes say nothing about content. */
-const PSEUDO_FILESYSTEMS = new Set([0x9fa0 /* proc */, 0x62656572 /* sysfs */, 0x64626720 /* debugfs */, 0x74726163 /* tracefs */, 0x27e0eb /* cgroup */, 0x63677270 /* cgroup2 */, 0x73636673 /* securityfs */, 0xcafe4a11 /* bpf */, 0x62656570 /* configfs */, 0xde5e81e4 /* efivarfs */, 0x6165676c /* pstore */]);
+const PSEUDO_FILESYSTEMS = new Set([
+  0x9fa0 /* proc */, 0x62656572 /* sysfs */, 0x64626720 /* debugfs */, 0x74726163 /* tracefs */, 0x27e0eb /* cgroup */, 0x63677270 /* cgroup2 */, 0x73636673 /* securityfs */, 0xcafe4a11 /* bpf */,
+  0x62656570 /* configfs */, 0xde5e81e4 /* efivarfs */, 0x6165676c /* pstore */,
+]);
 
 /** Whether the host file `hostPath` is on procfs, sysfs or another kernel pseudo-filesystem. */
 export function isPseudoFile(hostPath: string): boolean {

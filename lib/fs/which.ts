@@ -3,7 +3,12 @@ import { delimiter, join } from "node:path";
 
 /** A program given as a path, or looked up on PATH by name (as which(1)); null when absent. */
 export function findOnPath(given: string): string | null {
-  const candidates = given.includes("/") ? [given] : (process.env["PATH"] ?? "").split(delimiter).filter((d) => d !== "").map((d) => join(d, given));
+  const candidates = given.includes("/")
+    ? [given]
+    : (process.env["PATH"] ?? "")
+        .split(delimiter)
+        .filter((d) => d !== "")
+        .map((d) => join(d, given));
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);

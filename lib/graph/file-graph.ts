@@ -212,4 +212,3 @@ function describe(node: GraphNode): string {
       return "a generated file";
   }
 }
-

@@ -39,7 +39,8 @@ export async function writeTree(graph: FileGraph, dir: string, epoch = 0): Promi
           linkSync(fsPath(first), fsPath(target));
           break;
         }
-        if (node.content) writeFileSync(fsPath(target), node.content, { flag: "wx", mode: 0o600 }); // magicpak's own packed copy
+        if (node.content)
+          writeFileSync(fsPath(target), node.content, { flag: "wx", mode: 0o600 }); // magicpak's own packed copy
         else await copyPlannedFile(node, target, 0o600);
         chmodSync(fsPath(target), node.mode);
         utimesSync(fsPath(target), node.mtimeMs / 1000, node.mtimeMs / 1000);

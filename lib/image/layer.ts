@@ -36,9 +36,12 @@ export function layerEntries(graph: FileGraph): TarEntry[] {
           entries.set(path, { type: "hardlink", path, mode: node.mode & 0o7777, target: first });
         } else {
           firstOfIdentity.set(node.identity, path);
-          entries.set(path, node.content
-            ? { type: "file", path, mode: node.mode & 0o7777, content: node.content }
-            : { type: "file", path, mode: node.mode & 0o7777, planned: { hostSource: node.hostSource, source: node.source, identity: node.identity, size: node.size } });
+          entries.set(
+            path,
+            node.content
+              ? { type: "file", path, mode: node.mode & 0o7777, content: node.content }
+              : { type: "file", path, mode: node.mode & 0o7777, planned: { hostSource: node.hostSource, source: node.source, identity: node.identity, size: node.size } },
+          );
         }
         break;
       }

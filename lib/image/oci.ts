@@ -121,13 +121,17 @@ export async function writeOciArchiveIndex(images: PlatformImage[], file: string
     const built = await buildMultiLayout(prepared, layout);
     const blobs = join(layout, "blobs/sha256");
     const digests = [...new Set([built.index.digest, ...built.images.flatMap((i) => [i.layer.digest, i.config.digest, present(i.manifest, "a platform's OCI manifest").digest])])].sort();
-    await writeTar(out, [
-      { type: "directory", path: "blobs", mode: 0o755 },
-      { type: "directory", path: "blobs/sha256", mode: 0o755 },
-      ...digests.map((d): TarEntry => ({ type: "file", path: `blobs/sha256/${digestHex(d)}`, mode: 0o644, hostPath: blobPath(blobs, d) })),
-      { type: "file", path: "index.json", mode: 0o644, hostPath: join(layout, "index.json") },
-      { type: "file", path: "oci-layout", mode: 0o644, hostPath: join(layout, "oci-layout") },
-    ], created);
+    await writeTar(
+      out,
+      [
+        { type: "directory", path: "blobs", mode: 0o755 },
+        { type: "directory", path: "blobs/sha256", mode: 0o755 },
+        ...digests.map((d): TarEntry => ({ type: "file", path: `blobs/sha256/${digestHex(d)}`, mode: 0o644, hostPath: blobPath(blobs, d) })),
+        { type: "file", path: "index.json", mode: 0o644, hostPath: join(layout, "index.json") },
+        { type: "file", path: "oci-layout", mode: 0o644, hostPath: join(layout, "oci-layout") },
+      ],
+      created,
+    );
     return built;
   });
   return { ...result, path };

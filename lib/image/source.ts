@@ -10,7 +10,25 @@
 // created exclusively with O_NOFOLLOW; device nodes and FIFOs are skipped; modes (setuid included)
 // are kept as modes, owners are not. The total bytes and entries are bounded (EXTRACT_LIMITS).
 
-import { readSync, closeSync, constants, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, linkSync, chmodSync, writeSync } from "node:fs";
+import {
+  readSync,
+  closeSync,
+  constants,
+  createReadStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  linkSync,
+  chmodSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -159,7 +177,11 @@ async function indexArchive(file: string, dir: string, source: string): Promise<
   const done = (async () => {
     for await (const entry of extract) {
       const name = entry.header.name.replace(/^\.\//, "").replace(/\/$/, "");
-      const ok = entry.header.type === "file" && (/^(index\.json|oci-layout|manifest\.json|repositories|[a-f0-9]{64}\.json)$/.test(name) || /^blobs\/sha256\/[a-f0-9]{64}$/.test(name) || /^[a-f0-9]{64}\/(layer\.tar|json|VERSION)$/.test(name));
+      const ok =
+        entry.header.type === "file" &&
+        (/^(index\.json|oci-layout|manifest\.json|repositories|[a-f0-9]{64}\.json)$/.test(name) ||
+          /^blobs\/sha256\/[a-f0-9]{64}$/.test(name) ||
+          /^[a-f0-9]{64}\/(layer\.tar|json|VERSION)$/.test(name));
       if (!ok) {
         entry.resume();
         continue;
@@ -276,7 +298,8 @@ function readDocker(dir: string, source: string, tag: string | undefined): Sourc
     if (entries.length === 0) throw new ImageError(source, `no image tagged ${tag} in the archive`);
   }
   const member = (name: unknown): string => {
-    if (typeof name !== "string" || !(/^[a-f0-9]{64}\.json$/.test(name) || /^blobs\/sha256\/[a-f0-9]{64}$/.test(name) || /^[a-f0-9]{64}\/layer\.tar$/.test(name))) throw new ImageError(source, `unexpected member name ${JSON.stringify(name)} in manifest.json`);
+    if (typeof name !== "string" || !(/^[a-f0-9]{64}\.json$/.test(name) || /^blobs\/sha256\/[a-f0-9]{64}$/.test(name) || /^[a-f0-9]{64}\/layer\.tar$/.test(name)))
+      throw new ImageError(source, `unexpected member name ${JSON.stringify(name)} in manifest.json`);
     const file = join(dir, name);
     if (!existsSync(file)) throw new ImageError(source, `${name} is missing`);
     return file;
@@ -493,7 +516,7 @@ function safeName(raw: string, refuse: (entry: string, problem: string) => Error
   if (raw === "/") return null; // the root directory itself (umoci writes it)
   if (raw.startsWith("/")) throw refuse(raw, "absolute name (would be written outside the root)");
   const parts = raw.split("/").filter((p) => p !== "" && p !== ".");
-  if (parts.includes("..")) throw refuse(raw, "\"..\" in the name (would be written outside the root)");
+  if (parts.includes("..")) throw refuse(raw, '".." in the name (would be written outside the root)');
   return parts.length === 0 ? null : parts.join("/");
 }
 

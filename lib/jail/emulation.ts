@@ -33,7 +33,20 @@ function binfmtMagic(abi: Abi, osabi?: number): { magic: number[]; mask: number[
   const hi = abi.machine >> 8;
   const x86 = abi.machine === EM_X86_64 || abi.machine === EM_386;
   const magic = [0x7f, 0x45, 0x4c, 0x46, abi.class, abi.data, 1, osabi ?? 0, 0, 0, 0, 0, 0, 0, 0, 0, ...(le ? [2, 0, lo, hi] : [0, 2, hi, lo])];
-  const mask = [0xff, 0xff, 0xff, 0xff, 0xff, x86 ? 0xfe : 0xff, x86 ? 0xfe : 0xff, osabi === undefined ? 0 : 0xff, ...new Array<number>(8).fill(0xff), ...(le ? [0xfe, 0xff] : [0xff, 0xfe]), 0xff, 0xff];
+  const mask = [
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    x86 ? 0xfe : 0xff,
+    x86 ? 0xfe : 0xff,
+    osabi === undefined ? 0 : 0xff,
+    ...new Array<number>(8).fill(0xff),
+    ...(le ? [0xfe, 0xff] : [0xff, 0xfe]),
+    0xff,
+    0xff,
+  ];
   return { magic, mask };
 }
 
@@ -135,7 +148,8 @@ export function choosePlatform(options: PlatformOptions): JailPlatform {
   if (target.name === hostAbiNow.name) {
     // Emulating this machine's own architecture: the handler must not match the emulator itself.
     osabi = 0;
-    if (readElf(emulator).header.osabi === osabi) throw new JailError(emulator, "the emulator is marked EI_OSABI 0 (SYSV) like the programs it would run: it cannot emulate this machine's own architecture");
+    if (readElf(emulator).header.osabi === osabi)
+      throw new JailError(emulator, "the emulator is marked EI_OSABI 0 (SYSV) like the programs it would run: it cannot emulate this machine's own architecture");
   }
   platform.emulation = { emulator, name: `qemu-${qemu ?? target.name}-static`, qemuTarget: qemu ?? target.name, ...(osabi === undefined ? {} : { osabi }) };
   return platform;

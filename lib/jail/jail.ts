@@ -102,7 +102,11 @@ function runBusyboxOnHost(busybox: string, args: string[], platform: JailPlatfor
 function bundledProgramsFirst(graph: FileGraph, busybox: string, platform: JailPlatform): string {
   const list = runBusyboxOnHost(busybox, ["--list"], platform);
   if (list.status !== 0) throw new JailError(busybox, `--list failed (is it a static busybox?): ${String(list.stderr ?? list.error?.message ?? "").trim()}`);
-  return appletShadows(String(list.stdout ?? ""), (name) => PATH.split(":").map((dir) => `${dir}/${name}`).find((path) => isBundledExecutable(graph, path)));
+  return appletShadows(String(list.stdout ?? ""), (name) =>
+    PATH.split(":")
+      .map((dir) => `${dir}/${name}`)
+      .find((path) => isBundledExecutable(graph, path)),
+  );
 }
 
 /**

@@ -91,7 +91,14 @@ export interface JailRun {
 
 const DEFAULT_ENV_PATH = DEFAULT_PATH.slice("PATH=".length);
 
-const DEVICES: [string, number, number][] = [["null", 1, 3], ["zero", 1, 5], ["full", 1, 7], ["random", 1, 8], ["urandom", 1, 9], ["tty", 5, 0]];
+const DEVICES: [string, number, number][] = [
+  ["null", 1, 3],
+  ["zero", 1, 5],
+  ["full", 1, 7],
+  ["random", 1, 8],
+  ["urandom", 1, 9],
+  ["tty", 5, 0],
+];
 /** The exit status and stderr line of a set-up step that failed (never the program's). */
 const SETUP_STATUS = 125;
 const SETUP_MARK = "magicpak-jail-setup:";
@@ -157,7 +164,10 @@ let procProblem = "";
 export function jailIsolation(): { isolation: Isolation; problem: string; procProblem: string } {
   if (probed === undefined) {
     const probe = (userns: boolean) =>
-      spawnSync(hostTool("unshare") ?? "unshare", [...(userns ? ["--user", "--map-root-user"] : []), "--mount", "--pid", "--uts", "--ipc", "--net", "--fork", "true"], { encoding: "utf8", env: { PATH: hostPath() } });
+      spawnSync(hostTool("unshare") ?? "unshare", [...(userns ? ["--user", "--map-root-user"] : []), "--mount", "--pid", "--uts", "--ipc", "--net", "--fork", "true"], {
+        encoding: "utf8",
+        env: { PATH: hostPath() },
+      });
     const problemOf = (r: ReturnType<typeof probe>) => (r.error ? r.error.message : String(r.stderr ?? "").trim());
     const full = probe(true);
     if (full.status === 0) {
@@ -219,19 +229,33 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
     // no_new_privs, and SIGKILL when magicpak dies (unshare --kill-child passes it on to the jail).
     const setpriv = hostTool("setpriv");
     const guard = setpriv ? [setpriv, "--no-new-privs", "--pdeathsig", "KILL", "--"] : [];
-    if (!setpriv) warnOnce(options, "setpriv (util-linux) is not on PATH: the test jail runs without no_new_privs, with every capability of its namespace, and dies with magicpak only by unshare --kill-child");
+    if (!setpriv)
+      warnOnce(options, "setpriv (util-linux) is not on PATH: the test jail runs without no_new_privs, with every capability of its namespace, and dies with magicpak only by unshare --kill-child");
     const own = ownCapabilities();
     const busyboxIn = `/${harness}/busybox`;
     let capsDrop = "";
     let argv: string[];
-    if (isolation !== "chroot" && probe.procProblem) warnOnce(options, `the test jail's /proc is the caller's, bound: a new /proc is refused here (${probe.procProblem}); it shows the processes outside the jail`);
+    if (isolation !== "chroot" && probe.procProblem)
+      warnOnce(options, `the test jail's /proc is the caller's, bound: a new /proc is refused here (${probe.procProblem}); it shows the processes outside the jail`);
     if (isolation === "namespaces-without-user") warnOnce(options, `the test jail has no user namespace (${probe.problem}): mount, PID, UTS, IPC and network namespaces and pivot_root only`);
     if (isolation !== "chroot") {
       const removeHarness = options.busyboxNative !== false && !options.emulation ? "1" : "0";
       const network = options.network ?? "none";
-      const unshare = [hostTool("unshare") ?? "unshare", ...(isolation === "namespaces" ? ["--user", "--map-root-user"] : []), "--mount", "--pid", "--uts", "--ipc", ...(network === "none" ? ["--net"] : []), "--fork", "--kill-child"];
+      const unshare = [
+        hostTool("unshare") ?? "unshare",
+        ...(isolation === "namespaces" ? ["--user", "--map-root-user"] : []),
+        "--mount",
+        "--pid",
+        "--uts",
+        "--ipc",
+        ...(network === "none" ? ["--net"] : []),
+        "--fork",
+        "--kill-child",
+      ];
       if (setpriv) {
-        const kept = keptCapabilities(own?.bounding).map((c) => `+${c}`).join(",");
+        const kept = keptCapabilities(own?.bounding)
+          .map((c) => `+${c}`)
+          .join(",");
         capsDrop = `${setpriv} --inh-caps ${SETUP_CAPABILITIES.map((c) => `+${c}`).join(",")} -- ${setpriv} --bounding-set -all${kept ? `,${kept}` : ""} --`;
       }
       const dropSetup = capsDrop ? [busyboxIn, "setpriv", "--inh-caps", SETUP_CAPABILITIES.map((c) => `-${c}`).join(","), busyboxIn] : [];
@@ -256,7 +280,22 @@ export async function runInJail(options: RunInJailOptions): Promise<JailRun> {
       const fallbackEnv = [...envArgs.filter((e) => !e.startsWith("PATH=")), `PATH=${path}`];
       const caps = prefix ? [...prefix, ...guard] : guard;
       const dropChroot = prefix ? [busyboxIn, "setpriv", "--inh-caps", "-sys_chroot"] : [];
-      argv = [...caps, hostTool("env") ?? "env", "-i", ...fallbackEnv, hostTool("chroot") ?? "chroot", rootfs, ...dropChroot, busyboxIn, "sh", "-c", `cd / && ${HARNESS}`, "sh", "", (options.preamble ?? "") + options.command];
+      argv = [
+        ...caps,
+        hostTool("env") ?? "env",
+        "-i",
+        ...fallbackEnv,
+        hostTool("chroot") ?? "chroot",
+        rootfs,
+        ...dropChroot,
+        busyboxIn,
+        "sh",
+        "-c",
+        `cd / && ${HARNESS}`,
+        "sh",
+        "",
+        (options.preamble ?? "") + options.command,
+      ];
     }
     const wrapper = options.wrapper ?? [];
     const [command, ...args] = [...wrapper, ...argv];
@@ -324,5 +363,7 @@ function makeDevices(rootfs: string): string {
 
 function appletNames(busybox: string): string[] {
   const r = spawnSync(busybox, ["--list"], { encoding: "utf8" });
-  return String(r.stdout ?? "").split("\n").filter((n) => /^[A-Za-z0-9_.[-]+$/.test(n) && n !== "busybox");
+  return String(r.stdout ?? "")
+    .split("\n")
+    .filter((n) => /^[A-Za-z0-9_.[-]+$/.test(n) && n !== "busybox");
 }

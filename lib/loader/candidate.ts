@@ -1,15 +1,6 @@
 // open_verify (glibc elf/dl-load.c): what the loader does with one candidate path.
 
-import {
-  ELFOSABI_ARM_AEABI,
-  ELFOSABI_GNU,
-  ELFOSABI_SYSV,
-  ET_DYN,
-  ET_EXEC,
-  EV_CURRENT,
-  EM_ARM,
-  PHDR_SIZE,
-} from "../elf/constants.js";
+import { ELFOSABI_ARM_AEABI, ELFOSABI_GNU, ELFOSABI_SYSV, ET_DYN, ET_EXEC, EV_CURRENT, EM_ARM, PHDR_SIZE } from "../elf/constants.js";
 import { ElfError } from "../elf/errors.js";
 import { readIdent, type FileHeader, type Ident } from "../elf/file.js";
 import { RootPathError, type PathErrorCode, type ResolvedPath, type RootFs } from "../fs/root.js";

@@ -158,10 +158,7 @@ export function glibcConfig(root: RootFs, abi: Abi, interpreter: string, options
   const cpu = options.cpu;
   const activeHwcaps = cpu ? cpu.hwcaps.filter((h) => abi.hwcaps.includes(h)) : [];
   const platform = cpu?.platform ?? abi.legacyPlatforms[abi.legacyPlatforms.length - 1] ?? null;
-  const legacy =
-    version !== null && (version[0] > 2 || version[1] >= 37)
-      ? []
-      : legacySubdirs(platform ? [platform] : [], cpu ? cpu.legacyHwcaps : abi.legacyHwcaps.slice(0, 1));
+  const legacy = version !== null && (version[0] > 2 || version[1] >= 37) ? [] : legacySubdirs(platform ? [platform] : [], cpu ? cpu.legacyHwcaps : abi.legacyHwcaps.slice(0, 1));
   return {
     flavour: "glibc",
     abi,

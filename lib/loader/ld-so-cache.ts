@@ -114,7 +114,7 @@ export function parseLdSoCache(path: string, bytes: Buffer, options: ParseOption
     const o = newStart + NEW_HEADER + i * NEW_ENTRY;
     const hwcap = u64(o + 16);
     let hwcapsName: string | null = null;
-    if ((hwcap >> 62n) === 1n) {
+    if (hwcap >> 62n === 1n) {
       const index = Number(hwcap & 0xffffffffn);
       hwcapsName = hwcapsNames.names[index] ?? null;
     }
@@ -129,13 +129,7 @@ export function parseLdSoCache(path: string, bytes: Buffer, options: ParseOption
   return { format, entries, generator: hwcapsNames.generator };
 }
 
-function readExtensions(
-  path: string,
-  bytes: Buffer,
-  offset: number,
-  newStart: number,
-  u32: (o: number) => number,
-): { names: string[]; generator: string | null } {
+function readExtensions(path: string, bytes: Buffer, offset: number, newStart: number, u32: (o: number) => number): { names: string[]; generator: string | null } {
   if (offset % 4 !== 0 || offset + 8 > bytes.length) return { names: [], generator: null };
   if (u32(offset) !== EXTENSION_MAGIC) return { names: [], generator: null };
   const count = u32(offset + 4);
@@ -231,7 +225,7 @@ export function lookupCache(cache: LdSoCache, name: string, acceptedFlags: numbe
     if (cacheLibCompare(name, entry.key) !== 0) break;
     if (!acceptedFlags.includes(entry.flags)) continue;
     candidates.push(entry);
-    if ((entry.hwcap >> 62n) === 1n) {
+    if (entry.hwcap >> 62n === 1n) {
       const priority = entry.hwcapsName === null ? -1 : activeHwcaps.indexOf(entry.hwcapsName);
       if (priority >= 0 && priority < bestPriority) {
         best = entry;

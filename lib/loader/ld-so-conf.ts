@@ -161,11 +161,7 @@ function addDirectory(state: State, text: string, file: string, line: number): v
 // escapes, results sorted by strcmp (ldconfig keeps LC_COLLATE=C). Only matching names are
 // returned; whether they can be read is the reader's concern.
 
-type Token =
-  | { kind: "char"; char: string }
-  | { kind: "any" }
-  | { kind: "star" }
-  | { kind: "set"; negated: boolean; chars: string[]; ranges: [number, number][]; classes: string[] };
+type Token = { kind: "char"; char: string } | { kind: "any" } | { kind: "star" } | { kind: "set"; negated: boolean; chars: string[]; ranges: [number, number][]; classes: string[] };
 
 interface Component {
   /** null when the component has no wildcard: its text, unescaped. */
@@ -284,8 +280,7 @@ function matchesOne(token: Token, c: string): boolean {
       return true;
     case "set": {
       const code = codePoint(c);
-      const inSet =
-        token.chars.includes(c) || token.ranges.some(([lo, hi]) => code >= lo && code <= hi) || token.classes.some((name) => present(CLASSES[name], `character class [:${name}:]`)(code));
+      const inSet = token.chars.includes(c) || token.ranges.some(([lo, hi]) => code >= lo && code <= hi) || token.classes.some((name) => present(CLASSES[name], `character class [:${name}:]`)(code));
       return inSet !== token.negated;
     }
   }

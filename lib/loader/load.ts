@@ -6,17 +6,7 @@ import { PathError } from "../errors.js";
 import { ElfError } from "../elf/errors.js";
 import { hasNodeflib, readElf, readHeader, type ElfFile, type FileHeader } from "../elf/file.js";
 import { RootFs, RootPathError, dirnameOf, fileIdentity, type ResolvedPath } from "../fs/root.js";
-import {
-  detectHostCpu,
-  flavourOfInterpreter,
-  glibcConfig,
-  muslConfig,
-  type Flavour,
-  type GlibcConfig,
-  type HostCpu,
-  type LoaderConfig,
-  type MuslConfig,
-} from "./config.js";
+import { detectHostCpu, flavourOfInterpreter, glibcConfig, muslConfig, type Flavour, type GlibcConfig, type HostCpu, type LoaderConfig, type MuslConfig } from "./config.js";
 import { containsDst, substituteDst } from "./dst.js";
 import { abiByName, abiOf, hostAbi, type Abi } from "./machines.js";
 import type { Attempt, FoundBy, LoadedObject, LoadGraph, MissingObject } from "./model.js";
@@ -627,4 +617,3 @@ function muslReservedGroup(name: string): string | null {
   for (const group of ["c.", "pthread.", "rt.", "m.", "dl.", "util.", "xnet."]) if (name.startsWith(group, 3)) return group;
   return null;
 }
-

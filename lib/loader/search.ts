@@ -252,7 +252,12 @@ function searchGlibcFrom(ctx: GlibcSearchContext, name: string, loader: SearchOb
 
   // 5. System directories.
   if (!requester.nodeflib) {
-    const r = openPath(ctx, name, ctx.config.systemDirs.map((dirname) => ({ dirname, via: "system" as const })), attempts);
+    const r = openPath(
+      ctx,
+      name,
+      ctx.config.systemDirs.map((dirname) => ({ dirname, via: "system" as const })),
+      attempts,
+    );
     if (r) return r;
   }
   if (cached.kind === "no-entry") attempts.push(...unreachableConfFiles(ctx, name, attempts));

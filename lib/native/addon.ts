@@ -231,4 +231,9 @@ export async function resolveNative(names: string[], options: ResolveNativeOptio
 }
 
 // --dynamic prefers this tracer whenever the addon loads (lib/trace/index.ts).
-registerTracer("native", () => nativeAddon() !== null, traceNative, () => nativeStatus());
+registerTracer(
+  "native",
+  () => nativeAddon() !== null,
+  traceNative,
+  () => nativeStatus(),
+);

@@ -50,8 +50,7 @@ export function addPackageRecords(graph: FileGraph, root: RootFs, db: PackageDat
   for (const { pkg } of packages) names.set(pkg.name, (names.get(pkg.name) ?? 0) + 1);
   for (const { pkg, file } of packages) {
     // distroless names each record by the package; two architectures of one name need their own.
-    const base = present(names.get(pkg.name), `the count of ${pkg.name}`) > 1 ?
- `${pkg.name}:${pkg.architecture}` : pkg.name;
+    const base = present(names.get(pkg.name), `the count of ${pkg.name}`) > 1 ? `${pkg.name}:${pkg.architecture}` : pkg.name;
     const reason = { kind: "package-record" as const, package: `${pkg.name} ${pkg.version}`, file };
     log("Debug", `package record of ${file}'s package: ${pkg.name} ${pkg.version} (${pkg.architecture})`);
     graph.add({ kind: "generated", path: `${STATUS_D}/${base}`, mode: 0o644, content: Buffer.from(`${pkg.record}\n`), reasons: [reason] });

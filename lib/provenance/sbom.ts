@@ -123,7 +123,15 @@ function spdx(name: string, created: string, packages: PackageEntry[], files: Fi
 }
 
 function cyclonedx(name: string, created: string, packages: PackageEntry[], files: FileEntry[]): Buffer {
-  const fileComponent = (f: FileEntry) => ({ type: "file", "bom-ref": `file:${f.path}`, name: f.path, hashes: [{ alg: "SHA-1", content: f.sha1 }, { alg: "SHA-256", content: f.sha256 }] });
+  const fileComponent = (f: FileEntry) => ({
+    type: "file",
+    "bom-ref": `file:${f.path}`,
+    name: f.path,
+    hashes: [
+      { alg: "SHA-1", content: f.sha1 },
+      { alg: "SHA-256", content: f.sha256 },
+    ],
+  });
   const bom: Record<string, unknown> = {
     bomFormat: "CycloneDX",
     specVersion: "1.5",
@@ -214,7 +222,7 @@ const DEP5_TO_SPDX: Record<string, string> = {
   openssl: "OpenSSL",
   "unicode-dfs-2016": "Unicode-DFS-2016",
   x11: "X11",
-  "curl": "curl",
+  curl: "curl",
   "gfdl-1.2+": "GFDL-1.2-or-later",
   "gfdl-1.3+": "GFDL-1.3-or-later",
   "gfdl-1.3": "GFDL-1.3-only",
@@ -252,14 +260,40 @@ export function licenseExpression(license: string): string | null {
 
 /** Identifiers that already are SPDX license identifiers as written (MIT-0, BSL-1.0, ...). */
 function spdxNative(id: string): string | null {
-  const known = ["CC-BY-3.0", "CC-BY-4.0", "CC-BY-SA-3.0", "CC-BY-SA-4.0", "MIT-0", "BSL-1.0", "Unlicense", "WTFPL", "0BSD", "BSD-1-Clause", "Beerware", "bzip2-1.0.6", "Libpng", "libpng-2.0", "NTP", "HPND", "FSFAP", "FSFUL", "FSFULLR", "GPL-3.0-or-later", "GPL-2.0-or-later", "LGPL-2.1-or-later", "Apache-2.0", "MIT", "ISC", "Zlib"];
+  const known = [
+    "CC-BY-3.0",
+    "CC-BY-4.0",
+    "CC-BY-SA-3.0",
+    "CC-BY-SA-4.0",
+    "MIT-0",
+    "BSL-1.0",
+    "Unlicense",
+    "WTFPL",
+    "0BSD",
+    "BSD-1-Clause",
+    "Beerware",
+    "bzip2-1.0.6",
+    "Libpng",
+    "libpng-2.0",
+    "NTP",
+    "HPND",
+    "FSFAP",
+    "FSFUL",
+    "FSFULLR",
+    "GPL-3.0-or-later",
+    "GPL-2.0-or-later",
+    "LGPL-2.1-or-later",
+    "Apache-2.0",
+    "MIT",
+    "ISC",
+    "Zlib",
+  ];
   return known.find((k) => k.toLowerCase() === id.toLowerCase()) ?? null;
 }
 
 function isoTime(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace(/\.000Z$/, "Z");
 }
-
 
 function spdxIdPart(s: string): string {
   return s.replace(/[^A-Za-z0-9.-]/g, "-");

@@ -23,9 +23,7 @@ export interface ListedGraph extends Omit<LoadGraph, "objects" | "audit"> {
   audit: ListedGraph[];
 }
 
-export type ListEntry =
-  | { file: string; complete: boolean; error: null; graph: ListedGraph | NativeLoadGraph }
-  | { file: string; complete: false; error: string; graph: null };
+export type ListEntry = { file: string; complete: boolean; error: null; graph: ListedGraph | NativeLoadGraph } | { file: string; complete: false; error: string; graph: null };
 
 export interface ListDocument {
   schemaVersion: typeof LIST_SCHEMA_VERSION;

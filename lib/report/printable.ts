@@ -23,11 +23,13 @@ export function printable(text: string): string {
       }
     }
     if (c === 0x0a) out += "\\n";
-    else if (c === 0x09) out += "\t"; // a tab stays: reports indent with it
+    else if (c === 0x09)
+      out += "\t"; // a tab stays: reports indent with it
     else if (c === 0x0d) out += "\\r";
     else if (c === 0x5c) out += "\\\\";
     else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) out += `\\x${c.toString(16).padStart(2, "0")}`;
-    else if (c >= 0xdc80 && c <= 0xdcff) out += `\\x${(c - 0xdc00).toString(16)}`; // a byte that is not UTF-8 (lib/fs-name.ts)
+    else if (c >= 0xdc80 && c <= 0xdcff)
+      out += `\\x${(c - 0xdc00).toString(16)}`; // a byte that is not UTF-8 (lib/fs-name.ts)
     else if (c === 0xfffd || (c >= 0xd800 && c <= 0xdfff) || c === 0x2028 || c === 0x2029) out += `\\u{${c.toString(16)}}`;
     else out += text.charAt(i);
   }

@@ -43,7 +43,9 @@ export function formatTree(graph: LoadGraph, packageOf?: (realPath: string) => s
       // breadth-first order); everywhere else it is a reference.
       const home = child.loader === object.index && child.name === edge.name && !shown.has(child.index);
       const tag = home || child.foundBy === "interpreter" ? TAGS[child.foundBy] : "[already loaded]";
-      out.push(`${branch}${edge.name} => ${child.path || child.realPath} ${tag}${child.variants.length ? ` (also: ${child.variants.join(", ")})` : ""}${home || child.foundBy === "interpreter" ? pkg(child) : ""}`);
+      out.push(
+        `${branch}${edge.name} => ${child.path || child.realPath} ${tag}${child.variants.length ? ` (also: ${child.variants.join(", ")})` : ""}${home || child.foundBy === "interpreter" ? pkg(child) : ""}`,
+      );
       if (home) {
         shown.add(child.index);
         visit(child, childPrefix);

@@ -38,9 +38,7 @@ export async function traceProgram(request: TraceRequest, choice: TracerChoice =
   }
   const strace = findStrace();
   if (strace) return traceWithStrace(request, strace);
-  throw new TracerUnavailable(
-    choice === "strace" ? "strace is not on PATH" : `no tracer: strace is not on PATH and the native addon is ${nativeState()}`,
-  );
+  throw new TracerUnavailable(choice === "strace" ? "strace is not on PATH" : `no tracer: strace is not on PATH and the native addon is ${nativeState()}`);
 }
 
 function nativeState(): string {

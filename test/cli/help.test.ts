@@ -35,14 +35,26 @@ t.test("no cac defaults: no Commands section, no 'For more info', no trailing sp
   t.notMatch(help.stdout, /Commands:/);
   t.notMatch(help.stdout, /For more info/);
   t.notMatch(help.stdout, /\(default: true\)/);
-  t.same(help.stdout.split("\n").filter((l) => / $/.test(l)), [], "no line ends in a space");
-  t.same(help.stdout.split("\n").filter((l) => l.length > 100), [], "no line is wider than 100 columns");
+  t.same(
+    help.stdout.split("\n").filter((l) => / $/.test(l)),
+    [],
+    "no line ends in a space",
+  );
+  t.same(
+    help.stdout.split("\n").filter((l) => l.length > 100),
+    [],
+    "no line is wider than 100 columns",
+  );
 });
 
 t.test("grouped the way README.md is: bundling, test, dynamic, compression, images, extras, listing", async (t) => {
   const headings = help.stdout.split("\n").filter((l) => /^[A-Z][^:]*.*:$/.test(l) && !l.startsWith("Usage"));
   const order = ["Bundling", "Test", "Dynamic", "Compression", "Images", "Runtime extras", "Listing", "Other"];
-  t.same(headings.map((h) => order.find((o) => h.startsWith(o))), order, headings.join(" | "));
+  t.same(
+    headings.map((h) => order.find((o) => h.startsWith(o))),
+    order,
+    headings.join(" | "),
+  );
   const section = (name: string) => help.stdout.slice(help.stdout.indexOf(`\n${name}`), help.stdout.indexOf("\n\n", help.stdout.indexOf(`\n${name}`) + 1));
   t.match(section("Test"), /--test-stdout <TEXT>/);
   t.match(section("Dynamic"), /--dynamic-arg <ARG>/);
@@ -54,11 +66,93 @@ t.test("grouped the way README.md is: bundling, test, dynamic, compression, imag
 
 // Every spelling main() accepted before the option table (bin/cli.ts at commit 0380f10).
 const EVERY_OPTION = {
-  values: ["-i", "--include", "-e", "--exclude", "--mkdir", "-r", "--install-to", "--log-level", "--test-command", "--test-stdin", "--test-stdout", "--test-timeout", "--test-network", "--dynamic-arg", "--dynamic-stdin", "--dynamic-command", "--dynamic-env", "--dynamic-timeout", "--tracer", "--upx-arg", "--busybox", "--emulator", "--upx", "--cc", "--root", "--from-image", "--platform", "--library-path", "--preload", "--cwd", "--dlopen-notes", "--oci", "--oci-archive", "--docker-archive", "--cmd", "--env", "--workdir", "--user", "--label", "--tag", "--sbom", "--sbom-format", "--resolver"],
-  flags: ["-v", "--verbose", "-t", "--test", "-d", "--dynamic", "--dynamic-test", "--explain", "-c", "--compress", "--experimental-noload-resolver", "--list", "--tree", "--json", "--no-nss", "--passwd", "--tmp", "--ca-certificates", "--tzdata", "--gconv", "--no-package-records", "-V", "--version", "-h", "--help"],
+  values: [
+    "-i",
+    "--include",
+    "-e",
+    "--exclude",
+    "--mkdir",
+    "-r",
+    "--install-to",
+    "--log-level",
+    "--test-command",
+    "--test-stdin",
+    "--test-stdout",
+    "--test-timeout",
+    "--test-network",
+    "--dynamic-arg",
+    "--dynamic-stdin",
+    "--dynamic-command",
+    "--dynamic-env",
+    "--dynamic-timeout",
+    "--tracer",
+    "--upx-arg",
+    "--busybox",
+    "--emulator",
+    "--upx",
+    "--cc",
+    "--root",
+    "--from-image",
+    "--platform",
+    "--library-path",
+    "--preload",
+    "--cwd",
+    "--dlopen-notes",
+    "--oci",
+    "--oci-archive",
+    "--docker-archive",
+    "--cmd",
+    "--env",
+    "--workdir",
+    "--user",
+    "--label",
+    "--tag",
+    "--sbom",
+    "--sbom-format",
+    "--resolver",
+  ],
+  flags: [
+    "-v",
+    "--verbose",
+    "-t",
+    "--test",
+    "-d",
+    "--dynamic",
+    "--dynamic-test",
+    "--explain",
+    "-c",
+    "--compress",
+    "--experimental-noload-resolver",
+    "--list",
+    "--tree",
+    "--json",
+    "--no-nss",
+    "--passwd",
+    "--tmp",
+    "--ca-certificates",
+    "--tzdata",
+    "--gconv",
+    "--no-package-records",
+    "-V",
+    "--version",
+    "-h",
+    "--help",
+  ],
 };
 // A value each check accepts.
-const SAMPLE: Record<string, string> = { "--log-level": "Info", "--test-timeout": "5", "--test-network": "host", "--dynamic-timeout": "5", "--tracer": "strace", "--dlopen-notes": "all", "--label": "a=b", "--dynamic-env": "A=b", "--tag": "app:1", "--sbom-format": "cyclonedx", "--resolver": "ts" };
+const SAMPLE: Record<string, string> = {
+  "--log-level": "Info",
+  "--test-timeout": "5",
+  "--test-network": "host",
+  "--dynamic-timeout": "5",
+  "--tracer": "strace",
+  "--dlopen-notes": "all",
+  "--label": "a=b",
+  "--dynamic-env": "A=b",
+  "--tag": "app:1",
+  "--sbom-format": "cyclonedx",
+  "--resolver": "ts",
+};
 
 t.test("every option main had is in the table, is parsed and is in the help", async (t) => {
   for (const name of EVERY_OPTION.values) {

@@ -22,7 +22,12 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 interface Doc {
   schemaVersion: number;
   resolver: string;
-  files: { file: string; complete: boolean; error: string | null; graph: { flavour?: string; objects: { name: string; path: string; realPath: string; package?: { name: string } | null }[]; missing: { name: string }[] } | null }[];
+  files: {
+    file: string;
+    complete: boolean;
+    error: string | null;
+    graph: { flavour?: string; objects: { name: string; path: string; realPath: string; package?: { name: string } | null }[]; missing: { name: string }[] } | null;
+  }[];
 }
 
 function json(...args: string[]): { status: number | null; doc: Doc; stderr: string } {
@@ -60,8 +65,15 @@ t.test("one file: the same document shape as several, with a schema version", as
   t.equal(entry.complete, true);
   t.equal(entry.error, null);
   const objects = entry.graph!.objects;
-  t.same(objects.slice(1).map((o) => o.name).sort(), loaderNames("/usr/bin/ssh").sort(), "the loader's objects");
-  t.equal(objects[0]!.name, "/usr/bin/ssh", "the main program is named by its path, not \"\"");
+  t.same(
+    objects
+      .slice(1)
+      .map((o) => o.name)
+      .sort(),
+    loaderNames("/usr/bin/ssh").sort(),
+    "the loader's objects",
+  );
+  t.equal(objects[0]!.name, "/usr/bin/ssh", 'the main program is named by its path, not ""');
   t.equal(objects[0]!.path, "/usr/bin/ssh");
   t.equal(objects[0]!.realPath, realpathSync("/usr/bin/ssh"));
   t.same(emptyNames(one.doc), [], "no empty name or path");
@@ -71,7 +83,10 @@ t.test("one file: the same document shape as several, with a schema version", as
   const several = json("/usr/bin/ssh", "/usr/bin/ls");
   t.equal(several.status, 0);
   t.same(schemaErrors(several.doc), [], "ssh and ls");
-  t.same(several.doc.files.map((f) => f.file), ["/usr/bin/ssh", "/usr/bin/ls"]);
+  t.same(
+    several.doc.files.map((f) => f.file),
+    ["/usr/bin/ssh", "/usr/bin/ls"],
+  );
   t.same(several.doc.files[0], entry, "the same entry as alone");
   t.same(Object.keys(several.doc), Object.keys(one.doc), "one shape");
 });
@@ -85,7 +100,13 @@ t.test("a missing file: an error entry and exit 1, no bogus []", async (t) => {
   const mixed = json("/usr/bin/ls", "/nonexistent/prog");
   t.equal(mixed.status, 1);
   t.same(schemaErrors(mixed.doc), [], "ls and a missing file");
-  t.same(mixed.doc.files.map((f) => [f.file, f.complete, f.error]), [["/usr/bin/ls", true, null], ["/nonexistent/prog", false, "No such file or directory"]]);
+  t.same(
+    mixed.doc.files.map((f) => [f.file, f.complete, f.error]),
+    [
+      ["/usr/bin/ls", true, null],
+      ["/nonexistent/prog", false, "No such file or directory"],
+    ],
+  );
 });
 
 t.test("a missing library, a static program, a musl program and a foreign root are valid too", async (t) => {
@@ -98,7 +119,10 @@ t.test("a missing library, a static program, a musl program and a foreign root a
   t.equal(gone.status, 1);
   t.same(schemaErrors(gone.doc), [], "missing library");
   t.equal(gone.doc.files[0]!.complete, false);
-  t.same(gone.doc.files[0]!.graph!.missing.map((m) => m.name), ["libgone.so"]);
+  t.same(
+    gone.doc.files[0]!.graph!.missing.map((m) => m.name),
+    ["libgone.so"],
+  );
 
   const busybox = fixture("MAGICPAK_BUSYBOX");
   const stat = json(busybox);
@@ -131,6 +155,12 @@ t.test("--resolver native: the same document, resolver native", async (t) => {
   t.equal(r.doc.resolver, "native");
   t.same(emptyNames(r.doc), []);
   const base = (n: string) => n.replace(/^.*\//, "");
-  t.same(r.doc.files[0]!.graph!.objects.slice(1).map((o) => base(o.name)).sort(), loaderNames("/usr/bin/ssh").map(base).sort(), "the loader's names");
+  t.same(
+    r.doc.files[0]!.graph!.objects.slice(1)
+      .map((o) => base(o.name))
+      .sort(),
+    loaderNames("/usr/bin/ssh").map(base).sort(),
+    "the loader's names",
+  );
   t.equal(r.doc.files[1]!.error !== null, true);
 });

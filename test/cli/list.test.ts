@@ -34,14 +34,20 @@ const needsGone = join(dir, "needs-gone");
 t.test("--list prints what the loader prints and exits 0 when all is found", async (t) => {
   const r = magicpak("--list", "/usr/bin/ssh");
   t.equal(r.status, 0);
-  t.same(r.stdout.split("\n").filter((l) => l !== ""), loaderTrace("/usr/bin/ssh"));
+  t.same(
+    r.stdout.split("\n").filter((l) => l !== ""),
+    loaderTrace("/usr/bin/ssh"),
+  );
   t.equal(r.stderr, "");
 });
 
 t.test("a missing library: listed as not found, the rest printed, exit 1 (as ldd)", async (t) => {
   const r = magicpak("--list", needsGone);
   t.equal(r.status, 1);
-  t.same(r.stdout.split("\n").filter((l) => l !== ""), loaderTrace(needsGone));
+  t.same(
+    r.stdout.split("\n").filter((l) => l !== ""),
+    loaderTrace(needsGone),
+  );
   t.match(r.stdout, /\tlibgone\.so => not found/);
 });
 
@@ -55,10 +61,16 @@ t.test("several files: each block headed by FILE:, as ldd does", async (t) => {
 
 t.test("--preload and --library-path are the target's environment, compared with the real loader", async (t) => {
   const r = magicpak("--list", "--preload", "libz.so.1", "/usr/bin/ls");
-  t.same(r.stdout.split("\n").filter((l) => l !== ""), loaderTrace("/usr/bin/ls", { LD_PRELOAD: "libz.so.1" }));
+  t.same(
+    r.stdout.split("\n").filter((l) => l !== ""),
+    loaderTrace("/usr/bin/ls", { LD_PRELOAD: "libz.so.1" }),
+  );
   t.match(r.stdout.split("\n")[0] ?? "", /^\tlibz\.so\.1 => /, "the preload comes first");
   const lp = magicpak("--list", "--library-path", `${dir}:/nonexistent`, needsGone);
-  t.same(lp.stdout.split("\n").filter((l) => l !== ""), loaderTrace(needsGone, { LD_LIBRARY_PATH: `${dir}:/nonexistent` }));
+  t.same(
+    lp.stdout.split("\n").filter((l) => l !== ""),
+    loaderTrace(needsGone, { LD_LIBRARY_PATH: `${dir}:/nonexistent` }),
+  );
 });
 
 t.test("--tree shows why each object was found and every place tried for a miss", async (t) => {
@@ -93,7 +105,11 @@ t.test("a relative FILE is relative to the current directory on the host root, a
   for (const file of ["./prog", "prog"]) {
     const r = magicpakIn(here, "--list", file);
     t.equal(r.status, 0, `--list ${file}: ${r.stderr}`);
-    t.same(r.stdout.split("\n").filter((l) => l !== ""), want, `--list ${file} prints what the loader prints`);
+    t.same(
+      r.stdout.split("\n").filter((l) => l !== ""),
+      want,
+      `--list ${file} prints what the loader prints`,
+    );
   }
   const tree = magicpakIn(here, "--tree", "prog");
   t.equal(tree.status, 0, tree.stderr);
@@ -101,7 +117,13 @@ t.test("a relative FILE is relative to the current directory on the host root, a
   const json = magicpakIn(here, "--json", "sub/ls");
   t.equal(json.status, 0, json.stderr);
   t.equal((JSON.parse(json.stdout) as { files: { graph: { objects: { realPath: string }[] } }[] }).files[0]!.graph.objects[0]!.realPath, join(realpathSync(here), "sub/ls"));
-  t.same(magicpakIn(join(here, "sub"), "--list", "../prog").stdout.split("\n").filter((l) => l !== ""), want, "../prog from a subdirectory");
+  t.same(
+    magicpakIn(join(here, "sub"), "--list", "../prog")
+      .stdout.split("\n")
+      .filter((l) => l !== ""),
+    want,
+    "../prog from a subdirectory",
+  );
 });
 
 t.test("under --root a relative FILE stays relative to --cwd inside the root (default /)", async (t) => {
@@ -157,7 +179,11 @@ t.test("--resolver native asks this machine's loader; it agrees with --list on a
   const native = magicpak("--list", "--resolver", "native", "/usr/bin/ssh");
   t.equal(native.status, 0, native.stderr);
   // The interpreter is named by its PT_INTERP path in the trace and by the name asked for by dlopen.
-  const names = (out: string) => out.split("\n").filter((l) => l.includes(" => ") && !l.includes("ld-linux")).sort();
+  const names = (out: string) =>
+    out
+      .split("\n")
+      .filter((l) => l.includes(" => ") && !l.includes("ld-linux"))
+      .sort();
   t.ok(names(ours.stdout).length > 5);
   t.same(names(native.stdout), names(ours.stdout));
   t.equal(magicpak("--list", "--resolver", "native", "--root", "/tmp", "/usr/bin/ssh").status, 2);

@@ -47,8 +47,16 @@ t.test("values are verbatim; a value option with nothing after it, or an option 
     t.equal(parseCommandLine([`--test-stdout=${word}`, "a", "b"]).options.testStdout, word);
   }
   t.same(parseCommandLine(["-iGLOB", "-i=X", "-i", "Y", "--include", "Z", "a", "b"]).options.include, ["GLOB", "X", "Y", "Z"]);
-  t.same(parseCommandLine(["--dynamic-arg", "--help", "--upx-arg=-q", "--cmd", "-n", "a", "b"]).options, { ...parseCommandLine(["a", "b"]).options, dynamicArg: ["--help"], upxArg: ["-q"], cmd: ["-n"] }, "hyphen values");
-  for (const args of [["a", "b", "--test-stdout"], ["--install-to", "--test", "a", "b"], ["-ti", "a", "b"]]) {
+  t.same(
+    parseCommandLine(["--dynamic-arg", "--help", "--upx-arg=-q", "--cmd", "-n", "a", "b"]).options,
+    { ...parseCommandLine(["a", "b"]).options, dynamicArg: ["--help"], upxArg: ["-q"], cmd: ["-n"] },
+    "hyphen values",
+  );
+  for (const args of [
+    ["a", "b", "--test-stdout"],
+    ["--install-to", "--test", "a", "b"],
+    ["-ti", "a", "b"],
+  ]) {
     const r = magicpak(...args);
     t.equal(r.status, 2, args.join(" "));
     t.match(r.stderr, /^error: --(test-stdout|install-to|include) requires a value\n$/);
@@ -83,7 +91,17 @@ t.test("a bad --tag is a usage error (exit 2) like the others, before anything i
   const r = magicpak("/nonexistent/prog", "/nonexistent/out", "--oci", "/nonexistent/oci", "--tag", "Not A Reference");
   t.equal(r.status, 2);
   t.equal(r.stderr, "error: --tag Not A Reference: not a valid image reference (NAME[:TAG], lower-case name)\n");
-  for (const [option, value] of [["--test-network", "wide"], ["--tracer", "ptrace"], ["--dlopen-notes", "some"], ["--sbom-format", "spdx3"], ["--resolver", "c"], ["--test-timeout", "0"], ["--dynamic-timeout", "-1"], ["--label", "novalue"], ["--dynamic-env", "=x"]] as const) {
+  for (const [option, value] of [
+    ["--test-network", "wide"],
+    ["--tracer", "ptrace"],
+    ["--dlopen-notes", "some"],
+    ["--sbom-format", "spdx3"],
+    ["--resolver", "c"],
+    ["--test-timeout", "0"],
+    ["--dynamic-timeout", "-1"],
+    ["--label", "novalue"],
+    ["--dynamic-env", "=x"],
+  ] as const) {
     const bad = magicpak("/nonexistent/prog", "/nonexistent/out", `${option}=${value}`);
     t.equal(bad.status, 2, `${option} ${value}`);
     t.match(bad.stderr, new RegExp(`^error: ${option} must be .*\\n$`));

@@ -30,7 +30,13 @@ function screen(shown: string): string[] {
   return shown
     .replace(/\x1b\[[0-9;]*m/g, "")
     .split(/\r?\n/)
-    .map((line) => line.split(/\r(?:\x1b\[K)?/).filter((part) => part !== "").at(-1) ?? "")
+    .map(
+      (line) =>
+        line
+          .split(/\r(?:\x1b\[K)?/)
+          .filter((part) => part !== "")
+          .at(-1) ?? "",
+    )
     .filter((line) => line.trim() !== "");
 }
 
@@ -77,7 +83,10 @@ t.test("on a terminal: --compress, --dynamic, --dynamic-test, the test, emit and
   t.ok(traced && Number(traced[1]) > 0, "[1/1] trace a run ...: N file accesses");
   const workload = lines.map((l) => /^\[1\/1\] trace the workload "true" \(--dynamic-test\): (\d+) file accesses \(\d+\.\d s\)$/.exec(l)).find(Boolean);
   t.ok(workload && Number(workload[1]) > 0, '[1/1] trace the workload "true": N file accesses');
-  t.ok(lines.some((l) => /^test the bundle in a jail: true: passed \(\d+\.\d s\)$/.test(l)), "the test, passed");
+  t.ok(
+    lines.some((l) => /^test the bundle in a jail: true: passed \(\d+\.\d s\)$/.test(l)),
+    "the test, passed",
+  );
   const emit = lines.map((l) => /^emit (\d+) entries to (.+): (\d+) files, (.+?) \(\d+\.\d s\)$/.exec(l)).find(Boolean);
   t.ok(emit, "emit N entries: F files, B bytes");
   if (emit) {
@@ -87,9 +96,15 @@ t.test("on a terminal: --compress, --dynamic, --dynamic-test, the test, emit and
     t.ok(near(emit[4]!, real.bytes), `${emit[4]}: ${real.bytes} bytes in ${out}`);
   }
   const digest = (JSON.parse(readFileSync(join(oci, "index.json"), "utf8")) as { manifests: { digest: string }[] }).manifests[0]!.digest;
-  t.ok(lines.some((l) => l.startsWith(`write the OCI image layout ${oci}: ${digest} (`)), `the image line names ${digest}`);
+  t.ok(
+    lines.some((l) => l.startsWith(`write the OCI image layout ${oci}: ${digest} (`)),
+    `the image line names ${digest}`,
+  );
   t.match(r.shown, /\x1b\[1m\[1\/1\]\x1b\[0m/, "counts in bold");
-  t.notOk(lines.some((l) => / \.\.\.$/.test(l)), "every step's line was completed");
+  t.notOk(
+    lines.some((l) => / \.\.\.$/.test(l)),
+    "every step's line was completed",
+  );
 });
 
 t.test("on a terminal with NO_COLOR: the same steps, no colour", async (t) => {

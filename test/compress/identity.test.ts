@@ -58,10 +58,7 @@ for (const program of programs) {
       t.equal(tested.exitCode, 0, `native upx -t accepts it: ${tested.stderr}`);
       t.match(tested.stdout, /\[OK\]/);
 
-      const [dw, dn] = await Promise.all([
-        runUpx(["-d", "--no-progress", builtIn, "-o", `${builtIn}.d-wasm`]),
-        runUpx(["-d", "--no-progress", builtIn, "-o", `${builtIn}.d-native`], { upx }),
-      ]);
+      const [dw, dn] = await Promise.all([runUpx(["-d", "--no-progress", builtIn, "-o", `${builtIn}.d-wasm`]), runUpx(["-d", "--no-progress", builtIn, "-o", `${builtIn}.d-native`], { upx })]);
       t.equal(dw.exitCode, 0, dw.stderr);
       t.equal(dn.exitCode, 0, dn.stderr);
       const original = readFileSync(input);

@@ -19,7 +19,11 @@ t.test("bundle({compress}) then emitBundle and writeOciLayout of the returned gr
   copyFileSync("/usr/bin/ls", input);
   const scratchBefore = readdirSync(tmpdir()).filter((n) => n.startsWith("magicpak-upx-"));
   const { graph } = await bundle({ inputs: [input], compress: { upxArgs: ["--best"] } });
-  t.same(readdirSync(tmpdir()).filter((n) => n.startsWith("magicpak-upx-")), scratchBefore, "the UPX scratch directory is gone");
+  t.same(
+    readdirSync(tmpdir()).filter((n) => n.startsWith("magicpak-upx-")),
+    scratchBefore,
+    "the UPX scratch directory is gone",
+  );
 
   const out = join(dir, "out");
   await emitBundle(graph, out);

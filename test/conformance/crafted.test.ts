@@ -79,11 +79,7 @@ function cases(out: string): Case[] {
       runner: "host",
       root: "/",
       file: `${h}/rpath-chain/bin/exe`,
-      expect: [
-        `\tlibx.so => ${h}/rpath-chain/a/libx.so`,
-        `\tliby.so => ${h}/rpath-chain/bin/../b/liby.so`,
-        `\tlibw.so => ${h}/rpath-chain/c/libw.so`,
-      ],
+      expect: [`\tlibx.so => ${h}/rpath-chain/a/libx.so`, `\tliby.so => ${h}/rpath-chain/bin/../b/liby.so`, `\tlibw.so => ${h}/rpath-chain/c/libw.so`],
     }),
     // 2. RUNPATH applies to the object's own dependencies only.
     ...glibcBoth({
@@ -112,10 +108,7 @@ function cases(out: string): Case[] {
       runner: "host",
       root: "/",
       file: `${h}/origin-symlinked-dir/bin/exe`,
-      expect: [
-        `\tlibsdep.so => ${h}/origin-symlinked-dir/linkdir/../deps/libsdep.so`,
-        `\tlibfsdep.so => ${h}/origin-symlinked-dir/lib/libfsdep.so`,
-      ],
+      expect: [`\tlibsdep.so => ${h}/origin-symlinked-dir/linkdir/../deps/libsdep.so`, `\tlibfsdep.so => ${h}/origin-symlinked-dir/lib/libfsdep.so`],
     }),
     // 4b. $ORIGIN of the main program: its real directory when started, the name as given to ld.so.
     ...glibcBoth(
@@ -249,13 +242,7 @@ function cases(out: string): Case[] {
       file: "/case/bin/exe-rpath",
       how: "list",
       expectErrors: ["Error loading shared library libsoname.so.1: No such file or directory (needed by /case/a/libma.so)"],
-      expect: [
-        `\t${MUSL_INTERP}`,
-        `\tlibc.so => ${MUSL_INTERP}`,
-        "\tlibmb.so => /case/b/libmb.so",
-        "\tlibmc.so => /case/a/../c/libmc.so",
-        "\tlibmp.so => /opt/mp/libmp.so",
-      ],
+      expect: [`\t${MUSL_INTERP}`, `\tlibc.so => ${MUSL_INTERP}`, "\tlibmb.so => /case/b/libmb.so", "\tlibmc.so => /case/a/../c/libmc.so", "\tlibmp.so => /opt/mp/libmp.so"],
     },
     {
       name: "12 musl: RUNPATH inherited too",

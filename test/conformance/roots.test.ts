@@ -49,9 +49,7 @@ for (const rc of cases) {
       const startable = elf.interp !== null && flavourOfInterpreter(elf.interp) === "glibc" && (mode & 0o111) !== 0 && (mode & 0o6000) === 0;
       return { path, how: startable ? ("exec" as const) : ("list" as const) };
     });
-    const truths = await pool(jobs, 3, (job) =>
-      run("/usr/sbin/chroot", [rc.root, ...rc.runner, ...(job.how === "exec" ? [job.path] : [rc.interpreter, job.path])], {}, 60000),
-    );
+    const truths = await pool(jobs, 3, (job) => run("/usr/sbin/chroot", [rc.root, ...rc.runner, ...(job.how === "exec" ? [job.path] : [rc.interpreter, job.path])], {}, 60000));
     let agreed = 0;
     jobs.forEach((job, i) => {
       const graph = loader.load(job.path, { mode: job.how === "exec" ? "program" : "library" });

@@ -66,7 +66,10 @@ function parseDoc(text: string): { blocks: Block[]; documented: Documented[] } {
       inConstantTable = false;
       continue;
     }
-    const cells = line.split("|").slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split("|")
+      .slice(1, -1)
+      .map((c) => c.trim());
     if (/^-+$/.test(cells[0] ?? "")) continue;
     if (cells[0] === "Constant") {
       inConstantTable = true;
@@ -185,7 +188,10 @@ const declarationFile = join(root, "docs", "__api_declarations__.ts");
 const exampleFiles = examples.map((block) => {
   const file = join(root, "docs", `__api_example_line_${block.line}__.ts`);
   virtual.set(file, `${block.text}\nexport {};\n`);
-  origins.set(file, block.text.split("\n").map((_, i) => ({ docLine: block.line + i })));
+  origins.set(
+    file,
+    block.text.split("\n").map((_, i) => ({ docLine: block.line + i })),
+  );
   return file;
 });
 const program = ts.createProgram([sourceEntry, builtEntry, ...virtual.keys()], compilerOptions, host, first);
@@ -222,7 +228,14 @@ t.test("every name docs/api.md documents is exported by the built package", asyn
   // The built package is the source's: no name only one of them has.
   t.same([...builtExports.keys()].sort(), [...sourceExports.keys()].sort(), "dist/lib/index.d.ts exports what lib/index.ts does (rebuild with npx tsc -p .)");
   const runtimeNames = Object.keys(runtime).sort();
-  t.same(runtimeNames, [...builtExports].filter(([, kind]) => kind !== "type").map(([name]) => name).sort(), "and the module gives every value it declares");
+  t.same(
+    runtimeNames,
+    [...builtExports]
+      .filter(([, kind]) => kind !== "type")
+      .map(([name]) => name)
+      .sort(),
+    "and the module gives every value it declares",
+  );
 });
 
 t.test("each documented name is documented once, with a declaration where it has a heading", async (t) => {
@@ -242,7 +255,10 @@ t.test("each documented name is documented once, with a declaration where it has
 });
 
 t.test("the declarations in docs/api.md match the package's", async (t) => {
-  const checks = virtual.get(declarationFile)!.split("\n").filter((l) => l.startsWith("__same<")).length;
+  const checks = virtual
+    .get(declarationFile)!
+    .split("\n")
+    .filter((l) => l.startsWith("__same<")).length;
   t.ok(checks >= headingNames.size, `${checks} checks for ${headingNames.size} names with a heading`);
   t.same(diagnostics(declarationFile), []);
 });
@@ -285,15 +301,28 @@ t.test("every option magicpak --help lists is in the README's command line refer
   t.ok(options.length > 40, `--help lists ${options.length} options`);
   const readme = readFileSync(join(root, "README.md"), "utf8");
   const mentions = (text: string) => new RegExp(`(?<![\\w-])${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![\\w-])`).test(readme);
-  t.same(options.filter((o) => !mentions(o.long)).map((o) => o.long), [], "options --help lists and README.md does not");
-  t.same(options.filter((o) => o.short && !mentions(`${o.short}, ${o.long}`)).map((o) => `${o.short}, ${o.long}`), [], "short options README.md does not give as `-x, --long`");
+  t.same(
+    options.filter((o) => !mentions(o.long)).map((o) => o.long),
+    [],
+    "options --help lists and README.md does not",
+  );
+  t.same(
+    options.filter((o) => o.short && !mentions(`${o.short}, ${o.long}`)).map((o) => `${o.short}, ${o.long}`),
+    [],
+    "short options README.md does not give as `-x, --long`",
+  );
 
   // The other way: the options the README's synopsis blocks (fenced blocks starting with `magicpak `)
   // describe, one a line, are all options --help lists.
   const known = new Set(options.map((o) => o.long));
   const synopses = parseDoc(readme).blocks.filter((b) => /^(Usage: )?magicpak /.test(b.text.trimStart()));
   t.ok(synopses.length >= 2, `${synopses.length} synopsis blocks in README.md`);
-  const described = synopses.flatMap((b) => b.text.split("\n").map((line) => /^\s+(?:-\w, )?(--[a-z][\w-]*)/.exec(line)?.[1]).filter((o): o is string => o !== undefined));
+  const described = synopses.flatMap((b) =>
+    b.text
+      .split("\n")
+      .map((line) => /^\s+(?:-\w, )?(--[a-z][\w-]*)/.exec(line)?.[1])
+      .filter((o): o is string => o !== undefined),
+  );
   t.ok(described.length > 30, `${described.length} options described in README.md's synopses`);
   const stale = [...new Set(described)].filter((o) => !known.has(o));
   t.same(stale, [], "options in README.md's synopses that --help does not list");

@@ -55,8 +55,14 @@ t.test("no Dockerfile comment calls an option unsupported that its RUN line uses
     const file = join(root, "examples", example, "Dockerfile");
     if (!existsSync(file)) continue;
     const text = readFileSync(file, "utf8");
-    const comments = text.split("\n").filter((l) => l.startsWith("#")).join(" ");
-    const run = text.split("\n").filter((l) => /^RUN .*magicpak /.test(l)).join(" ");
+    const comments = text
+      .split("\n")
+      .filter((l) => l.startsWith("#"))
+      .join(" ");
+    const run = text
+      .split("\n")
+      .filter((l) => /^RUN .*magicpak /.test(l))
+      .join(" ");
     const used = new Set(run.match(/--[a-z][a-z0-9-]*/g) ?? []);
     const unsupported = /not supported|unsupported|left out/i.test(comments) ? (comments.match(/--[a-z][a-z0-9-]*/g) ?? []).filter((o) => used.has(o)) : [];
     t.same(unsupported, [], `examples/${example}/Dockerfile`);
@@ -93,12 +99,19 @@ t.test("a program that looks nothing up gets none of it, and no /tmp, CA certifi
   t.equal(r.status, 0, r.stderr);
   const bundled = [...files(out)];
   for (const pattern of [/^\/etc\/(nsswitch\.conf|passwd|group|hosts)$/, /^\/tmp$/, /^\/etc\/ssl(\/|$)/, /^\/usr\/share\/zoneinfo(\/|$)/, /^\/etc\/localtime$/]) {
-    t.same(bundled.filter((p) => pattern.test(p)), [], `nothing matching ${pattern}`);
+    t.same(
+      bundled.filter((p) => pattern.test(p)),
+      [],
+      `nothing matching ${pattern}`,
+    );
   }
   const asked = join(dir, "true-asked");
   const a = magicpak("/bin/true", asked, "--tmp", "--ca-certificates", "--tzdata");
   t.equal(a.status, 0, a.stderr);
   t.equal(statSync(join(asked, "tmp")).mode & 0o7777, 0o1777, "--tmp: /tmp, mode 1777");
   t.ok(existsSync(join(asked, "usr/share/zoneinfo")), "--tzdata: /usr/share/zoneinfo");
-  t.ok([...files(asked)].some((p) => p.startsWith("/etc/ssl/")), "--ca-certificates: /etc/ssl");
+  t.ok(
+    [...files(asked)].some((p) => p.startsWith("/etc/ssl/")),
+    "--ca-certificates: /etc/ssl",
+  );
 });

@@ -4,21 +4,7 @@
 import t from "tap";
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  chmodSync,
-  existsSync,
-  linkSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  readlinkSync,
-  realpathSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BundleError, bundle } from "../../lib/index.js";
@@ -42,7 +28,13 @@ function describeTree(dir: string): string[] {
       else if (st.isDirectory()) {
         out.push(`d ${path} ${(st.mode & 0o7777).toString(8)}`);
         walk(path);
-      } else out.push(`f ${path} ${(st.mode & 0o7777).toString(8)} ${createHash("sha256").update(readFileSync(join(dir, path))).digest("hex").slice(0, 16)}`);
+      } else
+        out.push(
+          `f ${path} ${(st.mode & 0o7777).toString(8)} ${createHash("sha256")
+            .update(readFileSync(join(dir, path)))
+            .digest("hex")
+            .slice(0, 16)}`,
+        );
     }
   };
   walk("");
@@ -55,10 +47,21 @@ function run(jail: string, command: string): string {
   execFileSync("cp", [busybox, join(jail, "bin/busybox")]);
   execFileSync(join(jail, "bin/busybox"), ["--install", join(jail, "bin")]);
   for (const d of ["proc", "dev"]) mkdirSync(join(jail, d), { recursive: true });
-  return execFileSync("unshare", ["--mount", "--pid", "--fork", "sh", "-c", 'mount -t proc proc "$J/proc"; for d in null zero urandom; do : > "$J/dev/$d"; mount --bind /dev/$d "$J/dev/$d"; done; exec chroot "$J" /bin/sh -c "$CMD"'], {
-    encoding: "utf8",
-    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", J: jail, CMD: command },
-  });
+  return execFileSync(
+    "unshare",
+    [
+      "--mount",
+      "--pid",
+      "--fork",
+      "sh",
+      "-c",
+      'mount -t proc proc "$J/proc"; for d in null zero urandom; do : > "$J/dev/$d"; mount --bind /dev/$d "$J/dev/$d"; done; exec chroot "$J" /bin/sh -c "$CMD"',
+    ],
+    {
+      encoding: "utf8",
+      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", J: jail, CMD: command },
+    },
+  );
 }
 
 const root = makeMiniRoot();
@@ -77,7 +80,10 @@ t.test("the closure is emitted at the loader's paths with symlink chains kept as
   t.ok(tree.includes("l lib64 -> usr/lib64"));
   t.ok(tree.includes("l usr/lib64/ld-linux-x86-64.so.2 -> ../../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"), "absolute link made relative");
   t.ok(tree.includes("l usr/lib/x86_64-linux-gnu/libfoo.so.1 -> libfoo.so.1.0"));
-  t.ok(tree.some((l) => l.startsWith("f usr/lib/x86_64-linux-gnu/libfoo.so.1.0 755")), "modes kept");
+  t.ok(
+    tree.some((l) => l.startsWith("f usr/lib/x86_64-linux-gnu/libfoo.so.1.0 755")),
+    "modes kept",
+  );
   // Every symlink resolves inside OUTPUT when inspected on the host.
   for (const line of tree.filter((l) => l.startsWith("l "))) {
     const path = join(out, line.split(" ")[1]!);
@@ -171,7 +177,12 @@ t.test("a failed --test leaves no OUTPUT", async (t) => {
   const out = fresh("out");
   await t.rejects(bundle({ inputs: ["/usr/bin/prog"], output: out, root: root.dir, test: { command: "prog", stdout: "15", busybox: fixture("MAGICPAK_BUSYBOX") } }), { message: /stdout mismatch/ });
   t.notOk(existsSync(out));
-  await bundle({ inputs: ["/usr/bin/prog"], output: out, root: root.dir, test: { command: "prog && cat /proc/self/status > /dev/null && head -c 4 /dev/urandom | wc -c", stdout: "14\n4", busybox: fixture("MAGICPAK_BUSYBOX") } });
+  await bundle({
+    inputs: ["/usr/bin/prog"],
+    output: out,
+    root: root.dir,
+    test: { command: "prog && cat /proc/self/status > /dev/null && head -c 4 /dev/urandom | wc -c", stdout: "14\n4", busybox: fixture("MAGICPAK_BUSYBOX") },
+  });
   t.ok(existsSync(out), "/proc and /dev/urandom are there in the jail");
   t.notOk(existsSync(join(out, "bin/busybox")) || existsSync(join(out, "usr/bin/busybox")), "busybox never reaches OUTPUT");
 });
@@ -190,8 +201,16 @@ t.test("adversarial roots: no escape, clear errors, no hang", async (t) => {
   symlinkSync("loop2", join(lib, "loop1"));
   symlinkSync("loop1", join(lib, "loop2"));
   const started = Date.now();
-  await t.rejects(bundle({ inputs: ["/usr/bin/prog"], output: fresh("o"), root: evil.dir, include: ["/usr/lib/x86_64-linux-gnu/abs-out"] }), { message: /No such file or directory/ }, "an absolute link out of the root resolves inside it");
-  await t.rejects(bundle({ inputs: ["/usr/bin/prog"], output: fresh("o"), root: evil.dir, include: ["/usr/lib/x86_64-linux-gnu/dotdot-out"] }), { message: /No such file or directory/ }, ".. stops at the root");
+  await t.rejects(
+    bundle({ inputs: ["/usr/bin/prog"], output: fresh("o"), root: evil.dir, include: ["/usr/lib/x86_64-linux-gnu/abs-out"] }),
+    { message: /No such file or directory/ },
+    "an absolute link out of the root resolves inside it",
+  );
+  await t.rejects(
+    bundle({ inputs: ["/usr/bin/prog"], output: fresh("o"), root: evil.dir, include: ["/usr/lib/x86_64-linux-gnu/dotdot-out"] }),
+    { message: /No such file or directory/ },
+    ".. stops at the root",
+  );
   await t.rejects(bundle({ inputs: ["/usr/bin/prog"], output: fresh("o"), root: evil.dir, include: ["/usr/lib/x86_64-linux-gnu/loop1"] }), { message: /Too many levels of symbolic links/ });
   // An absolute symlink input pointing out of the root.
   symlinkSync("/usr/bin/true", join(evil.dir, "usr/bin/host-true"));

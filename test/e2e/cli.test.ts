@@ -42,7 +42,26 @@ t.test("the basic form, options after the positionals, exit 0", async (t) => {
 
 t.test("-i/--include, -e/--exclude, --mkdir, -r/--install-to are repeatable or single as in magicpak", async (t) => {
   const out = fresh();
-  const r = magicpak("--root", root.dir, "-i", "/usr/bin/other", "--include", "/etc", "-e", "/usr/lib/x86_64-linux-gnu/libfoo.so.1.0", "--exclude", "/etc", "--mkdir", "/tmp", "--mkdir", "/data", "-r", "/app/", "/usr/bin/prog", out);
+  const r = magicpak(
+    "--root",
+    root.dir,
+    "-i",
+    "/usr/bin/other",
+    "--include",
+    "/etc",
+    "-e",
+    "/usr/lib/x86_64-linux-gnu/libfoo.so.1.0",
+    "--exclude",
+    "/etc",
+    "--mkdir",
+    "/tmp",
+    "--mkdir",
+    "/data",
+    "-r",
+    "/app/",
+    "/usr/bin/prog",
+    out,
+  );
   t.equal(r.status, 0, r.stderr);
   t.ok(existsSync(join(out, "usr/bin/other")));
   t.notOk(existsSync(join(out, "usr/lib/x86_64-linux-gnu/libfoo.so.1.0")));
@@ -158,7 +177,11 @@ t.test("runtime errors exit 1 with one line naming the path, and write nothing",
     t.match(r.stderr, message);
     t.notOk(existsSync(out), "nothing written");
   }
-  t.same(readdirSync(scratch).filter((n) => n.startsWith(".")), [], "no staging directories left behind");
+  t.same(
+    readdirSync(scratch).filter((n) => n.startsWith(".")),
+    [],
+    "no staging directories left behind",
+  );
 });
 
 t.test("--test works without root, through user and mount namespaces", async (t) => {
@@ -170,7 +193,22 @@ t.test("--test works without root, through user and mount namespaces", async (t)
   spawnSync("chmod", ["755", home]);
   const r = spawnSync(
     "setpriv",
-    ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, bin, "/usr/bin/ls", join(home, "out"), "--test", "--busybox", bb, "--test-command", "ls / | grep -c usr; id -u", "--test-stdout", "1\n0"],
+    [
+      "--reuid=65534",
+      "--regid=65534",
+      "--clear-groups",
+      process.execPath,
+      bin,
+      "/usr/bin/ls",
+      join(home, "out"),
+      "--test",
+      "--busybox",
+      bb,
+      "--test-command",
+      "ls / | grep -c usr; id -u",
+      "--test-stdout",
+      "1\n0",
+    ],
     { encoding: "utf8", env: { PATH: "/usr/bin:/bin", TMPDIR: home } },
   );
   t.equal(r.status, 0, r.stderr);

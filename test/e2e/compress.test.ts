@@ -20,7 +20,22 @@ function magicpak(...args: string[]) {
 
 t.test("--compress packs the executable (never the libraries) and the jail test runs it", async (t) => {
   const out = join(scratch, "jq");
-  const r = magicpak("/usr/bin/jq", out, "--compress", "--upx-arg", "--best", "--test", "--busybox", fixture("MAGICPAK_BUSYBOX"), "--test-stdin", '{"a":[1,2]}', "--test-command", "jq -c .a", "--test-stdout", "[1,2]");
+  const r = magicpak(
+    "/usr/bin/jq",
+    out,
+    "--compress",
+    "--upx-arg",
+    "--best",
+    "--test",
+    "--busybox",
+    fixture("MAGICPAK_BUSYBOX"),
+    "--test-stdin",
+    '{"a":[1,2]}',
+    "--test-command",
+    "jq -c .a",
+    "--test-stdout",
+    "[1,2]",
+  );
   t.equal(r.status, 0, r.stderr);
   const packed = readFileSync(join(out, "usr/bin/jq"));
   t.ok(packed.includes(Buffer.from("UPX!")), "the bundled jq is UPX-packed");

@@ -42,7 +42,12 @@ async function bundleAndRun(t: Test, name: string, program: string, command: str
   const out = join(work, name);
   const stdin = options.stdin !== undefined ? ["--test-stdin", options.stdin] : [];
   const r = await magicpakCli(["--root", arm64, program, out, ...(options.extra ?? ["--dynamic-test"]), "--test", "--test-command", command, ...stdin, "--test-stdout", expected.trim()]);
-  t.equal(r.status, 0, `bundled from the arm64 root with ${(options.extra ?? ["--dynamic-test"]).map((a) => (a.length > 30 ? shellQuote(a.slice(0, 24) + "…") : a)).join(" ")} and tested under qemu (${r.ms} ms)`, { stderr: r.stderr });
+  t.equal(
+    r.status,
+    0,
+    `bundled from the arm64 root with ${(options.extra ?? ["--dynamic-test"]).map((a) => (a.length > 30 ? shellQuote(a.slice(0, 24) + "…") : a)).join(" ")} and tested under qemu (${r.ms} ms)`,
+    { stderr: r.stderr },
+  );
   if (!existsSync(out)) return out;
   t.comment(`${name}: ${describeStats(bundleStats(out))}`);
   for (const file of options.files ?? []) t.ok(existsSync(pathInJail(out, file)), `${file} came in because it was used`);
@@ -63,7 +68,12 @@ t.test("arm64 python3: json, hashlib, sqlite3 and zlib, only --dynamic-test", as
     `print(json.dumps({'m': platform.machine(), 'h': hashlib.sha256(b'${blob}').hexdigest(), 'x': c.execute('select x+1 from t').fetchone()[0], 'z': len(zlib.compress(b'a' * 1000))}, sort_keys=True))`,
   ].join("\n");
   await bundleAndRun(t, "python3", "/usr/bin/python3", `python3 -I -c ${shellQuote(program)}`, {
-    files: ["/usr/lib/python3.11/json/__init__.py", "/usr/lib/python3.11/sqlite3/__init__.py", "/usr/lib/python3.11/lib-dynload/_sqlite3.cpython-311-aarch64-linux-gnu.so", "/usr/lib/aarch64-linux-gnu/libsqlite3.so.0"],
+    files: [
+      "/usr/lib/python3.11/json/__init__.py",
+      "/usr/lib/python3.11/sqlite3/__init__.py",
+      "/usr/lib/python3.11/lib-dynload/_sqlite3.cpython-311-aarch64-linux-gnu.so",
+      "/usr/lib/aarch64-linux-gnu/libsqlite3.so.0",
+    ],
   });
 });
 
@@ -105,7 +115,14 @@ t.test("the aarch64 trace program: every report of its own is recorded with the 
   });
   const platform = chooseWorkloadPlatform({ architecture: "arm64", busybox: fixture("MAGICPAK_BUSYBOX"), emulator: qemu });
   t.ok(platform.emulation, "the arm64 root is traced through qemu-aarch64");
-  const run = await runWorkload({ command: `${layout.prog} ${layout.work}`, env: { PATH: "/usr/bin:/bin", HOME: "/" }, root, busybox: platform.busybox, timeoutMs: 120_000, emulation: platform.emulation! });
+  const run = await runWorkload({
+    command: `${layout.prog} ${layout.work}`,
+    env: { PATH: "/usr/bin:/bin", HOME: "/" },
+    root,
+    busybox: platform.busybox,
+    timeoutMs: 120_000,
+    emulation: platform.emulation!,
+  });
   t.same([run.status, run.signal, run.timedOut], [0, null, false], "exit 0 under qemu", { stderr: run.stderr });
   t.equal(run.stdout, TRACED_PROGRAM_STDOUT, "its output, as on the arm64 kernel");
   // qemu-user 7.2 has no execveat: glibc's fexecve falls back to execve("/proc/self/fd/N"), and
@@ -115,13 +132,28 @@ t.test("the aarch64 trace program: every report of its own is recorded with the 
   const missing = expectedReports(layout).filter(([kind, path]) => !own.some(([k, p]) => k === kind && p === path));
   t.same(missing, [fexecve], "the program reported everything it does but its fexecve (see above)");
   t.same(unrecorded(run.stderr, run, AARCH64_CALLS), [], `each of its ${own.length} reports is among the ${run.accesses.length} recorded accesses, with the aarch64 kind of call`);
-  t.ok(run.accesses.some((a) => a.syscall === "execve" && a.path === layout.fexeced && a.exe === layout.fexeced), "the fexecve'd program, by the descriptor's file, as execveat on the arm64 kernel");
-  t.same(run.accesses.filter((a) => /qemu|\.magicpak-harness/.test(a.path) || a.exe.includes("qemu")).map((a) => a.path), [], "nothing of qemu's or of the harness");
+  t.ok(
+    run.accesses.some((a) => a.syscall === "execve" && a.path === layout.fexeced && a.exe === layout.fexeced),
+    "the fexecve'd program, by the descriptor's file, as execveat on the arm64 kernel",
+  );
+  t.same(
+    run.accesses.filter((a) => /qemu|\.magicpak-harness/.test(a.path) || a.exe.includes("qemu")).map((a) => a.path),
+    [],
+    "nothing of qemu's or of the harness",
+  );
   // The kernel starts a script's interpreter with no call of the process's own: no tracer sees
   // /bin/sh, so the plan takes it from the script's #! line.
-  const { graph } = await bundle({ inputs: [layout.prog], root, dynamicTest: { testCommand: false, commands: [`${layout.prog} ${layout.work}`] }, test: { busybox: fixture("MAGICPAK_BUSYBOX"), emulator: qemu, command: `${layout.prog} ${layout.work}`, stdout: TRACED_PROGRAM_STDOUT.trim() } });
+  const { graph } = await bundle({
+    inputs: [layout.prog],
+    root,
+    dynamicTest: { testCommand: false, commands: [`${layout.prog} ${layout.work}`] },
+    test: { busybox: fixture("MAGICPAK_BUSYBOX"), emulator: qemu, command: `${layout.prog} ${layout.work}`, stdout: TRACED_PROGRAM_STDOUT.trim() },
+  });
   const has = (path: string) => graph.entries().some((e) => e.path === path);
-  t.ok(has(`${layout.work}/data/child.txt`) && has(`${layout.app}/plugins/libplugin.so`) && has(layout.helper) && has(layout.fexeced) && has(layout.script), "the plan has what the program and its children used");
+  t.ok(
+    has(`${layout.work}/data/child.txt`) && has(`${layout.app}/plugins/libplugin.so`) && has(layout.helper) && has(layout.fexeced) && has(layout.script),
+    "the plan has what the program and its children used",
+  );
   t.ok(has("/usr/bin/dash"), "and the script's interpreter (/bin/sh -> dash), from its #! line");
 });
 
@@ -130,17 +162,43 @@ t.test("the reverse direction's code path: an amd64 root traced through qemu-x86
   const command = "python3 -c 'import json, hashlib; print(json.dumps([hashlib.md5(b\"x\").hexdigest()]))'";
   // The emulator must really run the program: from outside it, a stopped python3's /proc/PID/exe.
   const platform = chooseWorkloadPlatform({ architecture: "amd64", busybox: fixture("MAGICPAK_BUSYBOX"), emulator: fixture("MAGICPAK_QEMU_X86_64"), emulateHostArchitecture: true });
-  const probe = await runWorkload({ command: "python3 -c 'import os, signal; os.kill(os.getpid(), signal.SIGSTOP)' & p=$!; sleep 1; readlink /proc/$p/exe; kill -9 $p", env: { PATH: "/usr/bin:/bin", HOME: "/" }, root: amd64, busybox: platform.busybox, timeoutMs: 60_000, emulation: platform.emulation! });
+  const probe = await runWorkload({
+    command: "python3 -c 'import os, signal; os.kill(os.getpid(), signal.SIGSTOP)' & p=$!; sleep 1; readlink /proc/$p/exe; kill -9 $p",
+    env: { PATH: "/usr/bin:/bin", HOME: "/" },
+    root: amd64,
+    busybox: platform.busybox,
+    timeoutMs: 60_000,
+    emulation: platform.emulation!,
+  });
   t.match(probe.stdout, /qemu-x86_64-static\n$/, "python3 ran as a qemu-x86_64 process", { stderr: probe.stderr });
   const plan = async (emulateHostArchitecture: boolean) => {
-    const { graph } = await bundle({ inputs: ["/usr/bin/python3"], root: amd64, test: { busybox: fixture("MAGICPAK_BUSYBOX"), emulator: fixture("MAGICPAK_QEMU_X86_64"), command, stdout: JSON.stringify([createHash("md5").update("x").digest("hex")]) }, dynamicTest: { emulateHostArchitecture } });
-    return graph.entries().map((e) => `${e.kind} ${e.path}`).sort();
+    const { graph } = await bundle({
+      inputs: ["/usr/bin/python3"],
+      root: amd64,
+      test: { busybox: fixture("MAGICPAK_BUSYBOX"), emulator: fixture("MAGICPAK_QEMU_X86_64"), command, stdout: JSON.stringify([createHash("md5").update("x").digest("hex")]) },
+      dynamicTest: { emulateHostArchitecture },
+    });
+    return graph
+      .entries()
+      .map((e) => `${e.kind} ${e.path}`)
+      .sort();
   };
   const native = await plan(false);
   const emulated = await plan(true);
-  t.ok(native.some((e) => e === "file /usr/lib/python3.11/json/encoder.py"), `the native plan has the modules the run imported (${native.length} entries)`);
-  t.same(emulated.filter((e) => !native.includes(e)), [], "nothing more through the emulator");
-  t.same(native.filter((e) => !emulated.includes(e)), [], "nothing less through the emulator");
+  t.ok(
+    native.some((e) => e === "file /usr/lib/python3.11/json/encoder.py"),
+    `the native plan has the modules the run imported (${native.length} entries)`,
+  );
+  t.same(
+    emulated.filter((e) => !native.includes(e)),
+    [],
+    "nothing more through the emulator",
+  );
+  t.same(
+    native.filter((e) => !emulated.includes(e)),
+    [],
+    "nothing less through the emulator",
+  );
 });
 
 t.test("a foreign root without its emulator: one line naming it, exit 1, no OUTPUT", async (t) => {

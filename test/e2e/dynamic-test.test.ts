@@ -18,7 +18,9 @@ const busybox = fixture("MAGICPAK_BUSYBOX");
 
 /** The command outside any jail (in the root by chroot), as the reference. */
 async function reference(command: string, root?: string): Promise<string> {
-  const r = root ? await runProcess("/usr/sbin/chroot", [root, "/bin/sh", "-c", command], { env: { PATH: "/usr/bin:/bin", HOME: "/" } }) : await runProcess("/bin/sh", ["-c", command], { env: { PATH: "/usr/bin:/bin", HOME: "/" } });
+  const r = root
+    ? await runProcess("/usr/sbin/chroot", [root, "/bin/sh", "-c", command], { env: { PATH: "/usr/bin:/bin", HOME: "/" } })
+    : await runProcess("/bin/sh", ["-c", command], { env: { PATH: "/usr/bin:/bin", HOME: "/" } });
   if (r.status !== 0) throw new Error(`reference run of ${command} failed (${r.status}): ${r.stderr}`);
   return r.stdout;
 }
@@ -27,7 +29,19 @@ async function bundleAndRun(t: Test, name: string, program: string, command: str
   if (!existsSync(join(options.root ?? "/", program))) throw new Error(`${program} is missing ${options.root ? `from ${options.root} (npm run fixtures)` : "on this host (apt-get install it)"}`);
   const expected = await reference(command, options.root);
   const out = join(work, name);
-  const r = await magicpakCli([...(options.root ? ["--root", options.root] : []), program, out, "--dynamic-test", "--test", "--busybox", busybox, "--test-command", command, "--test-stdout", expected.trim()]);
+  const r = await magicpakCli([
+    ...(options.root ? ["--root", options.root] : []),
+    program,
+    out,
+    "--dynamic-test",
+    "--test",
+    "--busybox",
+    busybox,
+    "--test-command",
+    command,
+    "--test-stdout",
+    expected.trim(),
+  ]);
   t.equal(r.status, 0, `bundled with --dynamic-test and tested (${r.ms} ms)`, { stderr: r.stderr });
   for (const file of options.files ?? []) t.ok(existsSync(pathInJail(out, file)), `${file} came in because it was used`);
   if (!existsSync(out)) return out;
@@ -41,7 +55,10 @@ async function bundleAndRun(t: Test, name: string, program: string, command: str
 
 t.test("python3: a script importing json, email and sqlite3", async (t) => {
   const script = join(work, "app.py");
-  writeFileSync(script, 'import json, email.message, sqlite3\nm = email.message.EmailMessage(); m["Subject"] = "hi"\nc = sqlite3.connect(":memory:"); c.execute("create table t(x)"); c.execute("insert into t values (41)")\nprint(json.dumps({"s": m["Subject"], "x": c.execute("select x+1 from t").fetchone()[0]}))\n');
+  writeFileSync(
+    script,
+    'import json, email.message, sqlite3\nm = email.message.EmailMessage(); m["Subject"] = "hi"\nc = sqlite3.connect(":memory:"); c.execute("create table t(x)"); c.execute("insert into t values (41)")\nprint(json.dumps({"s": m["Subject"], "x": c.execute("select x+1 from t").fetchone()[0]}))\n',
+  );
   await bundleAndRun(t, "python3", "/usr/bin/python3", `python3 ${script}`, { files: [script, "/usr/lib/python3.11/json/__init__.py"] });
 });
 
@@ -50,13 +67,24 @@ t.test("perl: POSIX and Data::Dumper", async (t) => {
 });
 
 t.test("tar -cJ / -xJ executes xz; the archive it wrote is not bundled, /tmp is 1777", async (t) => {
-  const out = await bundleAndRun(t, "tar", "/usr/bin/tar", "cd /tmp && rm -rf tx && mkdir -p tx/a && echo hello > tx/a/f && tar -cJf tx.tar.xz -C tx a && rm -rf tx/a && tar -xJf tx.tar.xz -C tx && cat tx/a/f && rm -rf tx tx.tar.xz", { files: ["/usr/bin/xz"] });
+  const out = await bundleAndRun(
+    t,
+    "tar",
+    "/usr/bin/tar",
+    "cd /tmp && rm -rf tx && mkdir -p tx/a && echo hello > tx/a/f && tar -cJf tx.tar.xz -C tx a && rm -rf tx/a && tar -xJf tx.tar.xz -C tx && cat tx/a/f && rm -rf tx tx.tar.xz",
+    { files: ["/usr/bin/xz"] },
+  );
   t.notOk(existsSync(join(out, "tmp/tx.tar.xz")), "the archive the workload wrote");
   t.equal(lstatSync(join(out, "tmp")).mode & 0o7777, 0o1777, "/tmp, written in, with the root's mode");
 });
 
 t.test("git: init and commit in a temporary directory", async (t) => {
-  await bundleAndRun(t, "git", "/usr/bin/git", "d=$(mktemp -d) && cd $d && git init -q && echo x > f && git add f && git -c user.name=a -c user.email=a@b commit -qm one && git log --format=%s && cd / && rm -rf $d");
+  await bundleAndRun(
+    t,
+    "git",
+    "/usr/bin/git",
+    "d=$(mktemp -d) && cd $d && git init -q && echo x > f && git add f && git -c user.name=a -c user.email=a@b commit -qm one && git log --format=%s && cd / && rm -rf $d",
+  );
 });
 
 t.test("date with TZ=Asia/Tokyo reads its zone file, no per-program case", async (t) => {
@@ -78,7 +106,7 @@ async function leftover(pattern: string): Promise<string> {
 
 t.test("a daemon left running is killed when the command ends, with a warning naming it", async (t) => {
   const script = join(work, "daemon.sh");
-    // The short wait lets the double-forked child exec sleep before the command ends (else it is
+  // The short wait lets the double-forked child exec sleep before the command ends (else it is
   // killed, and named, as a copy of the shell).
   writeFileSync(script, "#!/bin/sh\n(sleep 1234 &)\nsleep 0.3\necho started\n");
   chmodSync(script, 0o755);
@@ -110,7 +138,7 @@ t.test("in a root, the workload cannot leave it by the double chroot", async (t)
   const source = join(work, "escape.c");
   writeFileSync(
     source,
-    "#include <stdio.h>\n#include <fcntl.h>\n#include <unistd.h>\n#include <sys/stat.h>\nint main(int c,char**v){mkdir(\"x\",0755);if(chroot(\"x\"))perror(\"chroot x\");for(int i=0;i<64;i++)if(chdir(\"..\"))perror(\"chdir\");if(chroot(\".\"))perror(\"chroot .\");int fd=open(v[1],O_CREAT|O_WRONLY,0644);if(fd<0){perror(v[1]);return 1;}write(fd,\"escaped\\n\",8);close(fd);return 0;}\n",
+    '#include <stdio.h>\n#include <fcntl.h>\n#include <unistd.h>\n#include <sys/stat.h>\nint main(int c,char**v){mkdir("x",0755);if(chroot("x"))perror("chroot x");for(int i=0;i<64;i++)if(chdir(".."))perror("chdir");if(chroot("."))perror("chroot .");int fd=open(v[1],O_CREAT|O_WRONLY,0644);if(fd<0){perror(v[1]);return 1;}write(fd,"escaped\\n",8);close(fd);return 0;}\n',
   );
   const built = await runProcess("gcc", ["-static", "-o", join(root, "escape"), source]);
   t.equal(built.status, 0, built.stderr);

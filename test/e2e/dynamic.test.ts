@@ -87,14 +87,32 @@ function listTree(dir: string): string[] {
 for (const tracer of ["native", "strace"] as const) {
   t.test(`--dynamic with the ${tracer} tracer finds all four files and the bundle passes --test`, async (t) => {
     const out = join(base, `out-${tracer}`);
-    const r = magicpak(join(app, "prog"), out, "--dynamic", "--tracer", tracer, "--dynamic-arg", join(base, "work"), "--test", "--busybox", fixture("MAGICPAK_BUSYBOX"), "--test-command", command, "--test-stdout", "helper ran\nplugin 42");
+    const r = magicpak(
+      join(app, "prog"),
+      out,
+      "--dynamic",
+      "--tracer",
+      tracer,
+      "--dynamic-arg",
+      join(base, "work"),
+      "--test",
+      "--busybox",
+      fixture("MAGICPAK_BUSYBOX"),
+      "--test-command",
+      command,
+      "--test-stdout",
+      "helper ran\nplugin 42",
+    );
     t.equal(r.status, 0, r.stderr);
     t.ok(existsSync(join(out, base, "work/data/relative.txt")), "the file opened by a relative path after chdir");
     t.ok(existsSync(join(out, base, "child.txt")), "the file a forked child opened");
     t.ok(existsSync(join(out, app, "helper")), "the helper program that was exec'd");
     t.ok(existsSync(join(out, app, "plugins/libplugin.so")), "the dlopen'ed plugin");
     t.notOk(existsSync(join(out, "proc")), "nothing under /proc");
-    t.notOk(listTree(out).some((p) => p.startsWith("/sys") || p.startsWith("/dev")), "nothing under /sys or /dev");
+    t.notOk(
+      listTree(out).some((p) => p.startsWith("/sys") || p.startsWith("/dev")),
+      "nothing under /sys or /dev",
+    );
   });
 }
 
@@ -117,7 +135,23 @@ t.test("--dynamic-stdin is given to the run and stdin is closed after it", async
 t.test("magicpak's patchelf example, inside the provisioned amd64 root (the run is traced in a chroot of the root)", async (t) => {
   const root = fixture("MAGICPAK_AMD64_ROOT");
   const out = join(base, "out-patchelf");
-  const r = magicpak("--root", root, "/usr/bin/patchelf", out, "-v", "--dynamic", "--dynamic-arg", "--help", "--test", "--busybox", fixture("MAGICPAK_BUSYBOX"), "--test-command", "/bin/patchelf --help", "--install-to", "/bin/");
+  const r = magicpak(
+    "--root",
+    root,
+    "/usr/bin/patchelf",
+    out,
+    "-v",
+    "--dynamic",
+    "--dynamic-arg",
+    "--help",
+    "--test",
+    "--busybox",
+    fixture("MAGICPAK_BUSYBOX"),
+    "--test-command",
+    "/bin/patchelf --help",
+    "--install-to",
+    "/bin/",
+  );
   t.equal(r.status, 0, r.stderr);
   t.ok(existsSync(join(out, "usr/bin/patchelf")), "installed to /bin/ (the root's /bin -> usr/bin)");
   t.ok(existsSync(join(out, "etc/ld.so.cache")), "what the run opened inside the root: the root's own ld.so.cache");

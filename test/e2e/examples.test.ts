@@ -78,7 +78,7 @@ function shellWords(line: string, which: (name: string) => string): string[] {
     if (close < 0 || !m) throw new Error(`unsupported substitution in ${line}`);
     return [which(m[1]!), close + 1];
   };
-  for (let i = 0; i < line.length; ) {
+  for (let i = 0; i < line.length;) {
     const c = line[i]!;
     if (/\s/.test(c)) {
       if (word !== null) words.push(word);
@@ -139,8 +139,27 @@ function shellWords(line: string, which: (name: string) => string): string[] {
 
 /** magicpak's options that take a value (the rest are flags): to tell INPUT and OUTPUT apart. */
 const VALUE_OPTIONS = new Set([
-  "-i", "--include", "-e", "--exclude", "--mkdir", "-r", "--install-to", "--log-level", "--test-command", "--test-stdin", "--test-stdout",
-  "--dynamic-arg", "--dynamic-stdin", "--upx-arg", "--busybox", "--upx", "--cc", "--root", "--library-path", "--preload", "--cwd",
+  "-i",
+  "--include",
+  "-e",
+  "--exclude",
+  "--mkdir",
+  "-r",
+  "--install-to",
+  "--log-level",
+  "--test-command",
+  "--test-stdin",
+  "--test-stdout",
+  "--dynamic-arg",
+  "--dynamic-stdin",
+  "--upx-arg",
+  "--busybox",
+  "--upx",
+  "--cc",
+  "--root",
+  "--library-path",
+  "--preload",
+  "--cwd",
 ]);
 
 interface MagicpakRun {
@@ -215,7 +234,10 @@ function sourceFor(program: string): Source {
 // ---------------------------------------------------------------------------- the tests
 
 t.test("examples/ holds the three examples, each described in its README", async (t) => {
-  const dirs = readdirSync(examples, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const dirs = readdirSync(examples, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   t.same(dirs, EXPECTED);
   const readme = readFileSync(join(examples, "README.md"), "utf8");
   for (const dir of dirs) {
@@ -244,7 +266,10 @@ async function checkExample(t: Test, example: string): Promise<void> {
   // The tarball of `npm pack` (the name is not on the registry yet), COPYed beside the Dockerfile.
   const tarball = /^\.\/(magicpak-[\d.]+\.tgz)$/.exec(builder.instructions.find((i) => i.keyword === "RUN" && /^npm install -g /.test(i.args))?.args.split(/\s+/)[3] ?? "")?.[1];
   t.ok(tarball, "the builder installs magicpak with npm install -g ./magicpak-VERSION.tgz");
-  t.ok(builder.instructions.some((i) => i.keyword === "COPY" && i.args === `${tarball} ./`), `COPY ${tarball} ./`);
+  t.ok(
+    builder.instructions.some((i) => i.keyword === "COPY" && i.args === `${tarball} ./`),
+    `COPY ${tarball} ./`,
+  );
   const runLine = builder.instructions.find((i) => i.keyword === "RUN" && /(^|&&|;)\s*(npx\s+)?magicpak\s/.test(i.args))!.args;
   const run = magicpakRun(shellWords(runLine, source.which));
   if (!run) throw new Error(`cannot read the magicpak command in ${runLine}`);

@@ -74,7 +74,20 @@ t.test("NSS: curl fetches http://localhost from a server on 127.0.0.1 with no --
   const port = (server.address() as { port: number }).port;
   const out = join(base, "out-curl");
   // Asynchronously: the server above answers the test command meanwhile.
-  const r = await runProcess(process.execPath, [bin, "/usr/bin/curl", out, "--test", "--test-network", "host", "--busybox", busybox, "--test-command", `curl -s http://localhost:${port}/`, "--test-stdout", "hello from localhost"]);
+  const r = await runProcess(process.execPath, [
+    bin,
+    "/usr/bin/curl",
+    out,
+    "--test",
+    "--test-network",
+    "host",
+    "--busybox",
+    busybox,
+    "--test-command",
+    `curl -s http://localhost:${port}/`,
+    "--test-stdout",
+    "hello from localhost",
+  ]);
   t.equal(r.status, 0, r.stderr);
 });
 
@@ -129,7 +142,17 @@ int main(void) { iconv_t cd = iconv_open("EBCDIC-US", "UTF-8"); puts(cd == (icon
 
 t.test("--ca-certificates, --tzdata, --passwd, --tmp", async (t) => {
   const out = join(base, "out-basics");
-  const r = magicpak("/usr/bin/ls", out, "--ca-certificates", "--tzdata", "--passwd", "--tmp", "--test", "--test-command", "ls /etc/ssl/certs/ca-certificates.crt /usr/share/zoneinfo/UTC && cat /etc/group");
+  const r = magicpak(
+    "/usr/bin/ls",
+    out,
+    "--ca-certificates",
+    "--tzdata",
+    "--passwd",
+    "--tmp",
+    "--test",
+    "--test-command",
+    "ls /etc/ssl/certs/ca-certificates.crt /usr/share/zoneinfo/UTC && cat /etc/group",
+  );
   t.equal(r.status, 0, r.stderr);
   t.same(readFileSync(join(out, "etc/ssl/certs/ca-certificates.crt")), readFileSync("/etc/ssl/certs/ca-certificates.crt"));
   t.ok(existsSync(join(out, "usr/share/zoneinfo/UTC")));

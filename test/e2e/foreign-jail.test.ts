@@ -86,7 +86,21 @@ t.test("bash from the arm64 root: --test runs it through qemu-aarch64 with the a
   t.match(version, /^BASH-5\.\d+ AARCH64$/);
   const expected = `4 lines: 5:DELTA 5:ALPHA 7:CHARLIE 5:BRAVO\n42 ${version}\naarch64\n`;
   // No --test-command: the test runs `bash` (the input's name) with the script on its input.
-  const out = await bundleWithCli(t, "bash", ["--root", root, "/usr/bin/bash", "OUT", "--include", "/usr/bin/tr", "--include", "/usr/bin/uname", "--test", "--test-stdin", script, "--test-stdout", expected.trim()]);
+  const out = await bundleWithCli(t, "bash", [
+    "--root",
+    root,
+    "/usr/bin/bash",
+    "OUT",
+    "--include",
+    "/usr/bin/tr",
+    "--include",
+    "/usr/bin/uname",
+    "--test",
+    "--test-stdin",
+    script,
+    "--test-stdout",
+    expected.trim(),
+  ]);
   t.ok(existsSync(join(out, "usr/bin/bash")) && existsSync(join(out, "lib/ld-linux-aarch64.so.1")), "the arm64 bash and its loader are in OUTPUT");
   assertNoJailPieces(t, out, [qemu, busybox]);
   await withForeignJail(out, async (jail) => {
@@ -113,14 +127,27 @@ t.test("python3.11 from the arm64 root with its standard library: json and hashl
   // The standard library without what a program never imports: its tests, IDLE, Tk, docs data,
   // pip's wheels and CPython's own test extensions. --busybox and --emulator given this time.
   const out = await bundleWithCli(t, "python3", [
-    "--root", root, "/usr/bin/python3", "OUT",
-    "--include", `${stdlib}/**`,
-    "--exclude", `${stdlib}/{test,idlelib,tkinter,turtledemo,pydoc_data,ensurepip,lib2to3}`,
-    "--exclude", `${stdlib}/lib-dynload/{_test,_xxtest,xxlimited}*`,
-    "--test", "--busybox", busybox, "--emulator", qemu,
-    "--test-command", command,
-    "--test-stdin", JSON.stringify({ blob, xs: [3, 1, 2] }),
-    "--test-stdout", `${expectFor(blob, [3, 1, 2])}\n${modules}`,
+    "--root",
+    root,
+    "/usr/bin/python3",
+    "OUT",
+    "--include",
+    `${stdlib}/**`,
+    "--exclude",
+    `${stdlib}/{test,idlelib,tkinter,turtledemo,pydoc_data,ensurepip,lib2to3}`,
+    "--exclude",
+    `${stdlib}/lib-dynload/{_test,_xxtest,xxlimited}*`,
+    "--test",
+    "--busybox",
+    busybox,
+    "--emulator",
+    qemu,
+    "--test-command",
+    command,
+    "--test-stdin",
+    JSON.stringify({ blob, xs: [3, 1, 2] }),
+    "--test-stdout",
+    `${expectFor(blob, [3, 1, 2])}\n${modules}`,
   ]);
   t.ok(existsSync(join(out, `${stdlib}/json/__init__.py`)) && !existsSync(join(out, `${stdlib}/test`)), "the standard library is in OUTPUT, its tests are not");
   assertNoJailPieces(t, out, [qemu, busybox]);
@@ -136,8 +163,17 @@ t.test("python3.11 from the arm64 root with its standard library: json and hashl
 t.test("the host's busybox in the jail of an arm64 bundle: busybox runs natively, the bundle through qemu", async (t) => {
   const { root } = pieces();
   const out = await bundleWithCli(t, "bash-host-busybox", [
-    "--root", root, "/usr/bin/bash", "OUT", "--test", "--busybox", fixture("MAGICPAK_BUSYBOX"),
-    "--test-command", 'uname -m; bash -c "echo \\$HOSTTYPE"', "--test-stdout", "x86_64\naarch64",
+    "--root",
+    root,
+    "/usr/bin/bash",
+    "OUT",
+    "--test",
+    "--busybox",
+    fixture("MAGICPAK_BUSYBOX"),
+    "--test-command",
+    'uname -m; bash -c "echo \\$HOSTTYPE"',
+    "--test-stdout",
+    "x86_64\naarch64",
   ]);
   assertNoJailPieces(t, out, [fixture("MAGICPAK_BUSYBOX"), pieces().qemu]);
 });
@@ -159,8 +195,22 @@ t.test("without root: an arm64 bundle tested by an unprivileged user (its own us
   const out = join(home, "out");
   const r = await runProcess(
     "setpriv",
-    ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, cli, "--root", source, "/usr/bin/bash", out, "--test",
-      "--test-command", 'id -u; uname -m; bash -c "echo \\$HOSTTYPE"', "--test-stdout", "0\naarch64\naarch64"],
+    [
+      "--reuid=65534",
+      "--regid=65534",
+      "--clear-groups",
+      process.execPath,
+      cli,
+      "--root",
+      source,
+      "/usr/bin/bash",
+      out,
+      "--test",
+      "--test-command",
+      'id -u; uname -m; bash -c "echo \\$HOSTTYPE"',
+      "--test-stdout",
+      "0\naarch64\naarch64",
+    ],
     { env: { PATH: `${join(home, "bin")}:${SYSTEM_PATH}`, TMPDIR: home } },
   );
   t.equal(r.status, 0, "nobody's --test passes", { stderr: r.stderr });
@@ -176,8 +226,18 @@ t.test("refusals name what is missing and leave no OUTPUT", async (t) => {
   mkdirSync(bbOnly);
   symlinkSync(busybox, join(bbOnly, "busybox-arm64"));
   const cases: [string, string, string[], RegExp][] = [
-    ["no arm64 busybox on PATH", SYSTEM_PATH, [], /^error: busybox-arm64: busybox not found: a jail for arm64 programs needs a static busybox for arm64 .*--busybox PATH or put it on PATH as busybox-arm64\n$/],
-    ["no emulator on PATH", `${bbOnly}:${SYSTEM_PATH}`, [], /^error: qemu-aarch64-static: emulator not found: arm64 programs are tested on this amd64 machine through a static qemu-user for arm64 .*--emulator PATH or put qemu-aarch64-static on PATH\n$/],
+    [
+      "no arm64 busybox on PATH",
+      SYSTEM_PATH,
+      [],
+      /^error: busybox-arm64: busybox not found: a jail for arm64 programs needs a static busybox for arm64 .*--busybox PATH or put it on PATH as busybox-arm64\n$/,
+    ],
+    [
+      "no emulator on PATH",
+      `${bbOnly}:${SYSTEM_PATH}`,
+      [],
+      /^error: qemu-aarch64-static: emulator not found: arm64 programs are tested on this amd64 machine through a static qemu-user for arm64 .*--emulator PATH or put qemu-aarch64-static on PATH\n$/,
+    ],
     ["--emulator missing", SYSTEM_PATH, ["--busybox", busybox, "--emulator", "/nonexistent/qemu"], /^error: \/nonexistent\/qemu: emulator not found: .*give it with --emulator PATH\n$/],
     ["a dynamic emulator", SYSTEM_PATH, ["--busybox", busybox, "--emulator", "/usr/bin/ls"], /^error: \/usr\/bin\/ls: the emulator must be statically linked to run in the jail/],
     ["an emulator for another machine", SYSTEM_PATH, ["--busybox", busybox, "--emulator", busybox], /^error: .*busybox: the emulator is for arm64: it must be a program for this amd64 machine\n$/],

@@ -26,7 +26,32 @@ t.test("--oci, --oci-archive and --docker-archive with the image options", async
   const oci = join(base, "oci");
   const archive = join(base, "jq.oci.tar");
   const docker = join(base, "jq.docker.tar");
-  const r = magicpak("/usr/bin/jq", join(base, "out"), "--install-to", "/bin/", "--oci", oci, "--oci-archive", archive, "--docker-archive", docker, "--cmd", "-n", "--cmd", "1+1", "--env", "GREETING=hi", "--workdir", "/work", "--user", "65534", "--label", "org.example=yes", "--tag", "jq:test");
+  const r = magicpak(
+    "/usr/bin/jq",
+    join(base, "out"),
+    "--install-to",
+    "/bin/",
+    "--oci",
+    oci,
+    "--oci-archive",
+    archive,
+    "--docker-archive",
+    docker,
+    "--cmd",
+    "-n",
+    "--cmd",
+    "1+1",
+    "--env",
+    "GREETING=hi",
+    "--workdir",
+    "/work",
+    "--user",
+    "65534",
+    "--label",
+    "org.example=yes",
+    "--tag",
+    "jq:test",
+  );
   t.equal(r.status, 0, r.stderr);
   for (const ref of [`oci:${oci}:jq:test`, `oci-archive:${archive}`, `docker-archive:${docker}`]) {
     const config = skopeo("inspect", "--config", ref) as { architecture: string; os: string; config: Record<string, unknown>; created: string };
@@ -42,7 +67,31 @@ t.test("--oci, --oci-archive and --docker-archive with the image options", async
   }
   // Reproducible: the same command gives the same digest.
   const again = join(base, "oci2");
-  t.equal(magicpak("/usr/bin/jq", join(base, "out2"), "--install-to", "/bin/", "--oci", again, "--cmd", "-n", "--cmd", "1+1", "--env", "GREETING=hi", "--workdir", "/work", "--user", "65534", "--label", "org.example=yes", "--tag", "jq:test").status, 0);
+  t.equal(
+    magicpak(
+      "/usr/bin/jq",
+      join(base, "out2"),
+      "--install-to",
+      "/bin/",
+      "--oci",
+      again,
+      "--cmd",
+      "-n",
+      "--cmd",
+      "1+1",
+      "--env",
+      "GREETING=hi",
+      "--workdir",
+      "/work",
+      "--user",
+      "65534",
+      "--label",
+      "org.example=yes",
+      "--tag",
+      "jq:test",
+    ).status,
+    0,
+  );
   t.equal(skopeo("inspect", `oci:${again}:jq:test`)["Digest"], skopeo("inspect", `oci:${oci}:jq:test`)["Digest"]);
 });
 

@@ -42,7 +42,7 @@ const popen = gcc(
   '#include <stdio.h>\nint main(void){char b[16]={0};FILE*f=popen("echo hi","r");if(!f)return 2;if(!fgets(b,sizeof b,f)){pclose(f);return 3;}if(pclose(f)!=0)return 4;fputs(b,stdout);return 0;}\n',
 );
 
-t.test("popen(\"/bin/sh\"): fails in both without /bin/sh, passes in both with it", async (t) => {
+t.test('popen("/bin/sh"): fails in both without /bin/sh, passes in both with it', async (t) => {
   const without = await verdicts([popen], [], popen);
   t.not(without.tool, 0, "the tool's --test fails");
   t.not(without.twin, 0, `the twin fails too (${without.twinStderr.trim()})`);
@@ -82,7 +82,7 @@ t.test("tar -xJ: fails in both without xz, passes in both with --include /usr/bi
 
 const escape = gcc(
   "escape",
-  "#include <stdio.h>\n#include <fcntl.h>\n#include <unistd.h>\n#include <sys/stat.h>\nint main(int c,char**v){mkdir(\"x\",0755);if(chroot(\"x\"))perror(\"chroot x\");for(int i=0;i<64;i++)if(chdir(\"..\"))perror(\"chdir\");if(chroot(\".\"))perror(\"chroot .\");int fd=open(v[1],O_CREAT|O_WRONLY,0644);if(fd<0){perror(v[1]);return 1;}write(fd,\"escaped\\n\",8);close(fd);return 0;}\n",
+  '#include <stdio.h>\n#include <fcntl.h>\n#include <unistd.h>\n#include <sys/stat.h>\nint main(int c,char**v){mkdir("x",0755);if(chroot("x"))perror("chroot x");for(int i=0;i<64;i++)if(chdir(".."))perror("chdir");if(chroot("."))perror("chroot .");int fd=open(v[1],O_CREAT|O_WRONLY,0644);if(fd<0){perror(v[1]);return 1;}write(fd,"escaped\\n",8);close(fd);return 0;}\n',
 );
 
 t.test("a root program cannot leave the jail by the double chroot", async (t) => {
@@ -102,7 +102,15 @@ t.test("the program has a container's default capabilities, no_new_privs, and ca
   // sys_chroot setfcap, bits 0 1 3 4 5 6 7 8 10 18 31 of linux/capability.h. test/podman checks
   // that a real container has at least these.
   const mask = "00000000800405fb";
-  const r = await magicpakCli(["/usr/bin/true", fresh(), "--test", "--test-command", "grep -E '^(Cap|NoNewPrivs)' /proc/self/status | tr -d '\\t'; mount -t tmpfs tmpfs /proc 2>/dev/null || echo no-mount; umount -l /proc 2>/dev/null || echo no-umount", "--test-stdout", `CapInh:0000000000000000\nCapPrm:${mask}\nCapEff:${mask}\nCapBnd:${mask}\nCapAmb:0000000000000000\nNoNewPrivs:1\nno-mount\nno-umount`]);
+  const r = await magicpakCli([
+    "/usr/bin/true",
+    fresh(),
+    "--test",
+    "--test-command",
+    "grep -E '^(Cap|NoNewPrivs)' /proc/self/status | tr -d '\\t'; mount -t tmpfs tmpfs /proc 2>/dev/null || echo no-mount; umount -l /proc 2>/dev/null || echo no-umount",
+    "--test-stdout",
+    `CapInh:0000000000000000\nCapPrm:${mask}\nCapEff:${mask}\nCapBnd:${mask}\nCapAmb:0000000000000000\nNoNewPrivs:1\nno-mount\nno-umount`,
+  ]);
   t.equal(r.status, 0, r.stderr);
 });
 
@@ -135,7 +143,16 @@ t.test("the jail's namespaces, hostname, environment and network are its own", a
 });
 
 t.test("the jail's root is the bundle and runc's /dev, /proc and /sys; no harness in sight", async (t) => {
-  const r = await magicpakCli(["/usr/bin/true", fresh(), "--no-package-records", "--test", "--test-command", "ls -a / /dev | tr '\\n' ' '", "--test-stdout", "/: . .. dev lib lib64 proc sys usr  /dev: . .. fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero"]);
+  const r = await magicpakCli([
+    "/usr/bin/true",
+    fresh(),
+    "--no-package-records",
+    "--test",
+    "--test-command",
+    "ls -a / /dev | tr '\\n' ' '",
+    "--test-stdout",
+    "/: . .. dev lib lib64 proc sys usr  /dev: . .. fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero",
+  ]);
   t.equal(r.status, 0, r.stderr);
 });
 
@@ -181,13 +198,19 @@ t.test("--test-timeout: the command is killed, a test failure naming the timeout
   t.equal((await magicpakCli(["/usr/bin/true", fresh(), "--test", "--test-timeout", "soon"])).status, 2, "a bad value is a usage error");
 });
 
-for (const [signal, status, marker] of [["SIGTERM", 143, "31338"], ["SIGINT", 130, "31339"]] as const) {
+for (const [signal, status, marker] of [
+  ["SIGTERM", 143, "31338"],
+  ["SIGINT", 130, "31339"],
+] as const) {
   t.test(`${signal} of magicpak during the test: exit ${status}, no process, no temporary directory left`, async (t) => {
     const tmp = mkdtempSync(join(base, "tmp-"));
     const run = startCli(["/usr/bin/true", fresh(), "--compress", "--test", "--test-command", `sleep ${marker}`], tmp);
     t.ok(await waitFor(() => processesMatching(`sleep ${marker}`).length > 0, 60_000), "the test command runs");
     // The UPX scratch directory goes when the compress stage ends (the plan holds the packed bytes).
-    t.ok(readdirSync(tmp).some((n) => n.startsWith("magicpak-jail-")), `the jail directory exists meanwhile: ${readdirSync(tmp).join(" ")}`);
+    t.ok(
+      readdirSync(tmp).some((n) => n.startsWith("magicpak-jail-")),
+      `the jail directory exists meanwhile: ${readdirSync(tmp).join(" ")}`,
+    );
     run.child.kill(signal);
     const exit = await run.exit;
     t.equal(exit.status, status, run.stderr());
@@ -218,7 +241,13 @@ function underReducedCaps(args: string[]): Promise<{ status: number | null; stde
 t.test("namespaces refused for real: the chroot fallback, one warning, the same verdicts", async (t) => {
   const probe = await underReducedCaps(["--version"]);
   t.equal(probe.status, 0, probe.stderr);
-  const refused = await runProcess("unshare", ["--user", "--map-root-user", "sh", "-c", "echo 0 > /proc/sys/user/max_user_namespaces && setpriv --bounding-set -sys_admin --inh-caps -sys_admin unshare --mount true"]);
+  const refused = await runProcess("unshare", [
+    "--user",
+    "--map-root-user",
+    "sh",
+    "-c",
+    "echo 0 > /proc/sys/user/max_user_namespaces && setpriv --bounding-set -sys_admin --inh-caps -sys_admin unshare --mount true",
+  ]);
   t.not(refused.status, 0, "unshare is refused there");
 
   const good = await underReducedCaps(["/usr/bin/ls", fresh(), "--test", "--test-command", "ls / | grep -c usr", "--test-stdout", "1"]);
@@ -270,7 +299,23 @@ t.test("a new /proc refused, as in a podman build (masked /proc paths): the call
   // namespace (mount_too_revealing), which is what runc's masked paths do in a container.
   const inner = `mount --bind /dev/null /proc/cpuinfo && exec "$@"`;
   const cli = (args: string[]) => runProcess("unshare", ["--user", "--map-root-user", "--mount", "sh", "-c", inner, "sh", process.execPath, bin, ...args], { env: { PATH: toolsPath } });
-  const refused = await runProcess("unshare", ["--user", "--map-root-user", "--mount", "sh", "-c", `${inner}`, "sh", "unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--mount-proc", "true"]);
+  const refused = await runProcess("unshare", [
+    "--user",
+    "--map-root-user",
+    "--mount",
+    "sh",
+    "-c",
+    `${inner}`,
+    "sh",
+    "unshare",
+    "--user",
+    "--map-root-user",
+    "--mount",
+    "--pid",
+    "--fork",
+    "--mount-proc",
+    "true",
+  ]);
   t.not(refused.status, 0, `a fresh /proc is refused there: ${refused.stderr.trim()}`);
   const good = await cli(["/usr/bin/ls", fresh(), "--test", "--test-command", "ls / | grep -c usr; readlink /proc/self/exe >/dev/null && echo proc", "--test-stdout", "1\nproc"]);
   t.equal(good.status, 0, good.stderr);
@@ -292,7 +337,15 @@ t.test("user namespaces refused but CAP_SYS_ADMIN kept: the other namespaces and
   const inner = `echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"`;
   const cli = (args: string[]) => runProcess("unshare", ["--user", "--map-root-user", "sh", "-c", inner, "sh", process.execPath, bin, ...args], { env: { PATH: toolsPath } });
   const mnt = readlinkSync("/proc/self/ns/mnt");
-  const good = await cli(["/usr/bin/ls", fresh(), "--test", "--test-command", `ls / | grep -c usr; [ "$(readlink /proc/self/ns/mnt)" != ${shellQuote(mnt)} ] && echo own-mnt`, "--test-stdout", "1\nown-mnt"]);
+  const good = await cli([
+    "/usr/bin/ls",
+    fresh(),
+    "--test",
+    "--test-command",
+    `ls / | grep -c usr; [ "$(readlink /proc/self/ns/mnt)" != ${shellQuote(mnt)} ] && echo own-mnt`,
+    "--test-stdout",
+    "1\nown-mnt",
+  ]);
   t.equal(good.status, 0, good.stderr);
   const warnings = good.stderr.split("\n").filter((l) => /WARN/.test(l));
   t.equal(warnings.length, 1, good.stderr);

@@ -139,7 +139,17 @@ t.test("openssl: sha256 of standard input, as node computes it", async (t) => {
   const digest = createHash("sha256").update(input).digest("hex");
   const version = (await reference(openssl, ["version"])).stdout;
   const command = "openssl dgst -sha256 -r | cut -d' ' -f1";
-  const out = await bundleWithCli(t, "openssl", [openssl, "OUT", "--test", "--test-command", "openssl dgst -sha256 -r", "--test-stdin", "abc", "--test-stdout", `${createHash("sha256").update("abc").digest("hex")} *stdin`]);
+  const out = await bundleWithCli(t, "openssl", [
+    openssl,
+    "OUT",
+    "--test",
+    "--test-command",
+    "openssl dgst -sha256 -r",
+    "--test-stdin",
+    "abc",
+    "--test-stdout",
+    `${createHash("sha256").update("abc").digest("hex")} *stdin`,
+  ]);
   await withFreshJail(out, async (jail) => {
     const r = await jail.run(command, { stdin: input });
     ok(t, r, "openssl dgst");
@@ -171,7 +181,7 @@ t.test("jq: a filter on standard input", async (t) => {
   const out = await bundleWithCli(t, "jq", [jq, "OUT", "--test-stdin", '{"a":[1,2]}', "--test-command", "jq -c .a", "--test-stdout", "[1,2]", "--test"]);
   await withFreshJail(out, async (jail) => {
     const doc = JSON.stringify({ xs: [3, 1, 2], name: "magicpak" });
-    const filter = '{n: .name, s: (.xs | sort | map(. * 10)), l: (.xs | length)}';
+    const filter = "{n: .name, s: (.xs | sort | map(. * 10)), l: (.xs | length)}";
     const want = (await reference(jq, ["-c", filter], { stdin: doc })).stdout;
     const r = await jail.run(`jq -c ${shellQuote(filter)}`, { stdin: doc });
     ok(t, r, "jq");
@@ -243,21 +253,9 @@ t.test("clang-format from the amd64 root: magicpak's own example", async (t) => 
   const run = (args: string[], stdin: string) => reference("chroot", [root, path, ...args], { stdin });
   const expected = (await run([], "int main(  ){ }")).stdout.trim();
   t.equal(expected, "int main() {}", "the root's own clang-format agrees with the example");
-  const out = await bundleWithCli(t, "clang-format", [
-    "--root",
-    root,
-    path,
-    "OUT",
-    "--test-stdin",
-    "int main(  ){ }",
-    "--test-stdout",
-    expected,
-    "--install-to",
-    "/bin/",
-    "--test",
-  ]);
+  const out = await bundleWithCli(t, "clang-format", ["--root", root, path, "OUT", "--test-stdin", "int main(  ){ }", "--test-stdout", expected, "--install-to", "/bin/", "--test"]);
   await withFreshJail(out, async (jail) => {
-    const source = "#include <stdio.h>\nint f(int a,int b){return a+b;}\nint main(){printf(\"%d\\n\",f(1,2));}\n";
+    const source = '#include <stdio.h>\nint f(int a,int b){return a+b;}\nint main(){printf("%d\\n",f(1,2));}\n';
     const want = (await run(["--style=LLVM"], source)).stdout;
     const r = await jail.run("/bin/clang-format --style=LLVM", { stdin: source });
     ok(t, r, "clang-format");

@@ -22,10 +22,16 @@ function script(name: string, text: string): string {
 
 const cases: { name: string; text: string; needs: string; dynamic?: boolean; bundled: string[] }[] = [
   { name: "dash.sh", needs: "/usr/bin/dash", text: '#!/usr/bin/dash\nset -e\nx=$(printf "%s-" a b c)\necho "dash: $x ${#x}"\n', bundled: ["/usr/bin/dash"] },
-  { name: "bash-arg.sh", needs: "/usr/bin/bash", text: "#!/bin/bash -e\nwords=(b a c)\nIFS=,; echo \"bash: ${words[*]} $BASH_VERSINFO\"\n", bundled: ["/usr/bin/bash"] },
+  { name: "bash-arg.sh", needs: "/usr/bin/bash", text: '#!/bin/bash -e\nwords=(b a c)\nIFS=,; echo "bash: ${words[*]} $BASH_VERSINFO"\n', bundled: ["/usr/bin/bash"] },
   // Python needs its standard library: found by the traced run (--dynamic, 1.4.0's option).
   { name: "env.py", needs: "/usr/bin/python3", dynamic: true, text: '#!/usr/bin/env python3\nimport json\nprint(json.dumps({"env": [1, 2]}))\n', bundled: ["/usr/bin/env", "/usr/bin/python3"] },
-  { name: "env-split.py", needs: "/usr/bin/python3", dynamic: true, text: "#!/usr/bin/env -S python3 -S\nimport sys\nprint('split', sys.flags.no_site)\n", bundled: ["/usr/bin/env", "/usr/bin/python3"] },
+  {
+    name: "env-split.py",
+    needs: "/usr/bin/python3",
+    dynamic: true,
+    text: "#!/usr/bin/env -S python3 -S\nimport sys\nprint('split', sys.flags.no_site)\n",
+    bundled: ["/usr/bin/env", "/usr/bin/python3"],
+  },
 ];
 
 for (const c of cases) {

@@ -61,9 +61,7 @@ export class Coverage {
 
   /** The features reached since the previous call (counters are reset by each take). */
   take(): number[] {
-    const { result } = this.post<{ result: { url: string; functions: { ranges: { startOffset: number; endOffset: number; count: number }[] }[] }[] }>(
-      "Profiler.takePreciseCoverage",
-    );
+    const { result } = this.post<{ result: { url: string; functions: { ranges: { startOffset: number; endOffset: number; count: number }[] }[] }[] }>("Profiler.takePreciseCoverage");
     const features: number[] = [];
     for (const script of result) {
       if (!script.url.includes(this.scope)) continue;

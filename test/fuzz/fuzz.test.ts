@@ -31,13 +31,29 @@ t.test("a minute of fuzzing breaks no property", async (t) => {
   const started = Date.now();
   const run = spawnSync(
     process.execPath,
-    ["--expose-gc", join(here, "main.js"), ...Object.entries(budget).map(([target, s]) => `${target}=${s}`), "--seed", "20261122", "--json", json, "--corpus", corpus, "--artifacts", join(here, "../../../fuzz-artifacts")],
+    [
+      "--expose-gc",
+      join(here, "main.js"),
+      ...Object.entries(budget).map(([target, s]) => `${target}=${s}`),
+      "--seed",
+      "20261122",
+      "--json",
+      json,
+      "--corpus",
+      corpus,
+      "--artifacts",
+      join(here, "../../../fuzz-artifacts"),
+    ],
     { encoding: "utf8", timeout: 600_000 },
   );
   t.comment(run.stdout.trimEnd());
   if (run.status !== 0) t.comment(run.stderr.trimEnd());
   const stats = JSON.parse(readFileSync(json, "utf8")) as { target: string; seed: number; executions: number; corpus: number; violations: { kind: string; detail: string; input: string }[] }[];
-  t.same(stats.map((s) => s.target), Object.keys(budget), "every target ran");
+  t.same(
+    stats.map((s) => s.target),
+    Object.keys(budget),
+    "every target ran",
+  );
   for (const s of stats) {
     t.ok(s.executions > (minimumExecutions[s.target] ?? 500), `${s.target}: ${s.executions} executions (seed ${s.seed}), corpus ${s.corpus}`);
     for (const v of s.violations) t.fail(`${s.target}: ${v.kind}: ${v.detail}`, { input: v.input });

@@ -77,7 +77,17 @@ function runTarget(target: string, seconds: number, seed: number, corpus: Uint8A
   const shared = new SharedArrayBuffer(8 + SHARED_INPUT_BYTES);
   const header = new Int32Array(shared, 0, 2);
   const current = () => Buffer.from(new Uint8Array(shared, 8, Atomics.load(header, 0)));
-  const request: WorkerRequest = { target, seconds, seed, shared, corpus, scratch, timeLimitMs: SLOW_TARGETS[target]?.timeLimitMs ?? TIME_LIMIT_MS, callMemoryLimit: 256 << 20, heapGrowthLimit: 64 << 20 };
+  const request: WorkerRequest = {
+    target,
+    seconds,
+    seed,
+    shared,
+    corpus,
+    scratch,
+    timeLimitMs: SLOW_TARGETS[target]?.timeLimitMs ?? TIME_LIMIT_MS,
+    callMemoryLimit: 256 << 20,
+    heapGrowthLimit: 64 << 20,
+  };
   const worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: request, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
   const started = Date.now();
   let last: FuzzStats = { target, seed, executions: 0, seconds: 0, corpus: 0, features: 0, slowestMs: 0, largestCallGrowth: 0, heapGrowth: 0, violations: [] };

@@ -98,7 +98,18 @@ function elfSeeds(): Buffer[] {
   for (const cls of [32, 64] as const) {
     for (const little of [true, false]) {
       seeds.push(
-        buildElf({ class: cls, little, machine: little ? 62 : 22, interp: "/lib/ld.so.1", needed: ["libc.so.6", "libm.so.6"], soname: "libx.so.1", rpath: "$ORIGIN/../lib", runpath: "/opt/lib:/usr/lib", flags1: 0x800, audit: "libaudit.so" }),
+        buildElf({
+          class: cls,
+          little,
+          machine: little ? 62 : 22,
+          interp: "/lib/ld.so.1",
+          needed: ["libc.so.6", "libm.so.6"],
+          soname: "libx.so.1",
+          rpath: "$ORIGIN/../lib",
+          runpath: "/opt/lib:/usr/lib",
+          flags1: 0x800,
+          audit: "libaudit.so",
+        }),
       );
     }
   }
@@ -370,7 +381,47 @@ function confTarget(): Target {
   return {
     name: "ld.so.conf",
     maxLength: 4096,
-    dictionary: ["include ", "include\t", "hwcap ", "#", "/", "*", "?", "[", "]", "[!", "[^", "[:alpha:]", "[:digit:]", "[:space:]", "[:upper:]", "[:lower:]", "[:punct:]", "[:xdigit:]", "[:alnum:]", "[:print:]", "[:graph:]", "[:cntrl:]", "[:blank:]", "-", "\\", "=libc6", "=", "..", "./", "/etc/ld.so.conf.d/", "*.conf", "fuzz.conf", "/etc/ld.so.conf", "sub/", CONF_SEPARATOR, "\0", "\r", "\t", "//"].map((w) => Buffer.from(w, "latin1")),
+    dictionary: [
+      "include ",
+      "include\t",
+      "hwcap ",
+      "#",
+      "/",
+      "*",
+      "?",
+      "[",
+      "]",
+      "[!",
+      "[^",
+      "[:alpha:]",
+      "[:digit:]",
+      "[:space:]",
+      "[:upper:]",
+      "[:lower:]",
+      "[:punct:]",
+      "[:xdigit:]",
+      "[:alnum:]",
+      "[:print:]",
+      "[:graph:]",
+      "[:cntrl:]",
+      "[:blank:]",
+      "-",
+      "\\",
+      "=libc6",
+      "=",
+      "..",
+      "./",
+      "/etc/ld.so.conf.d/",
+      "*.conf",
+      "fuzz.conf",
+      "/etc/ld.so.conf",
+      "sub/",
+      CONF_SEPARATOR,
+      "\0",
+      "\r",
+      "\t",
+      "//",
+    ].map((w) => Buffer.from(w, "latin1")),
     seeds: confSeeds,
     run(input) {
       root ??= makeConfRoot();
@@ -475,16 +526,79 @@ function cliTarget(): Target {
   const work = join(dir, "work");
   mkdirSync(work);
   const vocabulary = [
-    "/usr/bin/true", "/usr/bin/bad", "/loop-a", "/escape", "/absolute", "/proc-escape", "/var/huge", "/etc", "/etc/*", "/usr/lib/**", "/proc/cpuinfo", "/sys/kernel/mm/transparent_hugepage/enabled", "",
-    "--include", "-i", "--exclude", "-e", "--mkdir", "--install-to", "-r", "--log-level", "Debug", "--list", "--tree", "--json", "--library-path", "--preload", "--cwd",
-    "--no-nss", "--passwd", "--tmp", "--ca-certificates", "--tzdata", "--gconv", "--dlopen-notes", "all", "--oci", "--oci-archive", "--docker-archive", "--cmd", "--env", "A=1",
-    "--workdir", "--user", "--label", "k=v", "--tag", "x:y", "--root", "/nonexistent", "--resolver", "native", "-v", "-V", "--", "/proc/self/x.tar", "/loop-b", "..", "/usr/lib/x86_64-linux-gnu",
+    "/usr/bin/true",
+    "/usr/bin/bad",
+    "/loop-a",
+    "/escape",
+    "/absolute",
+    "/proc-escape",
+    "/var/huge",
+    "/etc",
+    "/etc/*",
+    "/usr/lib/**",
+    "/proc/cpuinfo",
+    "/sys/kernel/mm/transparent_hugepage/enabled",
+    "",
+    "--include",
+    "-i",
+    "--exclude",
+    "-e",
+    "--mkdir",
+    "--install-to",
+    "-r",
+    "--log-level",
+    "Debug",
+    "--list",
+    "--tree",
+    "--json",
+    "--library-path",
+    "--preload",
+    "--cwd",
+    "--no-nss",
+    "--passwd",
+    "--tmp",
+    "--ca-certificates",
+    "--tzdata",
+    "--gconv",
+    "--dlopen-notes",
+    "all",
+    "--oci",
+    "--oci-archive",
+    "--docker-archive",
+    "--cmd",
+    "--env",
+    "A=1",
+    "--workdir",
+    "--user",
+    "--label",
+    "k=v",
+    "--tag",
+    "x:y",
+    "--root",
+    "/nonexistent",
+    "--resolver",
+    "native",
+    "-v",
+    "-V",
+    "--",
+    "/proc/self/x.tar",
+    "/loop-b",
+    "..",
+    "/usr/lib/x86_64-linux-gnu",
   ];
   const forbidden = /^--(test|dynamic|compress|upx|busybox|emulator|tracer|cc)/;
   const written = ["out", "oci", "archive.tar", "docker.tar"];
   return {
     name: "cli",
-    seeds: () => [Buffer.from("#0"), Buffer.from("#0\n#13\n#3"), Buffer.from("#1"), Buffer.from("#0\n#13\n#9\n#36\n#56"), Buffer.from("#24\n#0"), Buffer.from("#0\n#13\n#6"), Buffer.from("#0\n#37\n#56")],
+    seeds: () => [
+      Buffer.from("#0"),
+      Buffer.from("#0\n#13\n#3"),
+      Buffer.from("#1"),
+      Buffer.from("#0\n#13\n#9\n#36\n#56"),
+      Buffer.from("#24\n#0"),
+      Buffer.from("#0\n#13\n#6"),
+      Buffer.from("#0\n#37\n#56"),
+    ],
     dictionary: vocabulary.map((_, i) => Buffer.from(`\n#${i}`)),
     maxLength: 200,
     run(input: Buffer) {
@@ -493,7 +607,7 @@ function cliTarget(): Target {
       const args: string[] = [];
       for (const token of input.toString("latin1").split("\n").slice(0, 12)) {
         const word = /^#\d+$/.test(token) ? vocabulary[Number(token.slice(1)) % vocabulary.length]! : token;
-        if (word.includes("\0") || forbidden.test(word) || /^-[^-]/.test(word) && !["-i", "-e", "-r", "-v", "-V"].includes(word)) continue;
+        if (word.includes("\0") || forbidden.test(word) || (/^-[^-]/.test(word) && !["-i", "-e", "-r", "-v", "-V"].includes(word))) continue;
         // Image destinations always point into the work directory.
         args.push(word === "/proc/self/x.tar" || !/^--(oci|oci-archive|docker-archive)$/.test(args[args.length - 1] ?? "") ? word : join(work, written[1 + (args.length % 3)]!));
       }

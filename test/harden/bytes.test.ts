@@ -21,14 +21,19 @@ t.teardown(() => rmSync(r.dir, { recursive: true, force: true }));
 const FF = Buffer.from([0xff]);
 
 // Built by bash, which writes the byte 0xff itself ($'\xff'): Node would encode a string argument as UTF-8.
-execFileSync("bash", ["-euc", `
+execFileSync("bash", [
+  "-euc",
+  `
   cd "$1"; ff=$'\\xff'
   mkdir -p "opt/$ff"
   echo 'int q(void) { return 5; }' > q.c
   gcc -shared -fPIC -o "opt/$ff/lib$ff.so" q.c -Wl,-soname,"lib$ff.so"
   printf '#include <stdio.h>\\nint q(void);\\nint main(void) { printf("q=%%d\\\\n", q()); return 0; }\\n' > p.c
   gcc -o usr/bin/p p.c "opt/$ff/lib$ff.so" -Wl,--enable-new-dtags,-rpath,"/opt/$ff"
-  rm q.c p.c`, "build", r.dir]);
+  rm q.c p.c`,
+  "build",
+  r.dir,
+]);
 
 /** The test's own rendering of raw bytes: ASCII as is, every other byte as \\xNN. */
 const escapeBytes = (bytes: Buffer) => [...bytes].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`)).join("");
@@ -36,7 +41,10 @@ const escapeBytes = (bytes: Buffer) => [...bytes].map((b) => (b >= 0x20 && b < 0
 t.test("the real loader in a chroot finds lib\\xff.so in /opt/\\xff", async (t) => {
   const real = spawnSync("chroot", [r.dir, "/usr/lib64/ld-linux-x86-64.so.2", "--list", "/usr/bin/p"]);
   t.equal(real.status, 0, real.stderr.toString());
-  const line = real.stdout.toString("latin1").split("\n").find((l) => l.includes("lib\xff.so"));
+  const line = real.stdout
+    .toString("latin1")
+    .split("\n")
+    .find((l) => l.includes("lib\xff.so"));
   t.ok(line, "ld.so lists lib\\xff.so");
   t.match(line!, /^\tlib\xff\.so => \/opt\/\xff\/lib\xff\.so \(0x[0-9a-f]+\)$/, "found in /opt/\\xff, not missing");
 });
@@ -52,7 +60,11 @@ t.test("--list finds it where ld.so does and prints it escaped", async (t) => {
   t.equal(ours.status, 0, ours.stderr.toString());
   const printed = ours.stdout.toString("latin1");
   t.notOk(/[\x80-\xff]/.test(printed), "no raw byte >= 0x80 printed");
-  for (const line of expected) t.ok(printed.split("\n").some((l) => l.trim() === line), `prints ${line}`);
+  for (const line of expected)
+    t.ok(
+      printed.split("\n").some((l) => l.trim() === line),
+      `prints ${line}`,
+    );
   t.notMatch(printed, /not found/);
 });
 
@@ -101,20 +113,31 @@ t.test("a missing lib\\xff.so is named escaped in the one error line", async (t)
 t.test("through ld.so.cache: a cache entry named lib\\xff.so in /opt/\\xff is found as ld.so finds it", async (t) => {
   const root = join(scratch, "cache-root");
   execFileSync("cp", ["-a", r.dir, root]);
-  execFileSync("bash", ["-euc", `
+  execFileSync("bash", [
+    "-euc",
+    `
     cd "$1"; ff=$'\\xff'
     printf '#include <stdio.h>\\nint q(void);\\nint main(void) { printf("q=%%d\\\\n", q()); return 0; }\\n' > p.c
     gcc -o usr/bin/p2 p.c "opt/$ff/lib$ff.so"
     rm p.c
     printf '/opt/%s\\n' "$ff" > etc/ld.so.conf
-    /sbin/ldconfig -r "$1"`, "build", root]);
+    /sbin/ldconfig -r "$1"`,
+    "build",
+    root,
+  ]);
   const real = spawnSync("chroot", [root, "/usr/lib64/ld-linux-x86-64.so.2", "--list", "/usr/bin/p2"]);
   t.equal(real.status, 0, real.stderr.toString());
-  const line = real.stdout.toString("latin1").split("\n").find((l) => l.includes("lib\xff.so"));
+  const line = real.stdout
+    .toString("latin1")
+    .split("\n")
+    .find((l) => l.includes("lib\xff.so"));
   t.match(line ?? "", /^\tlib\xff\.so => \/opt\/\xff\/lib\xff\.so \(0x[0-9a-f]+\)$/, "the real loader finds it through the cache (no RUNPATH)");
   const ours = spawnSync(process.execPath, [bin, "--list", "--root", root, "/usr/bin/p2"], { encoding: "buffer" });
   t.equal(ours.status, 0, ours.stderr.toString());
   const printed = ours.stdout.toString("latin1");
-  t.ok(printed.split("\n").some((l) => l.trim() === "lib\\xff.so => /opt/\\xff/lib\\xff.so"), `ours: ${printed}`);
+  t.ok(
+    printed.split("\n").some((l) => l.trim() === "lib\\xff.so => /opt/\\xff/lib\\xff.so"),
+    `ours: ${printed}`,
+  );
   t.notMatch(printed, /not found/);
 });

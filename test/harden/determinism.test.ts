@@ -32,10 +32,14 @@ function snapshot(dir: string): string[] {
 function run(umask: string, name: string) {
   const out = join(scratch, `${name}-out`);
   const oci = join(scratch, `${name}-oci`);
-  const r = spawnSync("sh", ["-c", `umask ${umask}; exec "$0" "$@"`, process.execPath, bin, "--root", root.dir, "--passwd", "--tmp", "--mkdir", "/var/lib/app/data", "/usr/bin/other", out, "--oci", oci], {
-    encoding: "utf8",
-    env: { PATH: "/usr/bin:/bin" },
-  });
+  const r = spawnSync(
+    "sh",
+    ["-c", `umask ${umask}; exec "$0" "$@"`, process.execPath, bin, "--root", root.dir, "--passwd", "--tmp", "--mkdir", "/var/lib/app/data", "/usr/bin/other", out, "--oci", oci],
+    {
+      encoding: "utf8",
+      env: { PATH: "/usr/bin:/bin" },
+    },
+  );
   return { r, out, oci };
 }
 

@@ -35,7 +35,12 @@ function refused(t: Test, r: ReturnType<typeof magicpak>, out: string, pattern: 
   t.match(r.stderr, pattern);
   t.notOk(existsSync(out), "OUTPUT absent");
   const parent = join(out, "..");
-  if (existsSync(parent) && statSync(parent).isDirectory()) t.same(readdirSync(parent).filter((n) => n.includes(".magicpak")), [], "no staging sibling or lock left");
+  if (existsSync(parent) && statSync(parent).isDirectory())
+    t.same(
+      readdirSync(parent).filter((n) => n.includes(".magicpak")),
+      [],
+      "no staging sibling or lock left",
+    );
 }
 
 t.test("a library dir swapped for a symlink to the host's between plan and emit: host libc never copied", async (t) => {
@@ -48,7 +53,10 @@ t.test("a library dir swapped for a symlink to the host's between plan and emit:
   const out = fresh();
   await t.rejects(emitBundle(plan.graph, out), /changed while magicpak was running/);
   t.notOk(existsSync(out), "OUTPUT absent: nothing of the host copied");
-  t.same(readdirSync(scratch).filter((n) => n.includes(".magicpak")), []);
+  t.same(
+    readdirSync(scratch).filter((n) => n.includes(".magicpak")),
+    [],
+  );
 });
 
 t.test("destinations are checked before OUTPUT is written", async (t) => {
@@ -141,7 +149,11 @@ t.test("a live run's lock is respected; a dead run's lock and staging are cleane
   const r = magicpak(["--root", root.dir, "/usr/bin/other", out]);
   t.equal(r.status, 0, r.stderr);
   t.ok(existsSync(join(out, "usr/bin/other")));
-  t.same(readdirSync(scratch).filter((n) => n.includes(".magicpak")), [], "stale lock and staging removed");
+  t.same(
+    readdirSync(scratch).filter((n) => n.includes(".magicpak")),
+    [],
+    "stale lock and staging removed",
+  );
 });
 
 function refusedLocked(t: Test, r: ReturnType<typeof magicpak>, out: string) {

@@ -13,7 +13,9 @@ import { join } from "node:path";
 const bin = new URL("../../../bin/magicpak.js", import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), "magicpak-kill-"));
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
-const stdlib = readdirSync("/usr/lib").filter((n) => /^python3\.\d+$/.test(n)).map((n) => `/usr/lib/${n}`)[0];
+const stdlib = readdirSync("/usr/lib")
+  .filter((n) => /^python3\.\d+$/.test(n))
+  .map((n) => `/usr/lib/${n}`)[0];
 const args = (out: string) => ["/usr/bin/python3", out, "--log-level", "Error", ...(stdlib ? ["--include", stdlib] : [])];
 const kills = process.env["CI"] === "true" ? 30 : 8;
 

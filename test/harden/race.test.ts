@@ -102,8 +102,14 @@ t.test(`${runs} runs against a background swapper: 0 host files in OUTPUT`, asyn
     await stop();
   }
   t.equal(hostFiles, 0, `host files in OUTPUT over ${runs} runs: ${hostFiles}`);
-  t.same(readdirSync(scratch).filter((n) => n.includes(".magicpak")), [], "no staging sibling or lock left");
-  console.error(`# swap race: ${runs} runs, bundled the root's libc ${outcomes.bundled}, "changed while magicpak was running" ${outcomes.changed}, other one-line errors ${outcomes.otherError} (${[...errors].join(" | ")}), host files in OUTPUT ${hostFiles}`);
+  t.same(
+    readdirSync(scratch).filter((n) => n.includes(".magicpak")),
+    [],
+    "no staging sibling or lock left",
+  );
+  console.error(
+    `# swap race: ${runs} runs, bundled the root's libc ${outcomes.bundled}, "changed while magicpak was running" ${outcomes.changed}, other one-line errors ${outcomes.otherError} (${[...errors].join(" | ")}), host files in OUTPUT ${hostFiles}`,
+  );
 });
 
 /**
@@ -167,5 +173,8 @@ t.test("bundle(), then the lib directory is swapped, then the image writer: refu
   restore();
   await writeOciArchive(plan.graph, archive, image);
   t.ok(existsSync(archive), "written once the root is back");
-  t.same(readdirSync(scratch).filter((n) => n.includes(".magicpak")), []);
+  t.same(
+    readdirSync(scratch).filter((n) => n.includes(".magicpak")),
+    [],
+  );
 });

@@ -34,7 +34,10 @@ function stagedSize(outName: string): number {
   return 0;
 }
 
-for (const [signal, status] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+for (const [signal, status] of [
+  ["SIGTERM", 143],
+  ["SIGINT", 130],
+] as const) {
   t.test(`${signal} during the copy of a 2 GiB file: exit ${status} at once, nothing left`, async (t) => {
     const outName = `out-${signal}`;
     const out = join(scratch, outName);

@@ -18,10 +18,7 @@ const dir = scratchDir(t, "from-image-evil");
 const privateTmp = join(dir, "tmp");
 mkdirSync(privateTmp);
 process.env["TMPDIR"] = privateTmp;
-const base: RawEntry[] = [
-  { header: { name: "etc/", type: "directory", mode: 0o755 } },
-  { header: { name: "etc/hostname", type: "file", mode: 0o644, size: 5 }, content: Buffer.from("base\n") },
-];
+const base: RawEntry[] = [{ header: { name: "etc/", type: "directory", mode: 0o755 } }, { header: { name: "etc/hostname", type: "file", mode: 0o644, size: 5 }, content: Buffer.from("base\n") }];
 const file = (name: string, text = "x"): RawEntry => ({ header: { name, type: "file", mode: 0o644, size: text.length }, content: Buffer.from(text) });
 
 /** A tar of one file whose size field says `size` in base-256, with no data after it. */
@@ -47,10 +44,22 @@ const cases: [string, () => Promise<Buffer>, RegExp][] = [
   ["path traversal ../x", () => tarOf([file("../x")]), /entry "\.\.\/x": "\.\." in the name/],
   ["traversal inside a name", () => tarOf([file("etc/../../x")]), /entry "etc\/\.\.\/\.\.\/x"/],
   ["an absolute name", () => tarOf([file("/etc/evil")]), /entry "\/etc\/evil": absolute name/],
-  ["an absolute symlink, then a file through it", () => tarOf([{ header: { name: "evil", type: "symlink", linkname: "/tmp" } }, file("evil/planted")]), /entry "evil\/planted": its parent \/evil is a symlink/],
-  ["a relative symlink out, then a file through it", () => tarOf([{ header: { name: "up", type: "symlink", linkname: "../../../.." } }, file("up/tmp/planted")]), /entry "up\/tmp\/planted": its parent \/up is a symlink/],
+  [
+    "an absolute symlink, then a file through it",
+    () => tarOf([{ header: { name: "evil", type: "symlink", linkname: "/tmp" } }, file("evil/planted")]),
+    /entry "evil\/planted": its parent \/evil is a symlink/,
+  ],
+  [
+    "a relative symlink out, then a file through it",
+    () => tarOf([{ header: { name: "up", type: "symlink", linkname: "../../../.." } }, file("up/tmp/planted")]),
+    /entry "up\/tmp\/planted": its parent \/up is a symlink/,
+  ],
   ["a hard link out of the root", () => tarOf([{ header: { name: "passwd", type: "link", linkname: "../../../etc/passwd" } }]), /entry "passwd": hard link target/],
-  ["a hard link to an entry not yet extracted", () => tarOf([{ header: { name: "early", type: "link", linkname: "etc/later" } }, file("etc/later")]), /entry "early": hard link to "etc\/later", which is not \(yet\) in the image/],
+  [
+    "a hard link to an entry not yet extracted",
+    () => tarOf([{ header: { name: "early", type: "link", linkname: "etc/later" } }, file("etc/later")]),
+    /entry "early": hard link to "etc\/later", which is not \(yet\) in the image/,
+  ],
   ["a huge sparse entry over the bound", async () => hugeEntry("bomb", 1n << 40n), /entry "bomb": 1099511627776 bytes would exceed the 8589934592-byte bound/],
 ];
 
@@ -80,5 +89,7 @@ for (const [name, evil, message] of cases) {
 }
 
 function tempRoots(): string[] {
-  return readdirSync(tmpdir()).filter((n) => n.startsWith("magicpak-image-root-") || n.startsWith("magicpak-source-")).sort();
+  return readdirSync(tmpdir())
+    .filter((n) => n.startsWith("magicpak-image-root-") || n.startsWith("magicpak-source-"))
+    .sort();
 }

@@ -35,7 +35,10 @@ function ensureDebianTree(): boolean {
   mkdirSync(cache, { recursive: true });
   const partial = `${debTree}.partial`;
   rmSync(partial, { recursive: true, force: true });
-  const r = spawnSync("mmdebstrap", ["--variant=minbase", "--format=directory", "--include=jq,python3-minimal,nginx-light", "bookworm", partial, "http://deb.debian.org/debian"], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, SOURCE_DATE_EPOCH: "1700000000" } });
+  const r = spawnSync("mmdebstrap", ["--variant=minbase", "--format=directory", "--include=jq,python3-minimal,nginx-light", "bookworm", partial, "http://deb.debian.org/debian"], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, SOURCE_DATE_EPOCH: "1700000000" },
+  });
   if (r.status !== 0) {
     t.fail(`mmdebstrap failed (apt-get install mmdebstrap): ${r.stderr?.toString().trim().split("\n").pop()}`);
     return false;
@@ -47,7 +50,8 @@ function ensureDebianTree(): boolean {
 }
 
 const SCRIPT = 'import base64, datetime, sys\nprint(base64.b64encode(b"magicpak").decode(), datetime.date(2024, 2, 29).isoformat(), sys.argv[1:])\n';
-const NGINX_CONF = "daemon off;\nmaster_process off;\nworker_processes 1;\npid /tmp/nginx.pid;\nerror_log stderr;\nevents { worker_connections 16; }\nhttp {\n  access_log off;\n  include /etc/nginx/mime.types;\n  server { listen 127.0.0.1:18080; root /app/www; }\n}\n";
+const NGINX_CONF =
+  "daemon off;\nmaster_process off;\nworker_processes 1;\npid /tmp/nginx.pid;\nerror_log stderr;\nevents { worker_connections 16; }\nhttp {\n  access_log off;\n  include /etc/nginx/mime.types;\n  server { listen 127.0.0.1:18080; root /app/www; }\n}\n";
 const PAGE = "<p>served by nginx from the image</p>\n";
 const appLayer: RawEntry[] = [
   { header: { name: "app/", type: "directory", mode: 0o755 } },
@@ -86,10 +90,14 @@ if (ok) {
     const arm = await tarOf(treeEntries(fixture("MAGICPAK_ARM64_ROOT")));
     for (const d of [debLayout, multiLayout]) rmSync(d, { recursive: true, force: true });
     writeTestLayout(debLayout, [{ platform: { architecture: "amd64", os: "linux" }, layers: [base, app], config: debConfig }], "deb");
-    writeTestLayout(multiLayout, [
-      { platform: { architecture: "amd64", os: "linux" }, layers: [base], config: bashConfig },
-      { platform: { architecture: "arm64", os: "linux", variant: "v8" }, layers: [arm], config: bashConfig },
-    ], "multi");
+    writeTestLayout(
+      multiLayout,
+      [
+        { platform: { architecture: "amd64", os: "linux" }, layers: [base], config: bashConfig },
+        { platform: { architecture: "arm64", os: "linux", variant: "v8" }, layers: [arm], config: bashConfig },
+      ],
+      "multi",
+    );
   }
 }
 
@@ -154,7 +162,13 @@ t.test("the layers are applied in order, with whiteouts", async (t) => {
     t.ok(existsSync(join(root.root, "app/hello.py")), "the second layer");
     t.notOk(existsSync(join(root.root, "usr/share/doc/jq")), ".wh.jq removed jq's docs");
     t.ok(existsSync(join(root.root, "usr/share/doc/python3-minimal")), "the other docs stay");
-    t.same(run("ls", [join(root.root, "usr/share/man")]).trim().split("\n"), ["NEW"], "the opaque whiteout emptied /usr/share/man but for this layer's file");
+    t.same(
+      run("ls", [join(root.root, "usr/share/man")])
+        .trim()
+        .split("\n"),
+      ["NEW"],
+      "the opaque whiteout emptied /usr/share/man but for this layer's file",
+    );
     t.notOk(existsSync(join(root.root, "dev/null")), "device nodes are skipped");
   } finally {
     root.remove();
@@ -170,23 +184,46 @@ t.test("jq: the image's Entrypoint is the input, its config carries over, runc g
   const oci = fresh("jq-oci");
   const ociArchive = fresh("jq-oci.tar");
   const dockerArchive = fresh("jq-docker.tar");
-  const r = await cli(["--from-image", `${debLayout}:deb`, out, "--tag", "slim", "--oci", oci, "--oci-archive", ociArchive, "--docker-archive", dockerArchive, "--test", "--test-command", "jq -n 1+1", "--test-stdout", "2", "--busybox", busybox]);
+  const r = await cli([
+    "--from-image",
+    `${debLayout}:deb`,
+    out,
+    "--tag",
+    "slim",
+    "--oci",
+    oci,
+    "--oci-archive",
+    ociArchive,
+    "--docker-archive",
+    dockerArchive,
+    "--test",
+    "--test-command",
+    "jq -n 1+1",
+    "--test-stdout",
+    "2",
+    "--busybox",
+    busybox,
+  ]);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stderr, /^linux\/amd64 \/usr\/bin\/jq: input \d+\.\d MB -> output \d+\.\d MB \(\d+\.\d%\)\n$/, `the size line: ${r.stderr.trim()}`);
   t.ok(existsSync(join(out, "usr/bin/jq")), "the bundle directory");
   for (const ref of [`oci:${oci}`, `oci-archive:${ociArchive}`, `docker-archive:${dockerArchive}`]) {
     const config = inspect("--config", ref)["config"];
-    t.same(config, {
-      User: "65534:65534",
-      ExposedPorts: { "8080/tcp": {} },
-      Env: debConfig.Env,
-      Entrypoint: ["jq"],
-      Cmd: ["-n", "[1,2,3] | add"],
-      Volumes: { "/data": {} },
-      WorkingDir: "/app",
-      Labels: debConfig.Labels,
-      StopSignal: "SIGQUIT",
-    }, `${ref}: the config carried over`);
+    t.same(
+      config,
+      {
+        User: "65534:65534",
+        ExposedPorts: { "8080/tcp": {} },
+        Env: debConfig.Env,
+        Entrypoint: ["jq"],
+        Cmd: ["-n", "[1,2,3] | add"],
+        Volumes: { "/data": {} },
+        WorkingDir: "/app",
+        Labels: debConfig.Labels,
+        StopSignal: "SIGQUIT",
+      },
+      `${ref}: the config carried over`,
+    );
   }
   const original = runImage(`${debLayout}:deb`);
   const slim = runImage(`${oci}:slim`);
@@ -210,20 +247,34 @@ t.test("jq: the image's Entrypoint is the input, its config carries over, runc g
 
 t.test("SIGTERM while the layers are extracted: the temporary root is removed", async (t) => {
   if (!ok) return;
-  const before = run("ls", [tmpdir()]).split("\n").filter((n) => n.startsWith("magicpak-image-root-"));
-  const child = spawn(process.execPath, [fileURLToPath(new URL("../../../bin/magicpak.js", import.meta.url)), "--from-image", `${debLayout}:deb`, fresh("killed"), "-v"], { stdio: ["ignore", "ignore", "pipe"] });
+  const before = run("ls", [tmpdir()])
+    .split("\n")
+    .filter((n) => n.startsWith("magicpak-image-root-"));
+  const child = spawn(process.execPath, [fileURLToPath(new URL("../../../bin/magicpak.js", import.meta.url)), "--from-image", `${debLayout}:deb`, fresh("killed"), "-v"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
-  await new Promise<void>((resolve) => child.stderr!.on("data", (c) => {
-    stderr += c;
-    if (stderr.includes("extract ")) resolve();
-  }));
+  await new Promise<void>((resolve) =>
+    child.stderr!.on("data", (c) => {
+      stderr += c;
+      if (stderr.includes("extract ")) resolve();
+    }),
+  );
   await new Promise((r) => setTimeout(r, 300));
-  const during = run("ls", [tmpdir()]).split("\n").filter((n) => n.startsWith("magicpak-image-root-"));
+  const during = run("ls", [tmpdir()])
+    .split("\n")
+    .filter((n) => n.startsWith("magicpak-image-root-"));
   child.kill("SIGTERM");
   const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
   t.equal(code, 143, "exit 143");
   t.ok(during.length > before.length, "a root was being extracted");
-  t.same(run("ls", [tmpdir()]).split("\n").filter((n) => n.startsWith("magicpak-image-root-")), before, "and is gone");
+  t.same(
+    run("ls", [tmpdir()])
+      .split("\n")
+      .filter((n) => n.startsWith("magicpak-image-root-")),
+    before,
+    "and is gone",
+  );
 });
 
 /** nginx -c /app/nginx.conf in runc, as root (with the capabilities it uses) in the host's network namespace; the page it serves on 127.0.0.1:18080. */
@@ -267,7 +318,32 @@ t.test("nginx serves a file on loopback from the slimmed image as from the origi
   if (!ok) return;
   const oci = fresh("nginx-oci");
   // Its closure does not name its configuration or the directories it writes: named here.
-  const r = await cli(["--from-image", `${debLayout}:deb`, "/usr/sbin/nginx", fresh("nginx-out"), "--include", "/app", "--include", "/etc/nginx/mime.types", "--mkdir", "/var/lib/nginx", "--mkdir", "/var/log/nginx", "--mkdir", "/tmp", "--passwd", "--tag", "nginx", "--oci", oci, "--test", "--test-command", "nginx -v", "--busybox", busybox]);
+  const r = await cli([
+    "--from-image",
+    `${debLayout}:deb`,
+    "/usr/sbin/nginx",
+    fresh("nginx-out"),
+    "--include",
+    "/app",
+    "--include",
+    "/etc/nginx/mime.types",
+    "--mkdir",
+    "/var/lib/nginx",
+    "--mkdir",
+    "/var/log/nginx",
+    "--mkdir",
+    "/tmp",
+    "--passwd",
+    "--tag",
+    "nginx",
+    "--oci",
+    oci,
+    "--test",
+    "--test-command",
+    "nginx -v",
+    "--busybox",
+    busybox,
+  ]);
   t.equal(r.code, 0, r.stderr);
   const original = await serveWithNginx(`${debLayout}:deb`);
   t.equal(original, `200 ${PAGE}`, "the original image serves the page");
@@ -277,7 +353,27 @@ t.test("nginx serves a file on loopback from the slimmed image as from the origi
 t.test("python3 with its stdlib and a script from the second layer", async (t) => {
   if (!ok) return;
   const oci = fresh("py-oci");
-  const r = await cli(["--from-image", `${debLayout}:deb`, "/usr/bin/python3", fresh("py-out"), "--include", "/usr/lib/python3.11", "--include", "/app", "--exclude", "**/__pycache__", "--tag", "py", "--oci", oci, "--test", "--test-command", "python3 /app/hello.py x", "--busybox", busybox]);
+  const r = await cli([
+    "--from-image",
+    `${debLayout}:deb`,
+    "/usr/bin/python3",
+    fresh("py-out"),
+    "--include",
+    "/usr/lib/python3.11",
+    "--include",
+    "/app",
+    "--exclude",
+    "**/__pycache__",
+    "--tag",
+    "py",
+    "--oci",
+    oci,
+    "--test",
+    "--test-command",
+    "python3 /app/hello.py x",
+    "--busybox",
+    busybox,
+  ]);
   t.equal(r.code, 0, r.stderr);
   const args = ["python3", "/app/hello.py", "a", "b"];
   const original = runImage(`${debLayout}:deb`, args);
@@ -300,12 +396,24 @@ t.test("a two-platform index: each platform in its own root, the arm64 one teste
       "linux/arm64": { busybox: fixture("MAGICPAK_BUSYBOX_ARM64"), emulator: fixture("MAGICPAK_QEMU_AARCH64") },
     },
   });
-  t.same(result.platforms.map((p) => [p.platform, p.input]), [["linux/amd64", "/bin/bash"], ["linux/arm64/v8", "/bin/bash"]]);
+  t.same(
+    result.platforms.map((p) => [p.platform, p.input]),
+    [
+      ["linux/amd64", "/bin/bash"],
+      ["linux/arm64/v8", "/bin/bash"],
+    ],
+  );
   const top = JSON.parse(readFileSync(join(oci, "index.json"), "utf8"));
   t.equal(top.manifests.length, 1, "index.json names one image index");
   t.equal(top.manifests[0].digest, result.images[0]!.digest);
   const index = JSON.parse(readFileSync(join(oci, "blobs/sha256", top.manifests[0].digest.slice(7)), "utf8"));
-  t.same(index.manifests.map((m: { platform: unknown }) => m.platform), [{ architecture: "amd64", os: "linux" }, { architecture: "arm64", os: "linux", variant: "v8" }]);
+  t.same(
+    index.manifests.map((m: { platform: unknown }) => m.platform),
+    [
+      { architecture: "amd64", os: "linux" },
+      { architecture: "arm64", os: "linux", variant: "v8" },
+    ],
+  );
   const raw = JSON.parse(skopeo("inspect", "--raw", `oci:${oci}`));
   t.equal(raw.manifests.length, 2, "skopeo reads the index");
   t.equal(inspect("--override-arch", "arm64", `oci-archive:${ociArchive}`)["Architecture"], "arm64", "skopeo picks arm64 from the archive");
@@ -325,7 +433,22 @@ t.test("a two-platform index: each platform in its own root, the arm64 one teste
 t.test("--platform picks one entry; a Docker archive of several is refused", async (t) => {
   if (!ok) return;
   const dockerArchive = fresh("arm.tar");
-  const r = await cli(["--from-image", `${multiLayout}:multi`, "--platform", "linux/arm64", fresh("arm-out"), "--docker-archive", dockerArchive, "--test", "--test-command", "bash -c 'echo hi'", "--busybox", fixture("MAGICPAK_BUSYBOX_ARM64"), "--emulator", fixture("MAGICPAK_QEMU_AARCH64")]);
+  const r = await cli([
+    "--from-image",
+    `${multiLayout}:multi`,
+    "--platform",
+    "linux/arm64",
+    fresh("arm-out"),
+    "--docker-archive",
+    dockerArchive,
+    "--test",
+    "--test-command",
+    "bash -c 'echo hi'",
+    "--busybox",
+    fixture("MAGICPAK_BUSYBOX_ARM64"),
+    "--emulator",
+    fixture("MAGICPAK_QEMU_AARCH64"),
+  ]);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stderr, /^linux\/arm64\/v8 \/bin\/bash: input/);
   t.equal(inspect(`docker-archive:${dockerArchive}`)["Architecture"], "arm64");
@@ -340,6 +463,9 @@ t.test("--root OS/ARCH=DIR, once per platform: one multi-platform image from sev
   const r = await cli(["--root", `linux/amd64=${debTree}`, "--root", `linux/arm64=${fixture("MAGICPAK_ARM64_ROOT")}`, "/bin/bash", fresh("roots-out"), "--oci", oci]);
   t.equal(r.code, 0, r.stderr);
   const index = JSON.parse(skopeo("inspect", "--raw", `oci:${oci}`));
-  t.same(index.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture), ["amd64", "arm64"]);
+  t.same(
+    index.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture),
+    ["amd64", "arm64"],
+  );
   t.equal(inspect("--override-arch", "arm64", `oci:${oci}`)["Architecture"], "arm64");
 });

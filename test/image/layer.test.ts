@@ -45,7 +45,10 @@ t.test("the layer of a real bundle extracts to the tree emit writes", async (t) 
   t.same(describeTree(extracted), describeTree(emitted), "same files, modes, contents, link targets, link counts");
   const names = run("tar", ["-t", "-f", tar]).trim().split("\n");
   t.same(names, [...names].sort(), "entries sorted");
-  t.notOk(names.some((n) => n.startsWith("/") || n.startsWith("./")), "relative names, no ./");
+  t.notOk(
+    names.some((n) => n.startsWith("/") || n.startsWith("./")),
+    "relative names, no ./",
+  );
 });
 
 function file(path: string, hostSource: string, identity: string, mode = 0o644): Parameters<FileGraph["add"]>[0] {
@@ -64,18 +67,22 @@ t.test("the entries of a crafted graph", async (t) => {
   graph.add({ kind: "symlink", path: "/lib", target: "usr/lib", mode: 0o777, reasons: [] });
   graph.add({ kind: "generated", path: "/etc/passwd", content: Buffer.from("root:x:0:0::/:/bin/sh\n"), mode: 0o644, reasons: [] });
   const entries = layerEntries(graph).map((e) => [e.type, e.path, "mode" in e ? e.mode.toString(8) : "", "target" in e ? e.target : ""]);
-  t.same(entries, [
-    ["directory", "etc", "755", ""],
-    ["file", "etc/passwd", "644", ""],
-    ["symlink", "lib", "", "usr/lib"],
-    ["directory", "opt", "755", ""],
-    ["file", "opt/same", "755", ""],
-    ["directory", "tmp", "1777", ""],
-    ["directory", "usr", "755", ""],
-    ["directory", "usr/lib", "755", ""],
-    ["directory", "usr/lib/x", "755", ""],
-    ["hardlink", "usr/lib/x/liba.so.1", "755", "opt/same"],
-  ], "sorted; implied directories 0755; graph modes; the first of an inode is the file, later ones link to it; no entry for /");
+  t.same(
+    entries,
+    [
+      ["directory", "etc", "755", ""],
+      ["file", "etc/passwd", "644", ""],
+      ["symlink", "lib", "", "usr/lib"],
+      ["directory", "opt", "755", ""],
+      ["file", "opt/same", "755", ""],
+      ["directory", "tmp", "1777", ""],
+      ["directory", "usr", "755", ""],
+      ["directory", "usr/lib", "755", ""],
+      ["directory", "usr/lib/x", "755", ""],
+      ["hardlink", "usr/lib/x/liba.so.1", "755", "opt/same"],
+    ],
+    "sorted; implied directories 0755; graph modes; the first of an inode is the file, later ones link to it; no entry for /",
+  );
   graph.add(file("/usr/lib/.wh.liba", join(host, "a"), "2:2"));
   t.throws(() => layerEntries(graph), new ImageError("/usr/lib/.wh.liba", "a file named .wh.* is a whiteout in an image layer and cannot be stored"));
 });
@@ -117,7 +124,10 @@ t.test("options are checked and normalised", async (t) => {
   t.throws(() => normalizeImageOptions({ ...base, entrypoint: [] }), { name: "ImageError" });
   t.equal(sourceDateEpoch({}), 0);
   t.equal(sourceDateEpoch({ SOURCE_DATE_EPOCH: "1700000000" }), 1_700_000_000);
-  t.throws(() => sourceDateEpoch({ SOURCE_DATE_EPOCH: "yesterday" }), { name: "EnvironmentError", message: "SOURCE_DATE_EPOCH=yesterday: must be a whole number of seconds since 1970 (at most 8589934591)" });
+  t.throws(() => sourceDateEpoch({ SOURCE_DATE_EPOCH: "yesterday" }), {
+    name: "EnvironmentError",
+    message: "SOURCE_DATE_EPOCH=yesterday: must be a whole number of seconds since 1970 (at most 8589934591)",
+  });
 });
 
 /** Entries of the destination's parent other than the destination: a staging directory left behind shows here. */

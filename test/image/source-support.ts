@@ -85,19 +85,28 @@ export function writeTestLayout(dir: string, images: TestImage[], tag = "latest"
     const gz = image.layers.map((l) => ({ ...put(gzipSync(l)), diff: sha(l) }));
     const config = Buffer.from(JSON.stringify({ ...image.platform, config: image.config, rootfs: { type: "layers", diff_ids: gz.map((g) => g.diff) } }));
     const c = put(config);
-    const manifest = Buffer.from(JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", ...c },
-      layers: gz.map((g) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: g.digest, size: g.size })),
-    }));
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        config: { mediaType: "application/vnd.oci.image.config.v1+json", ...c },
+        layers: gz.map((g) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: g.digest, size: g.size })),
+      }),
+    );
     return { mediaType: "application/vnd.oci.image.manifest.v1+json", ...put(manifest), platform: image.platform };
   });
   const ref = { "org.opencontainers.image.ref.name": tag };
   // Several platforms: index.json names one image index (as skopeo and buildkit write them).
-  const top = manifests.length === 1
-    ? [{ ...manifests[0], annotations: ref }]
-    : [{ mediaType: "application/vnd.oci.image.index.v1+json", ...put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests }))), annotations: ref }];
+  const top =
+    manifests.length === 1
+      ? [{ ...manifests[0], annotations: ref }]
+      : [
+          {
+            mediaType: "application/vnd.oci.image.index.v1+json",
+            ...put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests }))),
+            annotations: ref,
+          },
+        ];
   writeFileSync(join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: top }));
   writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
 }

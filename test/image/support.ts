@@ -59,7 +59,10 @@ export function describeTree(dir: string): string[] {
         out.push(`d ${path} ${(st.mode & 0o7777).toString(8)}`);
         walk(path);
       } else {
-        const hash = createHash("sha256").update(readFileSync(join(dir, path))).digest("hex").slice(0, 16);
+        const hash = createHash("sha256")
+          .update(readFileSync(join(dir, path)))
+          .digest("hex")
+          .slice(0, 16);
         out.push(`f ${path} ${(st.mode & 0o7777).toString(8)} ${hash} nlink=${st.nlink}`);
       }
     }

@@ -82,7 +82,15 @@ t.test("GNU tar and Python's tarfile read every kind of entry as written", async
     t.same([m.uid, m.gid, m.uname, m.gname, m.mtime], [0, 0, "", "", 1_700_000_000], `${String(m.name).slice(0, 20)}: 0:0, no names, the mtime`);
   }
   const withPax = listed.filter((m) => (m.pax as string[]).length > 0).map((m) => [m.name, m.pax]);
-  t.same(withPax, [["long-hard", ["linkpath"]], ["link", ["linkpath"]], [unsplittable, ["path"]]], "pax headers only where ustar cannot hold the name or link target (a link target has no prefix field)");
+  t.same(
+    withPax,
+    [
+      ["long-hard", ["linkpath"]],
+      ["link", ["linkpath"]],
+      [unsplittable, ["path"]],
+    ],
+    "pax headers only where ustar cannot hold the name or link target (a link target has no prefix field)",
+  );
 
   const out = join(dir, "kinds.out");
   mkdirSync(out);
@@ -181,7 +189,14 @@ t.test("gzip: a fixed header, the right trailer, the same bytes however the inpu
   writeFileSync(file0, whole);
   // gzip -lv: "method crc date time compressed uncompressed ratio name"
   const listed = spawnSync("gzip", ["-lv", file0], { encoding: "utf8" }).stdout.trim().split("\n").at(-1)!.trim().split(/\s+/);
-  t.equal(whole.readUInt32LE(whole.length - 8).toString(16).padStart(8, "0"), listed[1], "the trailer's CRC-32 is the one gzip -lv computes");
+  t.equal(
+    whole
+      .readUInt32LE(whole.length - 8)
+      .toString(16)
+      .padStart(8, "0"),
+    listed[1],
+    "the trailer's CRC-32 is the one gzip -lv computes",
+  );
   t.equal(whole.readUInt32LE(whole.length - 4), data.length % 2 ** 32, "its length");
   const gnu = spawnSync("gzip", ["-n", "-6", "-c"], { input: data }).stdout;
   t.same([...whole.subarray(0, 10)], [...gnu.subarray(0, 10)], "the header gzip -n -6 writes");

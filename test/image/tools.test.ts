@@ -113,14 +113,18 @@ t.test("skopeo inspect accepts the OCI layout, the OCI archive and the Docker ar
     }
     const config = inspect("--config", ref);
     t.equal(config["architecture"], "amd64");
-    t.same(config["config"], {
-      User: "65534:65534",
-      Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GREETING=hello from the image"],
-      Entrypoint: ["/usr/bin/jq"],
-      Cmd: ["--version"],
-      WorkingDir: "/usr/lib",
-      Labels: { "made.by": "magicpak", "org.opencontainers.image.title": "jq" },
-    }, `${name}: the run config`);
+    t.same(
+      config["config"],
+      {
+        User: "65534:65534",
+        Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GREETING=hello from the image"],
+        Entrypoint: ["/usr/bin/jq"],
+        Cmd: ["--version"],
+        WorkingDir: "/usr/lib",
+        Labels: { "made.by": "magicpak", "org.opencontainers.image.title": "jq" },
+      },
+      `${name}: the run config`,
+    );
     t.same(config["rootfs"], { type: "layers", diff_ids: [result.layer.diffId] }, `${name}: rootfs.diff_ids`);
     t.match(config["history"], [{ created: "1970-01-01T00:00:00Z", created_by: /^magicpak / }], `${name}: history`);
   }

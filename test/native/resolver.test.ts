@@ -73,7 +73,12 @@ t.test("nativeLoadGraph: the real loader's closure of a program, shaped like the
   t.same(native.missing, [], "nothing missing");
   const interpreter = ours.objects.find((o) => o.foundBy === "interpreter")?.realPath;
   const asMap = (objects: { name: string; path: string; realPath: string }[]) =>
-    Object.fromEntries(objects.slice(1).filter((o) => o.realPath !== interpreter).map((o) => [o.name, [o.path, o.realPath]]));
+    Object.fromEntries(
+      objects
+        .slice(1)
+        .filter((o) => o.realPath !== interpreter)
+        .map((o) => [o.name, [o.path, o.realPath]]),
+    );
   t.same(asMap(native.objects), asMap(ours.objects), `${path}: same names, paths and real paths (the interpreter aside: the kernel places it)`);
   for (const o of native.objects.slice(1)) t.ok(o.loader !== null && o.requestedBy.includes(o.loader), `${o.name} is needed by object ${o.loader}`);
 });

@@ -197,8 +197,13 @@ t.test("the aarch64 addon, node and strace for arm64 and the test programs boot 
   t.ok(begin >= 0 && end > begin, "the driver printed its result", { console: console_.slice(-4000) });
   if (begin < 0 || end < begin) return;
   vm = JSON.parse(console_.slice(begin + BEGIN.length + 1, end)) as VmResult;
-  const timeline = console_.split("\n").filter((l) => l.startsWith("init: ")).join("; ");
-  t.comment(`bundled node and strace in ${bundleMs} ms; initramfs of ${(archive.length / 2 ** 20).toFixed(0)} MiB; ${(run.ms / 1000).toFixed(1)} s from qemu's start to power-off (${timeline}); driver ${(vm.driverMs / 1000).toFixed(1)} s`);
+  const timeline = console_
+    .split("\n")
+    .filter((l) => l.startsWith("init: "))
+    .join("; ");
+  t.comment(
+    `bundled node and strace in ${bundleMs} ms; initramfs of ${(archive.length / 2 ** 20).toFixed(0)} MiB; ${(run.ms / 1000).toFixed(1)} s from qemu's start to power-off (${timeline}); driver ${(vm.driverMs / 1000).toFixed(1)} s`,
+  );
   t.equal(vm.machine, "aarch64", `uname -m on a real aarch64 kernel: ${vm.kernel}`);
   t.equal(vm.arch, "arm64", `node ${vm.node} runs natively on it`);
   t.equal(vm.version, "0.1.0", "the addon loads in node on aarch64");
@@ -214,7 +219,11 @@ t.test("on aarch64 the tracer records the *at system calls (asm-generic has no o
   // The names strace (its own aarch64 table) gives the calls of the program: all are ones we record.
   const straced = new Set(vm.strace.ok?.accesses.map((a) => a.syscall) ?? []);
   t.ok(straced.size > 0, "strace saw the program's file calls", { error: vm.strace.error });
-  t.same([...straced].filter((s) => !vm!.syscalls.includes(s)), [], `strace's calls (${[...straced].sort().join(", ")}) are all in syscalls()`);
+  t.same(
+    [...straced].filter((s) => !vm!.syscalls.includes(s)),
+    [],
+    `strace's calls (${[...straced].sort().join(", ")}) are all in syscalls()`,
+  );
 });
 
 t.test("the program runs the same without a tracer, and reports what the kernel saw it do", async (t) => {
@@ -223,7 +232,11 @@ t.test("the program runs the same without a tracer, and reports what the kernel 
   t.equal(vm.untraced.stdout, TRACED_PROGRAM_STDOUT);
   const reported = reports(vm.untraced.stderr);
   for (const [kind, path] of expectedReports(LAYOUT)) {
-    t.ok(reported.some(([k, p]) => k === kind && p === path), `it reports ${kind} ${path}`, { reported });
+    t.ok(
+      reported.some(([k, p]) => k === kind && p === path),
+      `it reports ${kind} ${path}`,
+      { reported },
+    );
   }
 });
 
@@ -236,7 +249,10 @@ t.test("the addon's trace on aarch64: every file the program reports, across for
   t.equal(r.tracer, "native");
 
   // The program's own report of this traced run, and of the run without a tracer: all recorded.
-  for (const [run, stderr] of [["traced", r.stderr], ["untraced", vm.untraced.stderr]] as const) {
+  for (const [run, stderr] of [
+    ["traced", r.stderr],
+    ["untraced", vm.untraced.stderr],
+  ] as const) {
     t.same(unrecorded(stderr, r, AARCH64_CALLS), [], `every path the ${run} program reported is recorded with its kind of call`);
   }
   const pids = new Set(r.accesses.map((a) => a.pid));

@@ -62,7 +62,11 @@ t.test("the program runs the same without a tracer, and reports what the kernel 
   t.equal(r.stdout, TRACED_PROGRAM_STDOUT);
   const reported = reports(r.stderr);
   for (const [kind, path] of expectedReports(layout)) {
-    t.ok(reported.some(([k, p]) => k === kind && p === path), `it reports ${kind} ${path}`, { reported });
+    t.ok(
+      reported.some(([k, p]) => k === kind && p === path),
+      `it reports ${kind} ${path}`,
+      { reported },
+    );
   }
 });
 
@@ -73,7 +77,10 @@ t.test("records the files of a program of our own, as absolute paths, across for
   t.ok(paths(r, OPEN).has("/etc/ld.so.cache"), "what the loader opens");
   // The program's own report of this traced run, and of a run without a tracer: all recorded.
   const untraced = spawnSync(prog, [work], { encoding: "utf8" });
-  for (const [run, stderr] of [["traced", r.stderr], ["untraced", untraced.stderr]] as const) {
+  for (const [run, stderr] of [
+    ["traced", r.stderr],
+    ["untraced", untraced.stderr],
+  ] as const) {
     t.same(unrecorded(stderr, r, X86_64_CALLS), [], `every path the ${run} program reported is recorded with its kind of call`);
   }
   const pids = new Set(r.accesses.map((a) => a.pid));
@@ -179,7 +186,11 @@ t.test("environment, working directory, PATH search and errors", async (t) => {
   const env = await traceNative({ argv: ["sh", "-c", "echo $ONLY; pwd"], env: { ONLY: "this", PATH: "/usr/bin:/bin" }, cwd: work });
   t.equal(env.stdout, `this\n${work}\n`, "exactly the given environment and cwd; sh found in PATH");
   const relative = await traceNative({ argv: ["./data/../data/link"], cwd: work }).catch((e: Error) => e);
-  t.match(relative instanceof Error ? relative.message : "", /cannot execute \.\/data\/\.\.\/data\/link: (Permission denied|Exec format error)/, "a relative program is run from cwd; exec errors are reported");
+  t.match(
+    relative instanceof Error ? relative.message : "",
+    /cannot execute \.\/data\/\.\.\/data\/link: (Permission denied|Exec format error)/,
+    "a relative program is run from cwd; exec errors are reported",
+  );
   await t.rejects(traceNative({ argv: ["no-such-program-here"], env: { PATH: "/usr/bin:/bin" } }), /no-such-program-here: not found in PATH/);
   await t.rejects(traceNative({ argv: ["/bin/true"], cwd: join(base, "absent") }), /cannot change to the working directory .*absent: No such file or directory/);
   await t.rejects(traceNative({ argv: ["/bin/true"], root: "/" }), /cannot trace inside --root/);

@@ -75,7 +75,10 @@ t.test(`magicpak --list /bin/true on Node ${floorVersion} says what the system l
     .split("\n")
     .filter((l) => l.trim() !== "" && !/linux-vdso|linux-gate/.test(l))
     .map((l) => l.replace(/ \(0x[0-9a-f]+\)$/, ""));
-  t.same(r.stdout.split("\n").filter((l) => l !== ""), expected);
+  t.same(
+    r.stdout.split("\n").filter((l) => l !== ""),
+    expected,
+  );
 });
 
 t.test(`a bundle of /bin/true on Node ${floorVersion}, tested in the jail and run with chroot`, async (t) => {
@@ -98,7 +101,10 @@ for (const [label, node] of [
     t.equal(esm.status, 0, output(esm));
     const cjs = run(node, node, ["-e", `const m = require("magicpak"); console.log(${probe})`]);
     t.equal(cjs.status, 0, `require("magicpak"): ${output(cjs)}`);
-    const needed = spawnSync("readelf", ["-dW", "/bin/true"], { encoding: "utf8" }).stdout.match(/\(NEEDED\).*\[(.+)\]/g)?.map((l) => /\[(.+)\]/.exec(l)![1]) ?? [];
+    const needed =
+      spawnSync("readelf", ["-dW", "/bin/true"], { encoding: "utf8" })
+        .stdout.match(/\(NEEDED\).*\[(.+)\]/g)
+        ?.map((l) => /\[(.+)\]/.exec(l)![1]) ?? [];
     const expected = `${manifest.version} function ${needed.join(",")}`;
     t.equal(esm.stdout.trim(), expected, "import: VERSION, bundle and /bin/true's DT_NEEDED as readelf reads it");
     t.equal(cjs.stdout.trim(), expected, "require: the same");

@@ -100,7 +100,10 @@ t.test("npm pack of a fresh copy of the sources builds dist/ and packs it", asyn
   const list = spawnSync("tar", ["-tzf", tarball], { encoding: "utf8", maxBuffer: 1 << 28 });
   t.equal(list.status, 0, output(list));
   entries = list.stdout.split("\n").filter((e) => e !== "" && !e.endsWith("/"));
-  t.ok(entries.every((e) => e.startsWith("package/")), "every entry is under package/");
+  t.ok(
+    entries.every((e) => e.startsWith("package/")),
+    "every entry is under package/",
+  );
   entries = entries.map((e) => e.slice("package/".length)).sort();
 });
 
@@ -132,11 +135,30 @@ t.test("the package holds only what users need", async (t) => {
     [/^dist\/bin\/sea\./, "entry point of the standalone binary"],
   ];
   for (const [pattern, what] of forbidden) {
-    t.same(entries.filter((e) => pattern.test(e)), [], `no ${what}`);
+    t.same(
+      entries.filter((e) => pattern.test(e)),
+      [],
+      `no ${what}`,
+    );
   }
   // Everything is one of these: the CLI, the compiled library, the built-in UPX and its licence, the docs, the --json schema, the licence.
-  const allowed = [/^package\.json$/, /^README\.md$/, /^LICENSE$/, /^docs\/api\.md$/, /^bin\/magicpak\.js$/, /^dist\/bin\/[a-z-]+\.js$/, /^schema\/list\.schema\.json$/, /^dist\/lib\/.+\.(js|d\.ts)$/, /^wasm\/(upx\.wasm|upx\.cjs|SHA256SUMS|README\.md)$/, /^wasm\/upx-license\/(LICENSE|COPYING)$/];
-  t.same(entries.filter((e) => !allowed.some((p) => p.test(e))), [], "nothing else");
+  const allowed = [
+    /^package\.json$/,
+    /^README\.md$/,
+    /^LICENSE$/,
+    /^docs\/api\.md$/,
+    /^bin\/magicpak\.js$/,
+    /^dist\/bin\/[a-z-]+\.js$/,
+    /^schema\/list\.schema\.json$/,
+    /^dist\/lib\/.+\.(js|d\.ts)$/,
+    /^wasm\/(upx\.wasm|upx\.cjs|SHA256SUMS|README\.md)$/,
+    /^wasm\/upx-license\/(LICENSE|COPYING)$/,
+  ];
+  t.same(
+    entries.filter((e) => !allowed.some((p) => p.test(e))),
+    [],
+    "nothing else",
+  );
   for (const needed of [
     "package.json",
     "README.md",
@@ -217,11 +239,19 @@ t.test("the installed magicpak compresses with the built-in UPX", async (t) => {
 
 t.test("the installed package is importable as a library, with its types", async (t) => {
   if (notInstalled()) return t.fail("not installed");
-  const r = spawnSync(process.execPath, ["--input-type=module", "-e", 'import * as m from "magicpak"; console.log(JSON.stringify({ version: m.VERSION, bundle: typeof m.bundle, native: m.nativeStatus(), bash: m.readElf("/bin/bash").dynamic?.needed.length > 0 }))'], {
-    cwd: app,
-    encoding: "utf8",
-    env: userEnv(),
-  });
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      'import * as m from "magicpak"; console.log(JSON.stringify({ version: m.VERSION, bundle: typeof m.bundle, native: m.nativeStatus(), bash: m.readElf("/bin/bash").dynamic?.needed.length > 0 }))',
+    ],
+    {
+      cwd: app,
+      encoding: "utf8",
+      env: userEnv(),
+    },
+  );
   t.equal(r.status, 0, output(r));
   const got = JSON.parse(r.stdout || "{}") as { version?: string; bundle?: string; native?: string; bash?: boolean };
   t.equal(got.version, version);

@@ -58,7 +58,49 @@ function userEnv(): NodeJS.ProcessEnv {
 }
 
 // Capability numbers (linux/capability.h), to name what the build's RUN steps have.
-const CAPS = ["chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw", "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct", "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod", "lease", "audit_write", "audit_control", "setfcap", "mac_override", "mac_admin", "syslog", "wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore"];
+const CAPS = [
+  "chown",
+  "dac_override",
+  "dac_read_search",
+  "fowner",
+  "fsetid",
+  "kill",
+  "setgid",
+  "setuid",
+  "setpcap",
+  "linux_immutable",
+  "net_bind_service",
+  "net_broadcast",
+  "net_admin",
+  "net_raw",
+  "ipc_lock",
+  "ipc_owner",
+  "sys_module",
+  "sys_rawio",
+  "sys_chroot",
+  "sys_ptrace",
+  "sys_pacct",
+  "sys_admin",
+  "sys_boot",
+  "sys_nice",
+  "sys_resource",
+  "sys_time",
+  "sys_tty_config",
+  "mknod",
+  "lease",
+  "audit_write",
+  "audit_control",
+  "setfcap",
+  "mac_override",
+  "mac_admin",
+  "syslog",
+  "wake_alarm",
+  "block_suspend",
+  "audit_read",
+  "perfmon",
+  "bpf",
+  "checkpoint_restore",
+];
 const capNames = (mask: bigint) => CAPS.filter((_, i) => (mask >> BigInt(i)) & 1n);
 
 t.test("podman with runc, in the private configuration of scripts/provision-podman.sh", async (t) => {
@@ -66,7 +108,11 @@ t.test("podman with runc, in the private configuration of scripts/provision-podm
   const info = await podman(engine, ["info", "--format", "json"]);
   t.equal(info.status, 0, `podman info: ${info.stderr}`);
   if (info.status !== 0) return;
-  const i = JSON.parse(info.stdout) as { host: { ociRuntime: { name: string; version: string }; cgroupManager: string }; store: { graphDriverName: string; graphRoot: string }; version: { Version: string } };
+  const i = JSON.parse(info.stdout) as {
+    host: { ociRuntime: { name: string; version: string }; cgroupManager: string };
+    store: { graphDriverName: string; graphRoot: string };
+    version: { Version: string };
+  };
   t.equal(i.host.ociRuntime.name, "runc", "the OCI runtime is runc");
   t.equal(i.host.cgroupManager, "cgroupfs");
   t.equal(i.store.graphDriverName, "overlay", "overlay storage");
@@ -132,7 +178,10 @@ async function buildAndCheck(t: Test, engine: Podman, name: string, ctx: string,
   for (const line of log.split("\n").filter((l) => /^\s*(WARN|INFO the test passed)/.test(l))) t.comment(`${name}: magicpak: ${line.trim()}`);
   if (b.status !== 0) {
     t.fail(`podman build of the builder stage failed: ${buildFailure(log)}`);
-    const tail = log.split(/[\r\n]+/).filter((l) => l.trim() !== "").slice(-20);
+    const tail = log
+      .split(/[\r\n]+/)
+      .filter((l) => l.trim() !== "")
+      .slice(-20);
     for (const line of tail) t.comment(`${name}: build: ${line}`);
     return null;
   }
@@ -168,11 +217,27 @@ async function buildAndCheck(t: Test, engine: Podman, name: string, ctx: string,
   const entries = walk(root);
   const bundle = await podman(engine, ["run", "--rm", "--network=none", builder, "sh", "-c", "cd /bundle && find . -mindepth 1 | sort"]);
   t.equal(bundle.status, 0, bundle.stderr);
-  const bundled = bundle.stdout.split("\n").filter((l) => l !== "").map((l) => l.replace(/^\.\//, "")).sort();
+  const bundled = bundle.stdout
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => l.replace(/^\.\//, ""))
+    .sort();
   t.same(entries, bundled, "the image holds exactly the builder's /bundle");
-  t.same(entries.filter((e) => /busybox/i.test(e)), [], "no busybox in the image");
-  t.same(entries.filter((e) => /(^|\/)\.magicpak/.test(e)), [], "no harness directory");
-  t.same(entries.filter((e) => e === "tmp" || e === "var/tmp"), [], "no /tmp");
+  t.same(
+    entries.filter((e) => /busybox/i.test(e)),
+    [],
+    "no busybox in the image",
+  );
+  t.same(
+    entries.filter((e) => /(^|\/)\.magicpak/.test(e)),
+    [],
+    "no harness directory",
+  );
+  t.same(
+    entries.filter((e) => e === "tmp" || e === "var/tmp"),
+    [],
+    "no /tmp",
+  );
   t.comment(`${name}: the image has ${entries.length} entries`);
   return { root };
 }
@@ -258,8 +323,16 @@ t.test("nothing is left: the test's images, intermediate layers, containers and 
   t.notOk(existsSync(work), `${work} is removed`);
   if (engine && before) {
     const after = await imageIds(engine);
-    t.same([...after].filter((id) => !before!.has(id)), [], "no image the test created is in the store");
+    t.same(
+      [...after].filter((id) => !before!.has(id)),
+      [],
+      "no image the test created is in the store",
+    );
     const ps = await podman(engine, ["ps", "--all", "--quiet"]);
-    t.same(ps.stdout.split("\n").filter((l) => l !== "" && containers.some((c) => c.startsWith(l))), [], "no container of the test");
+    t.same(
+      ps.stdout.split("\n").filter((l) => l !== "" && containers.some((c) => c.startsWith(l))),
+      [],
+      "no container of the test",
+    );
   }
 });

@@ -76,7 +76,9 @@ function expectedPackages(admindir: string, out: string): string[] {
   const owners = dpkgOwners(admindir, files.flatMap(spellings));
   const packages = new Set<string>();
   for (const file of files) {
-    const owner = spellings(file).map((s) => owners.get(s)).find((o) => o !== undefined);
+    const owner = spellings(file)
+      .map((s) => owners.get(s))
+      .find((o) => o !== undefined);
     if (owner) packages.add(owner);
   }
   const versions = run("dpkg-query", [`--admindir=${admindir}`, "-W", "-f", "${Package} ${Version}\\n", ...packages]);
@@ -133,17 +135,36 @@ function checkSpdx(t: Test, doc: SpdxDocument, out: string, expected: string[], 
   for (const p of doc.packages) t.match(p.externalRefs[0]!.referenceLocator, new RegExp(`^pkg:deb/debian/${p.name.replace(/\+/g, "\\+")}@[^?]+\\?arch=(${arch}|all)$`), `${p.name}: purl`);
   const files = regularFiles(out);
   t.same(doc.files.map((f) => f.fileName.slice(1)).sort(), files, "every regular file of OUTPUT");
-  const bad = doc.files.filter((f) => f.checksums.find((c) => c.algorithm === "SHA256")!.checksumValue !== createHash("sha256").update(readFileSync(join(out, f.fileName))).digest("hex"));
-  t.same(bad.map((f) => f.fileName), [], "each file's SHA-256 is that of the file in OUTPUT");
+  const bad = doc.files.filter(
+    (f) =>
+      f.checksums.find((c) => c.algorithm === "SHA256")!.checksumValue !==
+      createHash("sha256")
+        .update(readFileSync(join(out, f.fileName)))
+        .digest("hex"),
+  );
+  t.same(
+    bad.map((f) => f.fileName),
+    [],
+    "each file's SHA-256 is that of the file in OUTPUT",
+  );
   const contained = new Set(doc.relationships.filter((r) => r.relationshipType === "CONTAINS").map((r) => r.relatedSpdxElement));
   const described = new Set(doc.relationships.filter((r) => r.relationshipType === "DESCRIBES").map((r) => r.relatedSpdxElement));
-  t.ok(doc.files.every((f) => contained.has(f.SPDXID) !== described.has(f.SPDXID)), "each file is contained by its package or, owned by none, described by the document");
-  t.ok(doc.packages.every((p) => described.has(p.SPDXID)), "the document describes every package");
+  t.ok(
+    doc.files.every((f) => contained.has(f.SPDXID) !== described.has(f.SPDXID)),
+    "each file is contained by its package or, owned by none, described by the document",
+  );
+  t.ok(
+    doc.packages.every((p) => described.has(p.SPDXID)),
+    "the document describes every package",
+  );
   t.equal(doc.creationInfo.created, "1970-01-01T00:00:00Z", "created: 0 without SOURCE_DATE_EPOCH");
 }
 
 function recordBytes(dir: string): number {
-  return [...regularFiles(dir).filter((p) => p.startsWith("/var/lib/dpkg/status.d/")), "/etc/os-release", "/etc/debian_version"].reduce((n, p) => n + (existsSync(join(dir, p)) ? lstatSync(join(dir, p)).size : 0), 0);
+  return [...regularFiles(dir).filter((p) => p.startsWith("/var/lib/dpkg/status.d/")), "/etc/os-release", "/etc/debian_version"].reduce(
+    (n, p) => n + (existsSync(join(dir, p)) ? lstatSync(join(dir, p)).size : 0),
+    0,
+  );
 }
 
 t.test("our dpkg reader names the owner dpkg-query -S names, on the host and in the arm64 root", async (t) => {
@@ -158,7 +179,15 @@ t.test("our dpkg reader names the owner dpkg-query -S names, on the host and in 
     const files = graph.entries().flatMap((n) => (n.kind === "file" ? [n.source] : []));
     const owners = dpkgOwners(admindir, files.flatMap(spellings));
     const ours = files.map((f) => `${f} ${db.ownersOf(f)[0]?.name ?? "-"}`);
-    const theirs = files.map((f) => `${f} ${spellings(f).map((s) => owners.get(s)).find((o) => o !== undefined)?.split(":")[0] ?? "-"}`);
+    const theirs = files.map(
+      (f) =>
+        `${f} ${
+          spellings(f)
+            .map((s) => owners.get(s))
+            .find((o) => o !== undefined)
+            ?.split(":")[0] ?? "-"
+        }`,
+    );
     t.same(ours, theirs, `${root} ${program}: ${files.length} files, owners as dpkg-query -S`);
   }
 });
@@ -171,10 +200,17 @@ t.test("jq from the host: trivy and --sbom see exactly the packages dpkg-query n
   const r = await magicpakCli(["/usr/bin/jq", out, "--sbom", sbom, "--oci", layout, "--tag", "jq:sbom"]);
   t.equal(r.status, 0, "magicpak /usr/bin/jq OUT --sbom FILE --oci DIR", { stderr: r.stderr });
   const expected = expectedPackages("/var/lib/dpkg", out);
-  t.ok(expected.some((p) => p.startsWith("jq ")) && expected.some((p) => p.startsWith("libjq1 ")) && expected.some((p) => p.startsWith("libonig5 ")) && expected.some((p) => p.startsWith("libc6 ")), "jq, libjq1, libonig5, libc6 own its files", { expected });
+  t.ok(
+    expected.some((p) => p.startsWith("jq ")) && expected.some((p) => p.startsWith("libjq1 ")) && expected.some((p) => p.startsWith("libonig5 ")) && expected.some((p) => p.startsWith("libc6 ")),
+    "jq, libjq1, libonig5, libc6 own its files",
+    { expected },
+  );
   const scanned = trivyPackages(out);
   t.same(scanned.packages, expected, `trivy finds exactly ${expected.length} packages`);
-  t.ok(scanned.purls.every((p) => p.includes("arch=amd64") || p.includes("arch=all")), "amd64 packages");
+  t.ok(
+    scanned.purls.every((p) => p.includes("arch=amd64") || p.includes("arch=all")),
+    "amd64 packages",
+  );
   t.comment(`jq: package records add ${recordBytes(out)} bytes; trivy: ${scanned.packages.join(", ")}`);
   const doc = JSON.parse(readFileSync(sbom, "utf8")) as SpdxDocument;
   checkSpdx(t, doc, out, expected, "amd64");
@@ -213,14 +249,25 @@ t.test("bash from the arm64 root on x86_64: arm64 packages, as dpkg-query --admi
   t.ok(expected.some((p) => p.startsWith("bash ")) && expected.some((p) => p.startsWith("libc6 ")) && expected.some((p) => p.startsWith("libtinfo6 ")), "bash, libtinfo6, libc6", { expected });
   const scanned = trivyPackages(out);
   t.same(scanned.packages, expected, `trivy finds exactly ${expected.length} packages`);
-  t.ok(scanned.purls.every((p) => p.includes("arch=arm64") || p.includes("arch=all")), "arm64 packages (from the root's records)", { purls: scanned.purls });
+  t.ok(
+    scanned.purls.every((p) => p.includes("arch=arm64") || p.includes("arch=all")),
+    "arm64 packages (from the root's records)",
+    { purls: scanned.purls },
+  );
   checkSpdx(t, JSON.parse(readFileSync(sbom, "utf8")) as SpdxDocument, out, expected, "arm64");
   // The same as CycloneDX.
   const r2 = await magicpakCli(["--root", root, "/usr/bin/bash", fresh("bash-arm64-cdx"), "--sbom", cdx, "--sbom-format", "cyclonedx"]);
   t.equal(r2.status, 0, "--sbom-format cyclonedx", { stderr: r2.stderr });
   const bom = JSON.parse(readFileSync(cdx, "utf8")) as { components: { type: string; name: string; version: string }[] };
   validateCycloneDx(t, bom);
-  t.same(bom.components.filter((c) => c.type === "library").map((c) => `${c.name} ${c.version}`).sort(), expected, "CycloneDX names the same packages");
+  t.same(
+    bom.components
+      .filter((c) => c.type === "library")
+      .map((c) => `${c.name} ${c.version}`)
+      .sort(),
+    expected,
+    "CycloneDX names the same packages",
+  );
 });
 
 t.test("deterministic, and the bytes the records add to python3", async (t) => {
@@ -228,7 +275,7 @@ t.test("deterministic, and the bytes the records add to python3", async (t) => {
   const b = fresh("b.json");
   for (const file of [a, b]) t.equal((await magicpakCli(["/usr/bin/jq", fresh("o"), "--sbom", file])).status, 0);
   t.same(readFileSync(a), readFileSync(b), "two runs, the same SBOM bytes");
-  const stdlib = (run("/usr/bin/python3", ["-I", "-c", "import os; print(os.path.dirname(os.__file__))"]).trim());
+  const stdlib = run("/usr/bin/python3", ["-I", "-c", "import os; print(os.path.dirname(os.__file__))"]).trim();
   const plan = async (packageRecords: boolean) => (await bundle({ inputs: ["/usr/bin/python3"], include: [`${stdlib}/**`], exclude: [`${stdlib}/config-*`], packageRecords })).graph;
   const size = (g: Awaited<ReturnType<typeof plan>>) => g.entries().reduce((n, e) => n + (e.kind === "file" ? e.size : e.kind === "generated" ? e.content.length : 0), 0);
   const [withRecords, without] = [await plan(true), await plan(false)];
@@ -258,7 +305,12 @@ t.test("a crafted database: dpkg-query --admindir and our reader agree; hostile 
   const stanza = (name: string, status: string, extra = "") => `Package: ${name}\nStatus: ${status}\nArchitecture: amd64\n${extra}Version: 1.0-1\nDescription: test\n a package\n`;
   writeFileSync(
     join(root, "var/lib/dpkg/status"),
-    [stanza("libfoo1", "install ok installed", "Multi-Arch: same\n"), stanza("tool", "install ok installed"), stanza("divert-tool", "install ok installed"), stanza("gone", "deinstall ok config-files")].join("\n"),
+    [
+      stanza("libfoo1", "install ok installed", "Multi-Arch: same\n"),
+      stanza("tool", "install ok installed"),
+      stanza("divert-tool", "install ok installed"),
+      stanza("gone", "deinstall ok config-files"),
+    ].join("\n"),
   );
   const info = join(root, "var/lib/dpkg/info");
   writeFileSync(join(info, "format"), "1\n");
@@ -269,9 +321,28 @@ t.test("a crafted database: dpkg-query --admindir and our reader agree; hostile 
   writeFileSync(join(root, "var/lib/dpkg/diversions"), "/bin/tool\n/bin/tool.distrib\ndivert-tool\n");
   const admindir = join(root, "var/lib/dpkg");
   const db = openPackageDatabase(new RootFs(root))!;
-  t.same(db.packages().map((p) => p.key).sort(), ["divert-tool", "libfoo1:amd64", "tool"], "installed packages only; Multi-Arch: same files as NAME:ARCH");
-  const real = run("dpkg-query", [`--admindir=${admindir}`, "-W", "-f", "${db:Status-Abbrev} ${binary:Package}\\n"]).trim().split("\n").filter((l) => l.startsWith("ii")).map((l) => l.split(" ").pop()!.split(":")[0]).sort();
-  t.same(db.packages().map((p) => p.name).sort(), real, "the installed set dpkg-query -W gives");
+  t.same(
+    db
+      .packages()
+      .map((p) => p.key)
+      .sort(),
+    ["divert-tool", "libfoo1:amd64", "tool"],
+    "installed packages only; Multi-Arch: same files as NAME:ARCH",
+  );
+  const real = run("dpkg-query", [`--admindir=${admindir}`, "-W", "-f", "${db:Status-Abbrev} ${binary:Package}\\n"])
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("ii"))
+    .map((l) => l.split(" ").pop()!.split(":")[0])
+    .sort();
+  t.same(
+    db
+      .packages()
+      .map((p) => p.name)
+      .sort(),
+    real,
+    "the installed set dpkg-query -W gives",
+  );
   for (const [canonical, listed] of [
     ["/usr/lib/x86_64-linux-gnu/libfoo.so.1", "/lib/x86_64-linux-gnu/libfoo.so.1"],
     ["/etc/local.conf", "/etc/local.conf"],
@@ -296,7 +367,11 @@ t.test("a crafted database: dpkg-query --admindir and our reader agree; hostile 
   truncateSync(join(hostile, "var/lib/dpkg/info/inside.list"), 1 << 40);
   const started = Date.now();
   const hdb = openPackageDatabase(new RootFs(hostile))!;
-  t.same(hdb.packages().map((p) => p.name), ["inside"], "an absolute symlink resolves inside the root");
+  t.same(
+    hdb.packages().map((p) => p.name),
+    ["inside"],
+    "an absolute symlink resolves inside the root",
+  );
   t.same(hdb.ownersOf("/etc/status"), [], "a 1 TiB list is not read");
   t.ok(Date.now() - started < 5000, "quickly");
 });
@@ -305,9 +380,22 @@ t.test("--json and --tree name each object's package, as dpkg-query does", async
   const r = await magicpakCli(["--json", "/usr/bin/jq"]);
   t.equal(r.status, 0, "magicpak --json /usr/bin/jq", { stderr: r.stderr });
   const graph = (JSON.parse(r.stdout) as { files: { graph: { objects: { realPath: string; package: { name: string; version: string } | null }[] } }[] }).files[0]!.graph;
-  const owners = dpkgOwners("/var/lib/dpkg", graph.objects.flatMap((o) => spellings(o.realPath)));
-  const expected = graph.objects.map((o) => spellings(o.realPath).map((s) => owners.get(s)).find((x) => x !== undefined)?.split(":")[0] ?? null);
-  t.same(graph.objects.map((o) => o.package?.name ?? null), expected, "each object's package");
+  const owners = dpkgOwners(
+    "/var/lib/dpkg",
+    graph.objects.flatMap((o) => spellings(o.realPath)),
+  );
+  const expected = graph.objects.map(
+    (o) =>
+      spellings(o.realPath)
+        .map((s) => owners.get(s))
+        .find((x) => x !== undefined)
+        ?.split(":")[0] ?? null,
+  );
+  t.same(
+    graph.objects.map((o) => o.package?.name ?? null),
+    expected,
+    "each object's package",
+  );
   const root = fixture("MAGICPAK_ARM64_ROOT");
   const version = run("dpkg-query", [`--admindir=${join(root, "var/lib/dpkg")}`, "-W", "-f", "${Version}", "bash"]);
   const tree = await magicpakCli(["--tree", "--root", root, "/usr/bin/bash"]);

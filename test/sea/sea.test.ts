@@ -25,7 +25,13 @@ const built = (arch: string) => join(repo, `dist/sea/magicpak-linux-${arch}`);
 
 t.test("npm run build:sea builds linux-x64 and linux-arm64 (or finds them up to date)", async (t) => {
   t.equal(build.status, 0, `npm run build:sea: ${build.stderr}`);
-  t.comment(`build:sea took ${buildSeconds.toFixed(1)} s: ${build.stderr.trim().split("\n").filter((l) => l.startsWith("[build:sea]")).join("; ")}`);
+  t.comment(
+    `build:sea took ${buildSeconds.toFixed(1)} s: ${build.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("[build:sea]"))
+      .join("; ")}`,
+  );
   t.ok(buildSeconds < 120, "in well under two minutes");
   for (const arch of ["x64", "arm64"]) {
     t.ok(existsSync(built(arch)), `dist/sea/magicpak-linux-${arch} exists`);
@@ -112,7 +118,19 @@ t.test("--list /usr/bin/ssh: the same output and status as the npm package's CLI
 t.test("a real job: bundle bash and ls with --compress and --test in the jail (busybox), as the npm CLI does", async (t) => {
   // GNU ls, not busybox's applet: the bundled program wins in the jail.
   const lsVersion = spawnSync("/usr/bin/ls", ["--version"], { encoding: "utf8" }).stdout.split("\n")[0];
-  const args = (out: string) => ["/bin/bash", "/usr/bin/ls", out, "--compress", "--test", "--busybox", busybox, "--test-command", "bash -c 'echo $((6 * 7))' && ls --version | head -n 1", "--test-stdout", `42\n${lsVersion}`];
+  const args = (out: string) => [
+    "/bin/bash",
+    "/usr/bin/ls",
+    out,
+    "--compress",
+    "--test",
+    "--busybox",
+    busybox,
+    "--test-command",
+    "bash -c 'echo $((6 * 7))' && ls --version | head -n 1",
+    "--test-stdout",
+    `42\n${lsVersion}`,
+  ];
   const start = Date.now();
   const r = sea(args(join(dir, "out-sea")));
   t.comment(`the standalone binary bundled, compressed and tested in ${((Date.now() - start) / 1000).toFixed(1)} s`);
@@ -141,11 +159,26 @@ t.test("UPX errors through the standalone binary's worker threads: one line nami
 t.test("the standalone binary in an image with no node: bundled by itself, it runs in the jail (only the bundle and busybox)", async (t) => {
   const out = join(dir, "out-self");
   const command = `magicpak --version | head -n 1 && magicpak --list /usr/local/bin/magicpak | grep -c 'libstdc++.so.6 => '`;
-  const r = sea([exe, out, "--install-to", "/usr/local/bin/", "--test", "--busybox", busybox, "--test-command", command, "--test-stdout", `magicpak ${version} (node ${process.version}, linux-x64)\n1`]);
+  const r = sea([
+    exe,
+    out,
+    "--install-to",
+    "/usr/local/bin/",
+    "--test",
+    "--busybox",
+    busybox,
+    "--test-command",
+    command,
+    "--test-stdout",
+    `magicpak ${version} (node ${process.version}, linux-x64)\n1`,
+  ]);
   t.equal(r.status, 0, "it ran in the jail");
   if (r.status !== 0) t.comment(r.stderr);
   t.ok(existsSync(join(out, "usr/local/bin/magicpak")));
-  t.notOk(tree(out).some((line) => /(^|\/)node( |$)/.test(line)), "no node in the image");
+  t.notOk(
+    tree(out).some((line) => /(^|\/)node( |$)/.test(line)),
+    "no node in the image",
+  );
   rmSync(out, { recursive: true, force: true });
 });
 

@@ -87,8 +87,18 @@ export async function removeCreated(engine: Podman, containers: string[], before
  */
 export function buildFailure(log: string): string {
   const lines = log.split("\n");
-  const network = lines.find((l) => /Temporary failure resolving|Could not resolve|Failed to fetch|Unable to connect|EAI_AGAIN|ENOTFOUND|ECONNREFUSED|ETIMEDOUT|network is unreachable|SELF_SIGNED_CERT|local issuer certificate|certificate verify failed/i.test(l));
+  const network = lines.find((l) =>
+    /Temporary failure resolving|Could not resolve|Failed to fetch|Unable to connect|EAI_AGAIN|ENOTFOUND|ECONNREFUSED|ETIMEDOUT|network is unreachable|SELF_SIGNED_CERT|local issuer certificate|certificate verify failed/i.test(
+      l,
+    ),
+  );
   if (network) return `the build's network failed (apt needs deb.debian.org, npm its registry): ${network.trim()}`;
   const error = lines.find((l) => /^(error|Error):/.test(l.trim()));
-  return error?.trim() ?? lines.filter((l) => l.trim() !== "").slice(-3).join(" | ");
+  return (
+    error?.trim() ??
+    lines
+      .filter((l) => l.trim() !== "")
+      .slice(-3)
+      .join(" | ")
+  );
 }

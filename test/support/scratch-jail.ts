@@ -26,11 +26,7 @@ export interface ProcessResult {
  * Runs a program asynchronously (the test's own servers keep answering meanwhile), with only
  * SYSTEM_PATH in its environment unless told otherwise, killed after two minutes by default.
  */
-export async function runProcess(
-  command: string,
-  args: string[],
-  options: { env?: Record<string, string>; stdin?: string | Buffer; cwd?: string; timeoutMs?: number } = {},
-): Promise<ProcessResult> {
+export async function runProcess(command: string, args: string[], options: { env?: Record<string, string>; stdin?: string | Buffer; cwd?: string; timeoutMs?: number } = {}): Promise<ProcessResult> {
   const started = Date.now();
   const result = await run(command, args, { env: options.env ?? { PATH: SYSTEM_PATH }, cwd: options.cwd, stdin: options.stdin, timeoutMs: options.timeoutMs ?? 120_000 });
   return { ...result, ms: Date.now() - started };

@@ -341,7 +341,11 @@ export function checkTracedRun(t: Test, r: TracedRunLike, layout: TracedLayout, 
   t.ok(executed.has(layout.prog), "the program itself");
   t.notOk(paths(r).has(`${work}/data/missing.txt`), "a failed open is not recorded");
   t.same(kernelPaths(paths(r)), [], "nothing under /proc, /sys or /dev");
-  t.same([...paths(r)].filter((p) => !p.startsWith("/") || /\/\.{1,2}(\/|$)|\/\//.test(p)), [], "every path is absolute and normalised");
+  t.same(
+    [...paths(r)].filter((p) => !p.startsWith("/") || /\/\.{1,2}(\/|$)|\/\//.test(p)),
+    [],
+    "every path is absolute and normalised",
+  );
   const childPid = r.accesses.find((a) => a.path === `${work}/data/child.txt`)?.pid;
   const rootPid = r.accesses.find((a) => a.path === `${work}/data/relative.txt`)?.pid;
   t.not(childPid, rootPid, "the child's access carries the child's pid");

@@ -11,7 +11,14 @@ const strict = new TextDecoder("utf-8", { fatal: true });
 t.test("random byte strings round-trip exactly; valid UTF-8 decodes as TextDecoder does", async (t) => {
   let valid = 0;
   let mismatches = 0;
-  const samples = [Buffer.from("lib\xff.so", "latin1"), Buffer.from("/opt/\xff", "latin1"), Buffer.from("h\u00e9llo/\u{1f600}", "utf8"), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xc0, 0xaf]), Buffer.from([0xf4, 0x90, 0x80, 0x80])];
+  const samples = [
+    Buffer.from("lib\xff.so", "latin1"),
+    Buffer.from("/opt/\xff", "latin1"),
+    Buffer.from("h\u00e9llo/\u{1f600}", "utf8"),
+    Buffer.from([0xed, 0xa0, 0x80]),
+    Buffer.from([0xc0, 0xaf]),
+    Buffer.from([0xf4, 0x90, 0x80, 0x80]),
+  ];
   for (let i = 0; i < 20000; i++) samples.push(randomBytes(1 + (i % 12)));
   for (const bytes of samples) {
     const name = decodeName(bytes);

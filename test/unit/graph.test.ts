@@ -97,23 +97,19 @@ t.test("a chain of symlinks: Linux follows 40 (MAXSYMLINKS) in one walk, and so 
 
 t.test("conflicts: what the graph refuses, a real directory tree cannot hold either", async (t) => {
   const base = join(dir, "conflict");
-  const graph = build(base, [["/etc/passwd", "file"], ["/bin", "usr/bin"], ["/usr/bin", "dir"]]);
+  const graph = build(base, [
+    ["/etc/passwd", "file"],
+    ["/bin", "usr/bin"],
+    ["/usr/bin", "dir"],
+  ]);
   const cases: [string, () => void, () => void][] = [
-    [
-      "an entry below a file",
-      () => graph.add({ kind: "directory", path: "/etc/passwd/x", mode: 0o755, reasons: [] }),
-      () => mkdirSync(join(base, "etc/passwd/x")),
-    ],
+    ["an entry below a file", () => graph.add({ kind: "directory", path: "/etc/passwd/x", mode: 0o755, reasons: [] }), () => mkdirSync(join(base, "etc/passwd/x"))],
     [
       "a file where entries below need a directory",
       () => graph.add({ kind: "generated", path: "/usr", content: Buffer.from("y"), mode: 0o644, reasons: [] }),
       () => writeFileSync(join(base, "usr"), "y", { flag: "wx" }),
     ],
-    [
-      "another symlink at the same path",
-      () => graph.add({ kind: "symlink", path: "/bin", target: "sbin", mode: 0o777, reasons: [] }),
-      () => symlinkSync("sbin", join(base, "bin")),
-    ],
+    ["another symlink at the same path", () => graph.add({ kind: "symlink", path: "/bin", target: "sbin", mode: 0o777, reasons: [] }), () => symlinkSync("sbin", join(base, "bin"))],
   ];
   for (const [what, plan, disk] of cases) {
     t.throws(plan, GraphConflictError, `${what}: the graph refuses it`);
@@ -175,7 +171,11 @@ t.test("expandGlob matches what bash's globbing of the same tree matches", async
     // follow symlinked directories in it); nullglob: no match is no words.
     const script = `shopt -s dotglob globstar nullglob; cd "$1" && for m in .${pattern}; do printf '%s\\n' "\${m#.}"; done`;
     const out = execFileSync("bash", ["-c", script, "bash", base], { encoding: "utf8", env: { LC_ALL: "C" } });
-    const bash = out.split("\n").filter((l) => l !== "").map((l) => l.replace(/\/$/, "")).sort();
+    const bash = out
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => l.replace(/\/$/, ""))
+      .sort();
     t.same(expandGlob(root, pattern, "/"), bash, pattern);
   }
 });

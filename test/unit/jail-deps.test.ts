@@ -18,7 +18,11 @@ t.test("lib/jail imports nothing from lib/bundle or lib/image", async (t) => {
   t.ok(files.length >= 4, files.join(" "));
   for (const file of files) {
     const imports = [...readFileSync(join(dir, file), "utf8").matchAll(/from "([^"]+)"/g)].map((m) => m[1]!);
-    t.same(imports.filter((i) => /^\.\.\/(bundle|image)\//.test(i)), [], `${file}: ${imports.join(", ")}`);
+    t.same(
+      imports.filter((i) => /^\.\.\/(bundle|image)\//.test(i)),
+      [],
+      `${file}: ${imports.join(", ")}`,
+    );
   }
   t.equal(DEFAULT_PATH, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "still exported by the package");
 });

@@ -43,7 +43,10 @@ for (const format of ["old", "compat", "new"] as const) {
     const expected = ldconfigPrint(file);
     t.ok(expected.length > 100, `${expected.length} entries`);
     // ldconfig -p prints the new part of an old+new cache.
-    t.same(cache.entries.map((e) => [e.key, e.value]), expected);
+    t.same(
+      cache.entries.map((e) => [e.key, e.value]),
+      expected,
+    );
   });
 }
 

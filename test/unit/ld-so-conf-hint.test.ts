@@ -57,10 +57,17 @@ t.test("a cache from before the directory was listed: not found, with the hint",
   t.equal(real.status, 127);
   t.match(real.stderr, /libhint\.so\.1: cannot open shared object file/, "the real loader does not find it either");
   const ours = analyse();
-  t.ok(ours.trace.some((l) => /^\tlibhint\.so\.1 => not found$/.test(l)), "--list output as the loader's: not found");
+  t.ok(
+    ours.trace.some((l) => /^\tlibhint\.so\.1 => not found$/.test(l)),
+    "--list output as the loader's: not found",
+  );
   t.ok(ours.attempts.some((a) => a.via === "ld.so.cache" && a.detail === "no entry for libhint.so.1"));
   t.same(ours.attempts[ours.attempts.length - 1], HINT, "the hint closes the places tried");
-  t.ok(ours.tree.some((l) => l.endsWith(`    tried ${HINT.path} [ld.so.cache]: ${HINT.detail}`)), "--tree shows it", { tree: ours.tree });
+  t.ok(
+    ours.tree.some((l) => l.endsWith(`    tried ${HINT.path} [ld.so.cache]: ${HINT.detail}`)),
+    "--tree shows it",
+    { tree: ours.tree },
+  );
 });
 
 t.test("no cache at all: the same hint", async (t) => {
@@ -77,7 +84,11 @@ t.test("after ldconfig: found through the cache, no hint", async (t) => {
   t.equal(real.status, 0);
   t.equal(real.stdout, "7\n");
   const ours = analyse();
-  t.ok(ours.trace.some((l) => l === "\tlibhint.so.1 => /opt/hint/lib/libhint.so.1"), "found where the cache says", { trace: ours.trace });
+  t.ok(
+    ours.trace.some((l) => l === "\tlibhint.so.1 => /opt/hint/lib/libhint.so.1"),
+    "found where the cache says",
+    { trace: ours.trace },
+  );
   t.same(ours.attempts, []);
 });
 

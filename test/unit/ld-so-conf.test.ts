@@ -178,7 +178,10 @@ t.test("missing configuration, unreadable parts, symlinks out of the root", asyn
   roots.push(outside);
   const conf = parseLdSoConf(new RootFs(outside));
   t.same(conf.files, ["/etc/ld.so.conf", "/etc/up/in.conf"], "a symlink climbing out of the root lands on the root's own /etc/ld.so.conf.d");
-  t.same(conf.directories.map((d) => d.path), ["/inside", "/etc/escape"]);
+  t.same(
+    conf.directories.map((d) => d.path),
+    ["/inside", "/etc/escape"],
+  );
 });
 
 t.test("include loops and absurd sizes are LdSoConfError", async (t) => {
@@ -254,7 +257,13 @@ t.test("glob as glibc's glob(3) with flags 0", async (t) => {
   );
   execFileSync("gcc", ["-static", "-o", probe, `${probe}.c`]);
   for (const [pattern] of cases) {
-    const out = execFileSync("chroot", [root, "/glob-probe", pattern], { encoding: "utf8" }).split("\n").filter((l) => l !== "");
-    t.same(globInRoot(fs, pattern), out.filter((l) => !l.startsWith("/glob-probe")), `glibc agrees on ${pattern}`);
+    const out = execFileSync("chroot", [root, "/glob-probe", pattern], { encoding: "utf8" })
+      .split("\n")
+      .filter((l) => l !== "");
+    t.same(
+      globInRoot(fs, pattern),
+      out.filter((l) => !l.startsWith("/glob-probe")),
+      `glibc agrees on ${pattern}`,
+    );
   }
 });

@@ -32,7 +32,10 @@ t.test("the path file ends at its first NUL, as musl reads it (getdelim up to NU
   for (const content of ["/opt/foo\0/junk\n", "/junk\0/opt/foo\n", "/junk:/opt/foo\n"]) {
     writeFileSync(join(root, "etc/ld-musl-x86_64.path"), content);
     const real = spawnSync("chroot", [root, "/lib/ld-musl-x86_64.so.1", "--list", "/bin/prog"], { encoding: "utf8" });
-    const truth = real.stdout.split("\n").filter((l) => l !== "").map((l) => l.replace(/ \(0x[0-9a-f]+\)$/, ""));
+    const truth = real.stdout
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => l.replace(/ \(0x[0-9a-f]+\)$/, ""));
     const ours = formatTrace(new Loader(root, { cpu: null }).load("/bin/prog", { mode: "library" }), "/bin/prog").lines;
     t.same(ours, truth, JSON.stringify(content));
   }

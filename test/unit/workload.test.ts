@@ -36,7 +36,11 @@ t.test("the harness shell and its applets are not the workload; what it exec'd a
       `clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|SIGCHLD) = 5`,
     ],
     // The child inherits the image and cwd, then runs the harness again: no longer the workload.
-    5: [`newfstatat(AT_FDCWD</srv>, "child.txt", {st_mode=S_IFREG|0644, st_size=1, ...}, 0) = 0`, `execve("${BB}", ["busybox", "true"], 0x1 /* 3 vars */) = 0`, `openat(AT_FDCWD</>, "/etc/after", O_RDONLY) = 3</etc/after>`],
+    5: [
+      `newfstatat(AT_FDCWD</srv>, "child.txt", {st_mode=S_IFREG|0644, st_size=1, ...}, 0) = 0`,
+      `execve("${BB}", ["busybox", "true"], 0x1 /* 3 vars */) = 0`,
+      `openat(AT_FDCWD</>, "/etc/after", O_RDONLY) = 3</etc/after>`,
+    ],
   });
   const accesses = workloadAccesses(byPid, { root: null, harness: new Set([BB]) });
   t.same(
@@ -65,23 +69,32 @@ t.test("in a root, nothing before chroot counts and decoded paths lose the root'
     2: [`execve("/usr/bin/python3", ["python3"], 0x1 /* 3 vars */) = 0`, `openat(AT_FDCWD</r/tmp>, "x.py", O_RDONLY) = 3</r/tmp/x.py>`],
   });
   const accesses = workloadAccesses(byPid, { root: "/r", harness: new Set(["/h/busybox"]) });
-  t.same(accesses.map((a) => `${a.pid} ${a.syscall} ${a.path}`), ["2 execve /usr/bin/python3", "2 openat /tmp/x.py"]);
+  t.same(
+    accesses.map((a) => `${a.pid} ${a.syscall} ${a.path}`),
+    ["2 execve /usr/bin/python3", "2 openat /tmp/x.py"],
+  );
 });
 
 t.test("an exec of /proc/self/fd/N (fexecve without execveat, as under qemu-user 7.2) is the descriptor's file, also in a child", async (t) => {
   const byPid = trace({
     0: [`chroot("/r") = 0`, `clone(child_stack=NULL, flags=SIGCHLD) = 1`],
-    1: [
-      `execve("/usr/bin/prog", ["prog"], 0x1 /* 3 vars */) = 0`,
-      `openat(AT_FDCWD</r>, "/t/app/fexeced", O_RDONLY|O_CLOEXEC) = 8</r/t/app/fexeced>`,
-      `clone(child_stack=NULL, flags=SIGCHLD) = 2`,
+    1: [`execve("/usr/bin/prog", ["prog"], 0x1 /* 3 vars */) = 0`, `openat(AT_FDCWD</r>, "/t/app/fexeced", O_RDONLY|O_CLOEXEC) = 8</r/t/app/fexeced>`, `clone(child_stack=NULL, flags=SIGCHLD) = 2`],
+    2: [
+      `execve("/proc/self/fd/8", ["fexeced"], 0x1 /* 3 vars */) = 0`,
+      `openat(AT_FDCWD</r>, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 3</r/etc/ld.so.cache>`,
+      `execve("/proc/self/fd/9", ["x"], 0x1 /* 3 vars */) = 0`,
     ],
-    2: [`execve("/proc/self/fd/8", ["fexeced"], 0x1 /* 3 vars */) = 0`, `openat(AT_FDCWD</r>, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 3</r/etc/ld.so.cache>`, `execve("/proc/self/fd/9", ["x"], 0x1 /* 3 vars */) = 0`],
   });
   const inRoot = workloadAccesses(byPid, { root: "/r", harness: new Set(["/h/busybox"]) });
   t.same(
     inRoot.map((a) => `${a.pid} ${a.exe} ${a.syscall} ${a.path}`),
-    ["1 /usr/bin/prog execve /usr/bin/prog", "1 /usr/bin/prog openat /t/app/fexeced", "2 /t/app/fexeced execve /t/app/fexeced", "2 /t/app/fexeced openat /etc/ld.so.cache", "2 /proc/self/fd/9 execve /proc/self/fd/9"],
+    [
+      "1 /usr/bin/prog execve /usr/bin/prog",
+      "1 /usr/bin/prog openat /t/app/fexeced",
+      "2 /t/app/fexeced execve /t/app/fexeced",
+      "2 /t/app/fexeced openat /etc/ld.so.cache",
+      "2 /proc/self/fd/9 execve /proc/self/fd/9",
+    ],
     "the inherited descriptor names the file; an unknown one stays a /proc path (never bundled)",
   );
 });

@@ -41,7 +41,16 @@ export async function dynamicTest(plan: Plan): Promise<void> {
 }
 
 /** Files the traced run of `input` used: /proc, /sys and /dev are the kernel's, never bundled. */
-async function addDynamicAccesses(graph: FileGraph, root: RootFs, loader: Loader, input: string, dynamic: NonNullable<BundleOptions["dynamic"]>, log: Logger, foreign: string | null, test: BundleOptions["test"]): Promise<number> {
+async function addDynamicAccesses(
+  graph: FileGraph,
+  root: RootFs,
+  loader: Loader,
+  input: string,
+  dynamic: NonNullable<BundleOptions["dynamic"]>,
+  log: Logger,
+  foreign: string | null,
+  test: BundleOptions["test"],
+): Promise<number> {
   log("Info", `trace a run of ${input}${dynamic.args?.length ? ` ${dynamic.args.join(" ")}` : ""}`);
   let result;
   try {
@@ -93,7 +102,15 @@ async function traceForeign(root: RootFs, request: { argv: string[]; stdin?: str
   const timeoutMs = request.timeoutMs ?? 300_000;
   const command = `exec ${request.argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ")}`;
   const env = { PATH: DEFAULT_PATH.slice("PATH=".length), HOME: "/" };
-  const run = await runWorkload({ command, stdin: request.stdin, env, root: root.isHostRoot ? undefined : realpathSync(root.root), busybox: platform.busybox, timeoutMs, ...(platform.emulation ? { emulation: platform.emulation } : {}) });
+  const run = await runWorkload({
+    command,
+    stdin: request.stdin,
+    env,
+    root: root.isHostRoot ? undefined : realpathSync(root.root),
+    busybox: platform.busybox,
+    timeoutMs,
+    ...(platform.emulation ? { emulation: platform.emulation } : {}),
+  });
   if (run.timedOut) throw new BundleError(present(request.argv[0], "the --dynamic program"), `the --dynamic run did not end within ${timeoutMs / 1000} s`);
   return run;
 }
@@ -178,7 +195,12 @@ function foreignAbi(loads: LoadGraph[], options: BundleOptions): string | null {
  * function per applet name that PATH finds in the root.
  */
 function workloadPlatform(architecture: string | null, test: BundleOptions["test"], emulateHostArchitecture: boolean | undefined): WorkloadPlatform {
-  return chooseWorkloadPlatform({ architecture, ...(test?.busybox !== undefined ? { busybox: test.busybox } : {}), ...(test?.emulator !== undefined ? { emulator: test.emulator } : {}), emulateHostArchitecture: emulateHostArchitecture === true });
+  return chooseWorkloadPlatform({
+    architecture,
+    ...(test?.busybox !== undefined ? { busybox: test.busybox } : {}),
+    ...(test?.emulator !== undefined ? { emulator: test.emulator } : {}),
+    emulateHostArchitecture: emulateHostArchitecture === true,
+  });
 }
 
 /** What a workload's processes used: files read (ELF files with their closure), directories written in. */
@@ -191,7 +213,10 @@ export function addWorkloadAccesses(graph: FileGraph, root: RootFs, loader: Load
     if (a.syscall === "mkdir" || a.syscall === "mkdirat") created.push(a.path);
   }
   const madeByWorkload = (path: string) => written.has(path) || created.some((dir) => path.startsWith(`${dir}/`));
-  const loaded = loadedObjects(root, accesses.filter((a) => !madeByWorkload(a.path)));
+  const loaded = loadedObjects(
+    root,
+    accesses.filter((a) => !madeByWorkload(a.path)),
+  );
   const files: { access: WorkloadAccess; path: string }[] = [];
   const seen = new Set<string>();
   for (const access of accesses) {

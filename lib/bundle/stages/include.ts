@@ -27,7 +27,10 @@ export function include(plan: Plan): void {
       const file = addFromRoot(graph, root, match, reason, { recursive: true });
       // ELF files matched, directly or inside a matched directory, bring their own closure.
       const files = file.stats.isDirectory()
-        ? graph.entries().filter((n) => n.kind === "file" && n.path.startsWith(`${file.path}/`)).map((n) => n.path)
+        ? graph
+            .entries()
+            .filter((n) => n.kind === "file" && n.path.startsWith(`${file.path}/`))
+            .map((n) => n.path)
         : [file.path];
       for (const path of files) {
         if (isDynamicElf(root, path)) loads.push(addClosure(graph, root, loader, path));

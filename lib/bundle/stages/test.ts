@@ -9,9 +9,10 @@ import type { Plan } from "../plan.js";
 export async function test(plan: Plan): Promise<void> {
   const test = plan.options.test;
   if (!test) return;
-  const tests: JailTest[] = test.command !== undefined
-    ? [{ command: test.command, stdin: test.stdin, expectedStdout: test.stdout }]
-    : plan.options.inputs.map((input) => ({ command: posix.basename(input), stdin: test.stdin, expectedStdout: test.stdout }));
+  const tests: JailTest[] =
+    test.command !== undefined
+      ? [{ command: test.command, stdin: test.stdin, expectedStdout: test.stdout }]
+      : plan.options.inputs.map((input) => ({ command: posix.basename(input), stdin: test.stdin, expectedStdout: test.stdout }));
   plan.log("Info", `test the bundle: ${tests.map((t) => t.command).join("; ")}`);
   // The inputs' architecture (their loads come first): another than this machine's is emulated.
   const architectures = plan.loads.slice(0, plan.options.inputs.length).map((load) => load.abi);
