@@ -9,7 +9,7 @@
 import t, { type Test } from "tap";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import _Ajv from "ajv";
@@ -32,8 +32,8 @@ t.teardown(() => rmSync(work, { recursive: true, force: true }));
 let counter = 0;
 const fresh = (name: string) => join(work, `${name}-${++counter}`);
 
-function run(command: string, args: string[], allowFailure = false): string {
-  const r = spawnSync(command, args, { encoding: "utf8", maxBuffer: 1 << 28 });
+function run(command: string, args: string[], allowFailure = false, env?: NodeJS.ProcessEnv): string {
+  const r = spawnSync(command, args, { encoding: "utf8", maxBuffer: 1 << 28, ...(env ? { env } : {}) });
   if (r.error) throw new Error(`${command}: ${r.error.message}`);
   if (r.status !== 0 && !allowFailure) throw new Error(`${command} ${args.slice(0, 6).join(" ")} ... exited with ${r.status}: ${r.stderr}`);
   return r.stdout;
@@ -88,7 +88,13 @@ function expectedPackages(admindir: string, out: string): string[] {
 /** trivy rootfs of `dir`, offline, its CycloneDX components as "name version" (the epoch put back). */
 function trivyPackages(dir: string): { packages: string[]; purls: string[] } {
   const cache = fresh("trivy-cache");
-  const out = run(fixture("MAGICPAK_TRIVY"), ["rootfs", "--format", "cyclonedx", "--offline-scan", "--skip-db-update", "--skip-java-db-update", "--cache-dir", cache, "--quiet", dir]);
+  // trivy leaves analyzer-fs-* directories in its TMPDIR: give it one of the test's own.
+  const tmp = fresh("trivy-tmp");
+  mkdirSync(tmp, { recursive: true });
+  const out = run(fixture("MAGICPAK_TRIVY"), ["rootfs", "--format", "cyclonedx", "--offline-scan", "--skip-db-update", "--skip-java-db-update", "--cache-dir", cache, "--quiet", dir], false, {
+    ...process.env,
+    TMPDIR: tmp,
+  });
   const bom = JSON.parse(out) as { components?: { type: string; name: string; version: string; purl?: string }[] };
   const libraries = (bom.components ?? []).filter((c) => c.purl?.startsWith("pkg:deb/"));
   const packages = libraries.map((c) => {
