@@ -32,9 +32,10 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { Writable } from "node:stream";
+import { Readable, Writable, pipeline as streamPipeline } from "node:stream";
 import { createGunzip } from "node:zlib";
-import tarStream from "tar-stream";
+import { readTar } from "./tar-read.js";
+import { decodeName, fsPath } from "../fs-name.js";
 import { ImageError } from "./errors.js";
 import { present } from "../present.js";
 
@@ -173,29 +174,25 @@ export async function openImageSource(source: string, options: { platform?: Sour
 
 /** Copies the members of an outer archive whose names the formats use into `dir`; nothing else. */
 async function indexArchive(file: string, dir: string, source: string): Promise<void> {
-  const extract = tarStream.extract();
-  const done = (async () => {
-    for await (const entry of extract) {
+  const input = createReadStream(file);
+  try {
+    for await (const entry of readTar(input)) {
       const name = entry.header.name.replace(/^\.\//, "").replace(/\/$/, "");
       const ok =
         entry.header.type === "file" &&
         (/^(index\.json|oci-layout|manifest\.json|repositories|[a-f0-9]{64}\.json)$/.test(name) ||
           /^blobs\/sha256\/[a-f0-9]{64}$/.test(name) ||
           /^[a-f0-9]{64}\/(layer\.tar|json|VERSION)$/.test(name));
-      if (!ok) {
-        entry.resume();
-        continue;
-      }
+      if (!ok) continue;
       const target = join(dir, name);
       mkdirSync(join(target, ".."), { recursive: true });
-      await pipeline(entry, createWriteStreamExclusive(target));
+      await pipeline(Readable.from(entry.content()), createWriteStreamExclusive(target));
     }
-  })();
-  try {
-    await Promise.all([pipeline(createReadStream(file), extract), done]);
   } catch (error) {
     if (error instanceof ImageError) throw error;
     throw new ImageError(source, `cannot read the archive: ${(error as Error).message}`);
+  } finally {
+    input.destroy();
   }
 }
 
@@ -391,7 +388,7 @@ class LayerRefused extends ImageError {}
 
 /** Applies one layer (gzipped or not, by its first bytes) on top of `root`. */
 export async function applyLayer(root: string, layer: SourceLayer, budget: { bytes: number; entries: number }, limits: ExtractLimits = EXTRACT_LIMITS): Promise<void> {
-  const refuse = (entry: string, problem: string) => new LayerRefused(`layer ${layer.digest} entry ${JSON.stringify(entry)}`, problem);
+  const refuse = (entry: string, problem: string) => new LayerRefused(`layer ${layer.digest} entry "${entry}"`, problem);
   const head = Buffer.alloc(2);
   const fd = openSync(layer.file, "r");
   try {
@@ -400,17 +397,17 @@ export async function applyLayer(root: string, layer: SourceLayer, budget: { byt
     closeSync(fd);
   }
   const gzipped = head[0] === 0x1f && head[1] === 0x8b;
-  const extract = tarStream.extract();
   /** Paths this layer created: an opaque whiteout removes only what lower layers had. */
   const mine = new Set<string>();
-  const consume = (async () => {
-    for await (const entry of extract) {
+  const input = createReadStream(layer.file);
+  const stream: AsyncIterable<Buffer> = gzipped ? streamPipeline(input, createGunzip(), () => undefined) : input;
+  try {
+    for await (const entry of readTar(stream)) {
       const h = entry.header;
       const raw = h.name;
       if (--budget.entries < 0) throw refuse(raw, `more than ${limits.maxEntries} entries in the image (EXTRACT_LIMITS.maxEntries)`);
       const rel = safeName(raw, refuse);
       if (rel === null) {
-        entry.resume();
         continue; // "./" itself
       }
       const size = h.size ?? 0;
@@ -421,16 +418,14 @@ export async function applyLayer(root: string, layer: SourceLayer, budget: { byt
       const parent = ensureParent(root, parts.slice(0, -1), raw, refuse);
       const host = join(parent, base);
       if (base === ".wh..wh..opq") {
-        for (const name of readdirSync(parent)) {
+        for (const name of readdirSync(fsPath(parent), { encoding: "buffer" }).map((b) => decodeName(b))) {
           const child = [...parts.slice(0, -1), name].join("/");
-          if (!mine.has(child)) rmSync(join(parent, name), { recursive: true, force: true });
+          if (!mine.has(child)) rmSync(fsPath(join(parent, name)), { recursive: true, force: true });
         }
-        entry.resume();
         continue;
       }
       if (base.startsWith(".wh.")) {
-        rmSync(join(parent, base.slice(4)), { recursive: true, force: true });
-        entry.resume();
+        rmSync(fsPath(join(parent, base.slice(4))), { recursive: true, force: true });
         continue;
       }
       mine.add(rel);
@@ -438,19 +433,18 @@ export async function applyLayer(root: string, layer: SourceLayer, budget: { byt
       switch (h.type) {
         case "directory": {
           const existing = lstatOrNull(host);
-          if (existing && !existing.isDirectory()) rmSync(host, { recursive: true, force: true });
-          if (!existing || !existing.isDirectory()) mkdirSync(host, { mode: 0o700 });
-          chmodSync(host, mode);
-          entry.resume();
+          if (existing && !existing.isDirectory()) rmSync(fsPath(host), { recursive: true, force: true });
+          if (!existing || !existing.isDirectory()) mkdirSync(fsPath(host), { mode: 0o700 });
+          chmodSync(fsPath(host), mode);
           break;
         }
         case "file":
         case "contiguous-file": {
           removeExisting(host);
-          const out = openSync(host, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+          const out = openSync(fsPath(host), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
           let written = 0;
           try {
-            for await (const chunk of entry as AsyncIterable<Buffer>) {
+            for await (const chunk of entry.content()) {
               written += chunk.length;
               let off = 0;
               while (off < chunk.length) off += writeSync(out, chunk, off);
@@ -459,14 +453,13 @@ export async function applyLayer(root: string, layer: SourceLayer, budget: { byt
             closeSync(out);
           }
           if (written !== size) throw refuse(raw, `truncated (${written} of ${size} bytes)`);
-          chmodSync(host, mode);
+          chmodSync(fsPath(host), mode);
           break;
         }
         case "symlink":
           removeExisting(host);
           if (!h.linkname || h.linkname.includes("\0")) throw refuse(raw, "symlink without a target");
-          symlinkSync(h.linkname, host);
-          entry.resume();
+          symlinkSync(fsPath(h.linkname), fsPath(host));
           break;
         case "link": {
           const targetRel = safeName(h.linkname ?? "", (_e, problem) => refuse(raw, `hard link target ${JSON.stringify(h.linkname)}: ${problem}`));
@@ -479,28 +472,23 @@ export async function applyLayer(root: string, layer: SourceLayer, budget: { byt
           if (targetStats.isDirectory()) throw refuse(raw, `hard link to the directory ${JSON.stringify(h.linkname)}`);
           if (target !== host) {
             removeExisting(host);
-            linkSync(target, host);
+            linkSync(fsPath(target), fsPath(host));
           }
-          entry.resume();
           break;
         }
         case "character-device":
         case "block-device":
         case "fifo":
-        default:
+        case "other":
           // Character and block devices, FIFOs, and anything else: the kernel's or the runtime's, not the image's.
-          entry.resume();
+          break;
       }
     }
-  })();
-  const input = createReadStream(layer.file);
-  const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = gzipped ? [input, createGunzip(), extract] : [input, extract];
-  try {
-    await Promise.all([(pipeline as (...s: unknown[]) => Promise<void>)(...stages), consume]);
   } catch (error) {
-    extract.destroy();
     if (error instanceof ImageError) throw error;
     throw new ImageError(`layer ${layer.digest}`, `cannot read: ${(error as Error).message}`);
+  } finally {
+    input.destroy();
   }
 }
 
@@ -527,8 +515,8 @@ function ensureParent(root: string, parts: string[], raw: string, refuse: (entry
     const next = join(dir, part);
     const stats = lstatOrNull(next);
     if (stats === null) {
-      mkdirSync(next, { mode: 0o755 });
-      chmodSync(next, 0o755);
+      mkdirSync(fsPath(next), { mode: 0o755 });
+      chmodSync(fsPath(next), 0o755);
     } else if (stats.isSymbolicLink()) {
       throw refuse(raw, `its parent /${parts.slice(0, i + 1).join("/")} is a symlink (entries are never written through links)`);
     } else if (!stats.isDirectory()) {
@@ -553,12 +541,12 @@ function existingParent(root: string, parts: string[]): string | null {
 
 function removeExisting(host: string): void {
   const stats = lstatOrNull(host);
-  if (stats) rmSync(host, { recursive: stats.isDirectory(), force: true });
+  if (stats) rmSync(fsPath(host), { recursive: stats.isDirectory(), force: true });
 }
 
 function lstatOrNull(path: string) {
   try {
-    return lstatSync(path);
+    return lstatSync(fsPath(path));
   } catch {
     return null;
   }

@@ -141,3 +141,43 @@ t.test("through ld.so.cache: a cache entry named lib\\xff.so in /opt/\\xff is fo
   );
   t.notMatch(printed, /not found/);
 });
+
+t.test("--from-image: layers GNU tar wrote (posix, gnu, ustar) keep /opt/\\xff/lib\\xff.so byte for byte, long names too", async (t) => {
+  // A root with a second copy of the library in a directory whose name is over 100 bytes (a pax
+  // "path" record with hdrcharset BINARY, or a GNU ././@LongLink) and a program that runs from it.
+  const root = join(scratch, "image-root");
+  execFileSync("cp", ["-a", r.dir, root]);
+  const long = `d${"\xe9".repeat(1)}${"x".repeat(110)}`; // é as latin1: one byte 0xe9, not UTF-8
+  execFileSync("bash", [
+    "-euc",
+    `
+    cd "$1"; ff=$'\\xff'; long=$(printf 'd\\351%0110d' 0 | tr 0 x)
+    mkdir -p "opt/$ff/$long"; cp "opt/$ff/lib$ff.so" "opt/$ff/$long/"
+    printf '#include <stdio.h>\\nint q(void);\\nint main(void) { printf("q=%%d\\\\n", q()); return 0; }\\n' > p.c
+    gcc -o usr/bin/p3 p.c "opt/$ff/lib$ff.so" -Wl,--enable-new-dtags,-rpath,"/opt/$ff/$long"
+    rm p.c`,
+    "build",
+    root,
+  ]);
+  const longBytes = Buffer.from(long, "latin1");
+  const { writeTestLayout } = await import("../image/source-support.js");
+  for (const format of ["posix", "gnu", "ustar"]) {
+    const layer = spawnSync("tar", [`--format=${format}`, "-cf", "-", "-C", root, "."], { maxBuffer: 1 << 30 });
+    if (format === "ustar") {
+      // ustar has no long names: GNU tar refuses the 100+ byte name, which is the point of the other two.
+      t.not(layer.status, 0, "GNU tar refuses a name ustar cannot hold");
+      continue;
+    }
+    t.equal(layer.status, 0, `tar --format=${format}: ${layer.stderr.toString()}`);
+    const layout = join(scratch, `layout-${format}`);
+    writeTestLayout(layout, [{ platform: { architecture: "amd64", os: "linux" }, layers: [layer.stdout], config: { Entrypoint: ["/usr/bin/p3"] } }]);
+    const out = join(scratch, `from-image-${format}`);
+    const b = spawnSync(process.execPath, [bin, "--from-image", layout, out], { encoding: "latin1" });
+    t.equal(b.status, 0, b.stderr);
+    t.same(readdirSync(join(out, "opt"), { encoding: "buffer" }), [FF], "OUTPUT/opt holds the one entry named by the byte 0xff");
+    const dir = Buffer.concat([Buffer.from(`${out}/opt/`), FF, Buffer.from("/"), longBytes]);
+    t.same(readdirSync(dir, { encoding: "buffer" }), [Buffer.concat([Buffer.from("lib"), FF, Buffer.from(".so")])], "the library under the long non-UTF-8 directory name, exact");
+    const run = spawnSync("chroot", [out, "/usr/bin/p3"], { encoding: "utf8" });
+    t.equal(run.stdout, "q=5\n", "the slimmed image runs: the real loader finds the library by its bytes");
+  }
+});
