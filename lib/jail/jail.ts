@@ -102,7 +102,18 @@ function runBusyboxOnHost(busybox: string, args: string[], platform: JailPlatfor
 function bundledProgramsFirst(graph: FileGraph, busybox: string, platform: JailPlatform): string {
   const list = runBusyboxOnHost(busybox, ["--list"], platform);
   if (list.status !== 0) throw new JailError(busybox, `--list failed (is it a static busybox?): ${String(list.stderr ?? list.error?.message ?? "").trim()}`);
-  return appletShadows(String(list.stdout ?? ""), (name) =>
+  return bundledShadows(graph, String(list.stdout ?? ""));
+}
+
+/**
+ * The shell functions that make the bundle's programs win over the harness's applets of the same
+ * name: one per applet that PATH finds as an executable file of `graph`. The --test jail and the
+ * --dynamic-test trace use the same ones, so that a tool the test command runs (cut, head, sh) is
+ * the harness's in both unless the bundle has it: the trace never brings it in for the command's
+ * own sake.
+ */
+export function bundledShadows(graph: FileGraph, appletList: string): string {
+  return appletShadows(appletList, (name) =>
     PATH.split(":")
       .map((dir) => `${dir}/${name}`)
       .find((path) => isBundledExecutable(graph, path)),

@@ -74,6 +74,8 @@ export interface Line {
   result: number;
   /** open/openat/openat2: the file was opened for writing or created (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC). */
   writes?: boolean;
+  /** The call may have made the file or replaced its content (O_CREAT, O_TRUNC, creat). */
+  creates?: boolean;
   /** The file behind a returned descriptor, as strace -y decodes it (`= 3</path>`). */
   resultPath?: string;
 }
@@ -102,6 +104,8 @@ export interface ResolvedAccess {
   path: string;
   /** Opened for writing or created (open flags), or a directory it created (mkdir, mkdirat). */
   writes: boolean;
+  /** What the file holds may be the process's own: O_CREAT, O_TRUNC, creat, mkdir. */
+  creates: boolean;
 }
 
 /**
@@ -160,7 +164,14 @@ export function walkTraceTree(byPid: Map<number, Line[]>, options: { root: strin
       if (viaFd) path = fds.get(Number(viaFd[1])) ?? path;
       // /proc/self/exe is the same image again (busybox running an applet as a new process).
       if ((l.syscall === "execve" || l.syscall === "execveat") && path !== "/proc/self/exe") image = path;
-      accesses.push({ pid, exe: image, syscall: l.syscall, path, writes: l.writes === true || l.syscall === "mkdir" || l.syscall === "mkdirat" });
+      accesses.push({
+        pid,
+        exe: image,
+        syscall: l.syscall,
+        path,
+        writes: l.writes === true || l.syscall === "mkdir" || l.syscall === "mkdirat",
+        creates: l.creates === true || l.syscall === "mkdir" || l.syscall === "mkdirat",
+      });
     }
   };
   for (const pid of firsts) visit(pid, options.cwd, root === null, null, new Map());
@@ -192,8 +203,11 @@ export function parseStraceLine(pid: number, text: string): Line | null {
   const flags = syscall === "open" ? args[1] : syscall === "openat" || syscall === "openat2" ? args[2] : undefined;
   const line: Line = { pid, syscall, dirfd, path, result };
   if (last[2] !== undefined) line.resultPath = last[2];
-  if (flags !== undefined) line.writes = /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/.test(flags);
-  if (syscall === "creat") line.writes = true;
+  if (flags !== undefined) {
+    line.writes = /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/.test(flags);
+    line.creates = /O_CREAT|O_TRUNC/.test(flags);
+  }
+  if (syscall === "creat") line.writes = line.creates = true;
   return line;
 }
 

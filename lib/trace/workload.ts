@@ -59,6 +59,8 @@ export interface WorkloadAccess {
   path: string;
   /** Opened for writing or created (open flags), or a directory it created (mkdir). */
   writes: boolean;
+  /** The file may hold what the process put there: created or truncated (O_CREAT, O_TRUNC, creat, mkdir). */
+  creates: boolean;
 }
 
 export interface WorkloadRun {
@@ -69,6 +71,8 @@ export interface WorkloadRun {
   timedOut: boolean;
   /** Processes still running when the command's own process exited (killed then): "pid name". */
   leftovers: string[];
+  /** What the run could not do as planned (in a root: no overlay, so the workload wrote into it). */
+  warnings: string[];
   accesses: WorkloadAccess[];
 }
 
@@ -90,6 +94,7 @@ export function setWorkloadRunner(next: WorkloadRunner): void {
 const HARNESS_DIR = "/tmp/.magicpak-harness";
 const LEFTOVER = "magicpak-leftover:";
 const SETUP_FAILED = "magicpak-setup-failed:";
+const WARNING = "magicpak-warning:";
 const REGISTER = `{ e=$( (printf '%s' "$MAGICPAK_BINFMT" > "\${MAGICPAK_ROOT}/proc/sys/fs/binfmt_misc/register") 2>&1) || { echo "${SETUP_FAILED} the kernel refused the emulator's binfmt_misc handler ($e)" >&2; exit 125; }; }`;
 
 /** The harness shell's script: run the command, then name and kill what is left. */
@@ -111,6 +116,15 @@ exit $s`;
  */
 const SETUP = `set -e
 if [ -n "$MAGICPAK_ROOT" ]; then
+  # The root stays as it was: the workload writes into an overlay's upper directory (a .pyc
+  # python compiles, a file a test creates), which goes with the run.
+  if [ -n "$MAGICPAK_OVERLAY" ]; then
+    mkdir "$MAGICPAK_OVERLAY/upper" "$MAGICPAK_OVERLAY/work"
+    e=$(mount -t overlay overlay -o "lowerdir=$MAGICPAK_ROOT,upperdir=$MAGICPAK_OVERLAY/upper,workdir=$MAGICPAK_OVERLAY/work" "$MAGICPAK_ROOT" 2>&1) ||
+      echo "${WARNING} the kernel refused an overlay on the root ($e): what the workload writes goes into the root itself" >&2
+  else
+    echo "${WARNING} the root's path has a comma or colon, which an overlay's options cannot hold: what the workload writes goes into the root itself" >&2
+  fi
   mount -t tmpfs -o mode=1777 tmpfs "$MAGICPAK_ROOT/tmp"
   mkdir "$MAGICPAK_ROOT${HARNESS_DIR}"
   cp "$MAGICPAK_BUSYBOX" "$MAGICPAK_ROOT${HARNESS_DIR}/busybox"
@@ -163,7 +177,15 @@ export async function straceWorkload(request: WorkloadRequest): Promise<Workload
     // binfmt_misc can be mounted only in a user namespace of one's own (Linux >= 6.7).
     const user = request.emulation ? ["--user", "--map-root-user"] : [];
     const args = [...user, "--pid", "--fork", "--kill-child", "--mount", "--uts", "--ipc", "--propagation", "private", "/bin/sh", "-c", SETUP, "magicpak-setup", ...inner];
-    const env = { ...request.env, MAGICPAK_WORKLOAD: request.command, MAGICPAK_ROOT: request.root ?? "", MAGICPAK_BUSYBOX: request.busybox, MAGICPAK_BINFMT: request.emulation?.registration ?? "" };
+    const overlay = request.root && !/[,:]/.test(request.root + dir) ? dir : "";
+    const env = {
+      ...request.env,
+      MAGICPAK_WORKLOAD: request.command,
+      MAGICPAK_ROOT: request.root ?? "",
+      MAGICPAK_OVERLAY: overlay,
+      MAGICPAK_BUSYBOX: request.busybox,
+      MAGICPAK_BINFMT: request.emulation?.registration ?? "",
+    };
     const started = Date.now();
     let run;
     try {
@@ -175,11 +197,13 @@ export async function straceWorkload(request: WorkloadRequest): Promise<Workload
     if (refused) throw new TracerUnavailable(`${refused.slice(SETUP_FAILED.length).trim()}: tracing programs of another architecture needs binfmt_misc in a user namespace (Linux 6.7 or later)`);
     const timedOut = run.signal === "SIGKILL" && Date.now() - started >= request.timeoutMs;
     const leftovers: string[] = [];
+    const warnings: string[] = [];
     const stderr = run.stderr
       .split("\n")
       .filter((line) => {
-        if (!line.startsWith(LEFTOVER)) return true;
-        leftovers.push(line.slice(LEFTOVER.length).trim());
+        if (line.startsWith(WARNING)) warnings.push(line.slice(WARNING.length).trim());
+        else if (line.startsWith(LEFTOVER)) leftovers.push(line.slice(LEFTOVER.length).trim());
+        else return true;
         return false;
       })
       .join("\n");
@@ -194,7 +218,7 @@ export async function straceWorkload(request: WorkloadRequest): Promise<Workload
       byPid.set(pid, lines);
     }
     const accesses = workloadAccesses(byPid, { root: request.root ?? null, harness: new Set([busybox]) });
-    return { status: run.status, signal: run.signal, stdout: run.stdout, stderr, timedOut, leftovers, accesses };
+    return { status: run.status, signal: run.signal, stdout: run.stdout, stderr, timedOut, leftovers, warnings, accesses };
   } finally {
     remove();
   }

@@ -78,6 +78,12 @@ t.test("tar -cJ / -xJ executes xz; the archive it wrote is not bundled, /tmp is 
   t.equal(lstatSync(join(out, "tmp")).mode & 0o7777, 0o1777, "/tmp, written in, with the root's mode");
 });
 
+t.test("the test command's own tools (cut, head, tr, sh) are the harness's: none lands in OUTPUT", async (t) => {
+  const out = await bundleAndRun(t, "jq-pipe", "/usr/bin/jq", `printf '{"a":[3,1,2]}' | jq -c '.a|sort' | cut -c1-4 | head -n 1 && sh -c 'echo done' | tr a-z A-Z`);
+  for (const tool of ["/usr/bin/cut", "/usr/bin/head", "/usr/bin/tr", "/usr/bin/dash", "/bin/sh"])
+    t.notOk(existsSync(pathInJail(out, tool)), `${tool}, run by the test command only, is not in OUTPUT`);
+});
+
 t.test("git: init and commit in a temporary directory", async (t) => {
   await bundleAndRun(
     t,
@@ -150,4 +156,35 @@ t.test("in a root, the workload cannot leave it by the double chroot", async (t)
   const d = await magicpakCli(["--root", root, "/escape", join(work, "out-escape-dynamic"), "--dynamic", "--dynamic-arg", target, "--busybox", busybox]);
   t.match(d.stderr, /chroot x: Operation not permitted/, "chroot is refused to the --dynamic run");
   t.notOk(existsSync(target), "no file was written on the host");
+});
+
+t.test("in a root, what the workload writes goes to an overlay: the root is left as it was", async (t) => {
+  const { makeMiniRoot, compile } = await import("../support/mini-root.js");
+  const r = makeMiniRoot();
+  t.teardown(() => rmSync(r.dir, { recursive: true, force: true }));
+  for (const d of ["tmp", "proc", "dev", "var/cache"]) mkdirSync(join(r.dir, d), { recursive: true });
+  writeFileSync(join(r.dir, "etc/w.conf"), "conf\n");
+  compile(
+    `#include <stdio.h>
+#include <sys/stat.h>
+int main(void) {
+  char line[64] = "";
+  FILE *c = fopen("/etc/w.conf", "r+"); if (!c || !fgets(line, sizeof line, c)) return 2;
+  fputs("appended\\n", c); fclose(c);
+  if (mkdir("/var/cache/w", 0755) != 0) return 3;
+  FILE *n = fopen("/var/cache/w/new.txt", "w"); if (!n) return 4; fputs("x", n); fclose(n);
+  printf("read %s", line); return 0;
+}`,
+    join(r.dir, "usr/bin/w"),
+  );
+  const before = (await runProcess("bash", ["-c", `cd ${r.dir} && find . -printf '%p %M %s %T@\\n' | sort && cat etc/w.conf`])).stdout;
+  const out = join(work, "out-overlay");
+  const run = await magicpakCli(["--root", r.dir, "/usr/bin/w", out, "--dynamic-test", "--test", "--busybox", busybox, "--test-command", "w", "--test-stdout", "read conf"]);
+  // The reference: the program in a plain chroot of a copy, where its writes land.
+  t.equal(run.status, 0, "bundled and tested", { stderr: run.stderr });
+  t.notMatch(run.stderr, /overlay/, "no warning: the overlay was mounted");
+  const after = (await runProcess("bash", ["-c", `cd ${r.dir} && find . -printf '%p %M %s %T@\\n' | sort && cat etc/w.conf`])).stdout;
+  t.equal(after, before, "every name, mode, size and mtime of the root, and /etc/w.conf's content, as before the run");
+  t.notOk(existsSync(join(out, "var/cache/w")), "the directory the workload made is not bundled");
+  t.ok(lstatSync(join(out, "var/cache")).isDirectory(), "the directory it wrote in is");
 });

@@ -7,7 +7,7 @@ import { posix } from "node:path";
 import type { RootFs } from "../../fs/root.js";
 import type { FileGraph } from "../../graph/file-graph.js";
 import { DEFAULT_PATH } from "../../graph/paths.js";
-import { appletShadows } from "../../jail/jail.js";
+import { bundledShadows } from "../../jail/jail.js";
 import type { Loader } from "../../loader/load.js";
 import { hostAbi } from "../../loader/machines.js";
 import type { LoadGraph } from "../../loader/model.js";
@@ -22,7 +22,7 @@ import type { Logger } from "../log.js";
 import type { BundleOptions } from "../options.js";
 import type { Plan } from "../plan.js";
 import type { Progress } from "../../report/progress.js";
-import { findInRootPath, readShebang } from "../script.js";
+import { readShebang } from "../script.js";
 import { present } from "../../present.js";
 
 export async function dynamic(plan: Plan): Promise<void> {
@@ -56,7 +56,7 @@ async function addDynamicAccesses(
   try {
     const request = { argv: [input, ...(dynamic.args ?? [])], stdin: dynamic.stdin, timeoutMs: dynamic.timeoutMs };
     // The kernel reports descriptors by their real host paths: give the tracer the root's real path.
-    if (foreign !== null) result = await traceForeign(root, request, workloadPlatform(foreign, test, undefined));
+    if (foreign !== null) result = await traceForeign(root, request, workloadPlatform(foreign, test, undefined), log);
     else if (root.isHostRoot) result = await traceProgram(request, dynamic.tracer);
     else {
       // In a root the program runs as root: under the workload harness it cannot chroot out of it.
@@ -67,7 +67,7 @@ async function addDynamicAccesses(
         if (!(error instanceof TracerUnavailable)) throw error;
         log("Warn", `the --dynamic run is a plain chroot of ${root.root}, which a program run as root can leave: ${error.message}`);
       }
-      result = platform ? await traceForeign(root, request, platform) : await traceProgram({ ...request, root: realpathSync(root.root) }, dynamic.tracer);
+      result = platform ? await traceForeign(root, request, platform, log) : await traceProgram({ ...request, root: realpathSync(root.root) }, dynamic.tracer);
     }
   } catch (error) {
     if (error instanceof TracerUnavailable) throw new BundleError("--dynamic", error.message);
@@ -98,7 +98,7 @@ async function addDynamicAccesses(
  * A --dynamic run of another architecture: the program, exec'd by the harness shell, runs through
  * qemu-user as a workload does (lib/bundle/workload-platform.ts).
  */
-async function traceForeign(root: RootFs, request: { argv: string[]; stdin?: string; timeoutMs?: number }, platform: WorkloadPlatform): Promise<WorkloadRun> {
+async function traceForeign(root: RootFs, request: { argv: string[]; stdin?: string; timeoutMs?: number }, platform: WorkloadPlatform, log: Logger): Promise<WorkloadRun> {
   const timeoutMs = request.timeoutMs ?? 300_000;
   const command = `exec ${request.argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ")}`;
   const env = { PATH: DEFAULT_PATH.slice("PATH=".length), HOME: "/" };
@@ -112,6 +112,7 @@ async function traceForeign(root: RootFs, request: { argv: string[]; stdin?: str
     ...(platform.emulation ? { emulation: platform.emulation } : {}),
   });
   if (run.timedOut) throw new BundleError(present(request.argv[0], "the --dynamic program"), `the --dynamic run did not end within ${timeoutMs / 1000} s`);
+  for (const warning of run.warnings) log("Warn", `--dynamic ${request.argv.join(" ")}: ${warning}`);
   return run;
 }
 
@@ -150,8 +151,9 @@ async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, load
     throw error;
   }
   const timeoutMs = dynamic.timeoutMs ?? 300_000;
-  const preamble = appletShadows(platform.applets, (name) => findInRootPath(root, name));
   for (const [i, workload] of workloads.entries()) {
+    // What an earlier workload brought in wins over the harness's applets in the next one too.
+    const preamble = bundledShadows(graph, platform.applets);
     log("Info", `trace the workload ${JSON.stringify(workload.command)}`);
     const step = progress.step(`trace the workload ${JSON.stringify(workload.command)} (--dynamic-test)`, [i + 1, workloads.length]);
     let run: WorkloadRun;
@@ -170,6 +172,7 @@ async function addWorkloads(graph: FileGraph, root: RootFs, loader: Loader, load
       throw error;
     }
     if (run.timedOut) throw new BundleError(workload.command, `the --dynamic-test workload did not end within ${timeoutMs / 1000} s: every process of it was killed`);
+    for (const warning of run.warnings) log("Warn", `--dynamic-test ${JSON.stringify(workload.command)}: ${warning}`);
     if (run.leftovers.length) log("Warn", `--dynamic-test ${JSON.stringify(workload.command)}: killed what was still running when the command ended: ${run.leftovers.join(", ")}`);
     if (run.status !== 0) {
       const why = run.signal ? `was killed by ${run.signal}` : `exited with ${run.status}`;
@@ -190,9 +193,10 @@ function foreignAbi(loads: LoadGraph[], options: BundleOptions): string | null {
 
 /**
  * The harness busybox and, for another architecture, the emulator of a traced run (throws
- * TracerUnavailable). The root's programs win over the harness's applets (its sh runs an applet
- * before any program on PATH), as the --test jail does for the bundle's: appletShadows gives one
- * function per applet name that PATH finds in the root.
+ * TracerUnavailable). The harness's sh runs an applet before any program on PATH; the programs the
+ * plan already holds (the inputs, --include) win over the applets, as in the --test jail
+ * (bundledShadows), and the root's other programs are the workload's only when the program runs
+ * them or the command names one busybox lacks.
  */
 function workloadPlatform(architecture: string | null, test: BundleOptions["test"], emulateHostArchitecture: boolean | undefined): WorkloadPlatform {
   return chooseWorkloadPlatform({
@@ -205,14 +209,16 @@ function workloadPlatform(architecture: string | null, test: BundleOptions["test
 
 /** What a workload's processes used: files read (ELF files with their closure), directories written in. */
 export function addWorkloadAccesses(graph: FileGraph, root: RootFs, loader: Loader, by: string, accesses: WorkloadAccess[], log: Logger): void {
-  const written = new Set<string>();
-  const created: string[] = [];
+  // What the workload made (created or truncated) is its own, not the root's: an output file, a
+  // directory and all below it. A file it only opened for writing (O_RDWR on a database) is read too.
+  const made = new Set<string>();
+  const createdDirs: string[] = [];
   for (const a of accesses) {
-    if (!a.writes) continue;
-    written.add(a.path);
-    if (a.syscall === "mkdir" || a.syscall === "mkdirat") created.push(a.path);
+    if (!a.creates) continue;
+    made.add(a.path);
+    if (a.syscall === "mkdir" || a.syscall === "mkdirat") createdDirs.push(a.path);
   }
-  const madeByWorkload = (path: string) => written.has(path) || created.some((dir) => path.startsWith(`${dir}/`));
+  const madeByWorkload = (path: string) => made.has(path) || createdDirs.some((dir) => path.startsWith(`${dir}/`));
   const loaded = loadedObjects(
     root,
     accesses.filter((a) => !madeByWorkload(a.path)),
@@ -220,7 +226,7 @@ export function addWorkloadAccesses(graph: FileGraph, root: RootFs, loader: Load
   const files: { access: WorkloadAccess; path: string }[] = [];
   const seen = new Set<string>();
   for (const access of accesses) {
-    if (access.writes || seen.has(access.path) || isKernelPath(access.path) || madeByWorkload(access.path)) continue;
+    if (seen.has(access.path) || isKernelPath(access.path) || madeByWorkload(access.path)) continue;
     seen.add(access.path);
     const file = root.tryResolve(access.path);
     if (!file?.stats.isFile() || isKernelPath(file.path)) continue;
@@ -234,12 +240,15 @@ export function addWorkloadAccesses(graph: FileGraph, root: RootFs, loader: Load
     // call of the process's own, so no tracer sees the interpreter; its chain comes from the file.
     else if (access.syscall.startsWith("exec") && readShebang(root, path) !== null) addRunnable(graph, root, loader, access.path, log);
   }
-  // Directories the workload created files in: the nearest one the root has, with its mode.
+  // Directories the workload created files in: the nearest one the root has, with its mode. A
+  // directory the harness made (the test command's `mktemp -d`) and removed is not the root's: its
+  // parent (/tmp) is what the image must have for the program to write there.
   const dirs = new Map<string, WorkloadAccess>();
+  const inRoot = (dir: string) => root.tryResolve(dir)?.stats.isDirectory() === true;
   for (const a of accesses) {
-    if (!a.writes || isKernelPath(a.path)) continue;
+    if (!a.creates || isKernelPath(a.path)) continue;
     let dir = posix.dirname(a.path);
-    while (dir !== "/" && madeByWorkload(dir)) dir = posix.dirname(dir);
+    while (dir !== "/" && (madeByWorkload(dir) || !inRoot(dir))) dir = posix.dirname(dir);
     if (dir !== "/" && !isKernelPath(dir) && !dirs.has(dir)) dirs.set(dir, a);
   }
   for (const [dir, a] of dirs) {
