@@ -35,7 +35,7 @@ export interface BundleOptions {
    * command (with its stdin; needs `test`) unless `testCommand` is false, then each of `commands`,
    * run by a harness shell (the --test busybox) under strace in the root (chroot for --root),
    * with PATH as the image's and `env`; killed after `timeoutMs` (default 300 s). Objects the run
-   * loaded satisfy the DT_NEEDED of what it found; files it wrote are left out, the directories
+   * loaded satisfy the DT_NEEDED of what it found; files it created or truncated are left out, the directories
    * it wrote in come as directories with the root's mode.
    */
   dynamicTest?: {
