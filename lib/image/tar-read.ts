@@ -8,8 +8,7 @@
 // readTar yields one entry at a time; its content must be read (or is skipped) before the next.
 
 import { decodeName } from "../fs-name.js";
-
-export const BLOCK = 512;
+import { BLOCK } from "./tar.js";
 /** A pax header or GNU long name bigger than this is refused: nothing real comes close. */
 const MAX_META = 1 << 20;
 
@@ -19,8 +18,6 @@ export interface TarHeader {
   /** The entry's name, byte-exact (lib/fs-name.ts). */
   name: string;
   type: TarType;
-  /** The typeflag byte, for messages about "other". */
-  typeflag: string;
   mode: number;
   size: number;
   /** A link's target, byte-exact; "" when there is none. */
@@ -54,7 +51,7 @@ export async function* readTar(input: AsyncIterable<Buffer>): AsyncGenerator<Tar
   let longName: Buffer | null = null;
   let longLink: Buffer | null = null;
   for (;;) {
-    const block = await reader.read(BLOCK, true);
+    const block = await reader.readOrEnd(BLOCK);
     if (block === null || block.every((b) => b === 0)) return; // the end-of-archive blocks (or a missing second one)
     checkChecksum(block);
     const magic = block.subarray(257, 263).toString("latin1");
@@ -63,11 +60,11 @@ export async function* readTar(input: AsyncIterable<Buffer>): AsyncGenerator<Tar
     const size = numeric(block, 124, 12, "size");
     if (typeflag === "x" || typeflag === "g" || typeflag === "L" || typeflag === "K") {
       if (size > MAX_META) throw new TarFormatError(`an extended header of ${size} bytes (more than ${MAX_META})`);
-      const data = await reader.read(size, false);
+      const data = await reader.read(size);
       await reader.skip(padding(size));
-      if (typeflag === "x") pax = parsePax(present(data));
-      else if (typeflag === "L") longName = cString(present(data), 0, size);
-      else if (typeflag === "K") longLink = cString(present(data), 0, size);
+      if (typeflag === "x") pax = parsePax(data);
+      else if (typeflag === "L") longName = cString(data, 0, size);
+      else if (typeflag === "K") longLink = cString(data, 0, size);
       continue;
     }
     let nameBytes = longName ?? pax?.get("path") ?? null;
@@ -85,7 +82,7 @@ export async function* readTar(input: AsyncIterable<Buffer>): AsyncGenerator<Tar
     if (type === "file" && typeflag === "\0" && name.endsWith("/")) type = "directory"; // pre-POSIX archives mark directories by the slash
     let remaining = dataSize;
     let taken = false;
-    const header: TarHeader = { name, type, typeflag, mode: numeric(block, 100, 8, "mode"), size: dataSize, linkname: decodeName(linkBytes) };
+    const header: TarHeader = { name, type, mode: numeric(block, 100, 8, "mode"), size: dataSize, linkname: decodeName(linkBytes) };
     yield {
       header,
       content: () => {
@@ -102,11 +99,6 @@ export async function* readTar(input: AsyncIterable<Buffer>): AsyncGenerator<Tar
     };
     await reader.skip(remaining + padding(dataSize));
   }
-}
-
-function present(data: Buffer | null): Buffer {
-  if (data === null) throw new TarFormatError("truncated: the archive ends inside an entry");
-  return data;
 }
 
 function padding(size: number): number {
@@ -197,14 +189,15 @@ class ByteReader {
     return true;
   }
 
-  /** `n` bytes; null at a clean end when `endOk` and nothing was read, else a truncation error. */
-  async read(n: number, endOk: boolean): Promise<Buffer | null> {
-    while (this.pending.length < n) {
-      if (!(await this.fill())) {
-        if (endOk && this.pending.length === 0) return null;
-        throw new TarFormatError("truncated: the archive ends inside an entry");
-      }
-    }
+  /** `n` bytes, or null when the input ends before any of them (the archive's end without its end blocks). */
+  async readOrEnd(n: number): Promise<Buffer | null> {
+    if (this.pending.length === 0 && !(await this.fill())) return null;
+    return this.read(n);
+  }
+
+  /** `n` bytes; a truncation error when the input ends before them. */
+  async read(n: number): Promise<Buffer> {
+    while (this.pending.length < n) if (!(await this.fill())) throw new TarFormatError("truncated: the archive ends inside an entry");
     const out = this.pending.subarray(0, n);
     this.pending = this.pending.subarray(n);
     return out;

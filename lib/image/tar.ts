@@ -30,7 +30,7 @@ export interface TarOptions {
   mtime: number;
 }
 
-const BLOCK = 512;
+export const BLOCK = 512;
 const END = Buffer.alloc(2 * BLOCK);
 /** The largest value an 11-digit octal field holds (8 GiB - 1). */
 const MAX_OCTAL_11 = 0o77777777777;

@@ -164,14 +164,8 @@ export function walkTraceTree(byPid: Map<number, Line[]>, options: { root: strin
       if (viaFd) path = fds.get(Number(viaFd[1])) ?? path;
       // /proc/self/exe is the same image again (busybox running an applet as a new process).
       if ((l.syscall === "execve" || l.syscall === "execveat") && path !== "/proc/self/exe") image = path;
-      accesses.push({
-        pid,
-        exe: image,
-        syscall: l.syscall,
-        path,
-        writes: l.writes === true || l.syscall === "mkdir" || l.syscall === "mkdirat",
-        creates: l.creates === true || l.syscall === "mkdir" || l.syscall === "mkdirat",
-      });
+      const mkdir = l.syscall === "mkdir" || l.syscall === "mkdirat";
+      accesses.push({ pid, exe: image, syscall: l.syscall, path, writes: l.writes === true || mkdir, creates: l.creates === true || mkdir });
     }
   };
   for (const pid of firsts) visit(pid, options.cwd, root === null, null, new Map());

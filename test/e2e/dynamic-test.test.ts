@@ -180,7 +180,6 @@ int main(void) {
   const before = (await runProcess("bash", ["-c", `cd ${r.dir} && find . -printf '%p %M %s %T@\\n' | sort && cat etc/w.conf`])).stdout;
   const out = join(work, "out-overlay");
   const run = await magicpakCli(["--root", r.dir, "/usr/bin/w", out, "--dynamic-test", "--test", "--busybox", busybox, "--test-command", "w", "--test-stdout", "read conf"]);
-  // The reference: the program in a plain chroot of a copy, where its writes land.
   t.equal(run.status, 0, "bundled and tested", { stderr: run.stderr });
   t.notMatch(run.stderr, /overlay/, "no warning: the overlay was mounted");
   const after = (await runProcess("bash", ["-c", `cd ${r.dir} && find . -printf '%p %M %s %T@\\n' | sort && cat etc/w.conf`])).stdout;

@@ -243,20 +243,24 @@ export function addWorkloadAccesses(graph: FileGraph, root: RootFs, loader: Load
   // Directories the workload created files in: the nearest one the root has, with its mode. A
   // directory the harness made (the test command's `mktemp -d`) and removed is not the root's: its
   // parent (/tmp) is what the image must have for the program to write there.
-  const dirs = new Map<string, WorkloadAccess>();
-  const inRoot = (dir: string) => root.tryResolve(dir)?.stats.isDirectory() === true;
+  const nearestRootDirectory = (path: string): { dir: string; mode: number } | null => {
+    for (let dir = posix.dirname(path); dir !== "/"; dir = posix.dirname(dir)) {
+      if (madeByWorkload(dir)) continue;
+      const found = root.tryResolve(dir);
+      if (found?.stats.isDirectory()) return { dir, mode: found.stats.mode & 0o7777 };
+    }
+    return null;
+  };
+  const dirs = new Map<string, { access: WorkloadAccess; mode: number }>();
   for (const a of accesses) {
     if (!a.creates || isKernelPath(a.path)) continue;
-    let dir = posix.dirname(a.path);
-    while (dir !== "/" && (madeByWorkload(dir) || !inRoot(dir))) dir = posix.dirname(dir);
-    if (dir !== "/" && !isKernelPath(dir) && !dirs.has(dir)) dirs.set(dir, a);
+    const nearest = nearestRootDirectory(a.path);
+    if (nearest && !isKernelPath(nearest.dir) && !dirs.has(nearest.dir)) dirs.set(nearest.dir, { access: a, mode: nearest.mode });
   }
-  for (const [dir, a] of dirs) {
-    const found = root.tryResolve(dir);
-    if (!found?.stats.isDirectory()) continue;
+  for (const [dir, { access: a, mode }] of dirs) {
     const at = addDirectoryChain(graph, root, dir);
     log("Debug", `dynamic-test: directory ${at} (pid ${a.pid} ${a.exe} wrote ${a.path})`);
-    graph.add({ kind: "directory", path: graph.resolveInGraph(at), mode: found.stats.mode & 0o7777, reasons: [{ kind: "dynamic-directory", by, pid: a.pid, exe: a.exe, path: a.path }] });
+    graph.add({ kind: "directory", path: graph.resolveInGraph(at), mode, reasons: [{ kind: "dynamic-directory", by, pid: a.pid, exe: a.exe, path: a.path }] });
   }
 }
 
