@@ -1,7 +1,7 @@
 // What a destination directory (the bundle's OUTPUT, an OCI image layout) must be before it is
 // written: absent or empty (magicpak's "destination is invalid / not empty").
 
-import { lstatSync, mkdtempSync, readdirSync, rmdirSync, statSync } from "node:fs";
+import { closeSync, constants, lstatSync, mkdtempSync, openSync, readdirSync, rmdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { errnoText } from "./errors.js";
 
@@ -21,8 +21,8 @@ export function directoryDestinationProblem(absolute: string): string | null {
 /**
  * Why nothing could be created at `absolute` (a destination that is absent or will be replaced):
  * its nearest existing ancestor must be a directory in which a file can be made. Probed for real
- * (a directory made and removed at once), so a read-only mount, procfs or a full inode table is
- * found before anything is written. Null when it can be written.
+ * (probeWritable), so a read-only mount, procfs or a full inode table is found before anything is
+ * written. Null when it can be written.
  */
 export function parentProblem(absolute: string): { path: string; problem: string } | null {
   let ancestor = dirname(absolute);
@@ -42,11 +42,33 @@ export function parentProblem(absolute: string): { path: string; problem: string
     break;
   }
   try {
-    rmdirSync(mkdtempSync(join(ancestor, ".magicpak-probe-")));
+    probeWritable(ancestor);
   } catch (error) {
     return { path: ancestor, problem: `cannot create files there: ${errnoText((error as NodeJS.ErrnoException).code) ?? String(error)}` };
   }
   return null;
+}
+
+/** Linux's O_TMPFILE (__O_TMPFILE | O_DIRECTORY, include/uapi/asm-generic/fcntl.h), which Node does not export. */
+const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
+
+/**
+ * Makes an inode in `dir`, or throws why it cannot. An unnamed file (open(2) O_TMPFILE) first:
+ * a run killed at that moment leaves nothing behind, where a named probe would stay beside the
+ * destination. Where the kernel or file system has no O_TMPFILE, a directory made and removed.
+ */
+function probeWritable(dir: string): void {
+  if (process.arch === "x64" || process.arch === "arm64") {
+    try {
+      closeSync(openSync(dir, O_TMPFILE | constants.O_WRONLY, 0o600));
+      return;
+    } catch (error) {
+      // EISDIR: a kernel before 3.11 (O_DIRECTORY alone); EOPNOTSUPP (libuv: ENOTSUP): the file system has none.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "EISDIR" && code !== "EOPNOTSUPP" && code !== "ENOTSUP" && code !== "EINVAL") throw error;
+    }
+  }
+  rmdirSync(mkdtempSync(join(dir, ".magicpak-probe-")));
 }
 
 /** Why the file `absolute` (an OCI or Docker archive) cannot be written, or null. */
