@@ -1,7 +1,7 @@
 // bundle(): one plan (lib/bundle/plan.ts) and the stages that build it, in this order:
 //   inputs (each input's closure, then the input), --dynamic, --dynamic-test, --mkdir, --include,
-//   the runtime extras, --exclude, the package records; then --compress, --test, and only once
-//   the test has passed: OUTPUT, --sbom, the images.
+//   the runtime extras, --exclude, the package records; then --compress, identical files as one
+//   inode, --test, and only once the test has passed: OUTPUT, --sbom, the images.
 // That is magicpak 1.4.0's order (closure, --dynamic, executables, --mkdir, --include, --exclude,
 // --test, emit) with the stages it lacks added, except --compress, which 1.4.0 runs before it
 // places the executables and this runs after --exclude (so the plan is complete when UPX runs).
@@ -26,6 +26,7 @@ import { exclude } from "./stages/exclude.js";
 import { extras } from "./stages/extras.js";
 import { images } from "./stages/images.js";
 import { include } from "./stages/include.js";
+import { linkIdentical } from "./stages/link-identical.js";
 import { inputs } from "./stages/inputs.js";
 import { mkdir } from "./stages/mkdir.js";
 import { output } from "./stages/output.js";
@@ -40,7 +41,7 @@ export type { BundleOptions, BundleResult } from "./options.js";
 /** The stages that build the plan; a GraphConflictError among them is a BundleError. */
 const ANALYSIS: Stage[] = [inputs, dynamic, dynamicTest, mkdir, include, extras, exclude, records];
 /** The stages that pack, test and write the complete plan. */
-const DELIVERY: Stage[] = [compress, test, output, sbom, images];
+const DELIVERY: Stage[] = [compress, linkIdentical, test, output, sbom, images];
 
 export async function bundle(options: BundleOptions): Promise<BundleResult> {
   const progress = options.progress ?? silentProgress;

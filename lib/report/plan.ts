@@ -43,7 +43,14 @@ function size(bytes: number): string {
 export function formatPlan(graph: FileGraph): string {
   const entries = graph.entries().map((n) => ({ node: n, bytes: n.kind === "file" ? n.size : n.kind === "generated" ? n.content.length : 0 }));
   entries.sort((a, b) => b.bytes - a.bytes || (a.node.path < b.node.path ? -1 : a.node.path > b.node.path ? 1 : 0));
-  const total = entries.reduce((sum, e) => sum + e.bytes, 0);
+  // Hard links (one inode at several paths) hold their bytes once.
+  const stored = new Set<string>();
+  const total = entries.reduce((sum, { node, bytes }) => {
+    if (node.kind !== "file") return sum + bytes;
+    if (stored.has(node.identity)) return sum;
+    stored.add(node.identity);
+    return sum + bytes;
+  }, 0);
   const lines = entries.map(
     ({ node, bytes }) =>
       `${size(bytes).padStart(7)}  ${node.kind === "directory" ? `${node.path}/` : node.path}${node.kind === "symlink" ? ` -> ${node.target}` : ""}\n${node.reasons.map((r) => `           ${formatReason(r)}\n`).join("")}`,

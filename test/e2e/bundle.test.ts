@@ -110,6 +110,54 @@ t.test("files that are one inode are written once, as hard links", async (t) => 
   t.equal(a.nlink, 2);
 });
 
+t.test("separate inodes with the same bytes, mode and mtime become one inode; others stay apart", async (t) => {
+  const dup = makeMiniRoot();
+  t.teardown(() => rmSync(dup.dir, { recursive: true, force: true }));
+  addLibrary(dup, "foo");
+  addProgram(dup, "prog", ["foo"]);
+  const d = join(dup.dir, "opt/d");
+  mkdirSync(join(dup.dir, "usr/libexec"), { recursive: true });
+  mkdirSync(d, { recursive: true });
+  execFileSync("cp", ["-p", join(dup.dir, "usr/bin/prog"), join(dup.dir, "usr/libexec/prog")]);
+  writeFileSync(join(d, "a.dat"), "same bytes\n");
+  writeFileSync(join(d, "b.dat"), "other byte\n"); // same size, other bytes
+  for (const name of ["c.dat", "e.dat", "f.dat"]) execFileSync("cp", ["-p", join(d, "a.dat"), join(d, name)]);
+  execFileSync("touch", ["-d", "2001-01-01", join(d, "c.dat")]); // other mtime
+  chmodSync(join(d, "e.dat"), 0o600); // other mode
+  const out = fresh("out");
+  const logged: string[] = [];
+  await bundle({ inputs: ["/usr/bin/prog"], output: out, root: dup.dir, include: ["/usr/libexec/prog", "/opt/d"], log: (_l, m) => logged.push(m) });
+  const ino = (p: string) => lstatSync(join(out, p)).ino;
+  t.equal(ino("usr/libexec/prog"), ino("usr/bin/prog"), "the program's copy is a hard link to it");
+  t.equal(lstatSync(join(out, "usr/bin/prog")).nlink, 2);
+  t.equal(ino("opt/d/f.dat"), ino("opt/d/a.dat"), "a data file's copy is a hard link to it");
+  t.not(ino("opt/d/b.dat"), ino("opt/d/a.dat"), "same size, other bytes: apart");
+  t.not(ino("opt/d/c.dat"), ino("opt/d/a.dat"), "other mtime: apart");
+  t.not(ino("opt/d/e.dat"), ino("opt/d/a.dat"), "other mode: apart");
+  t.equal(lstatSync(join(out, "opt/d/c.dat")).mtime.getUTCFullYear(), 2001, "its own mtime kept");
+  t.equal(readFileSync(join(out, "opt/d/b.dat"), "utf8"), "other byte\n");
+  t.ok(
+    logged.some((m) => /^2 files have the same bytes as another: hard-linked/.test(m)),
+    logged.join("\n"),
+  );
+  // The linked path runs in a chroot of the bundle as the original does.
+  t.equal(run(out, "/usr/libexec/prog && /usr/bin/prog"), "7\n7\n");
+  // --explain counts the bytes of one inode once and says why the path shares it.
+  const explain = execFileSync("node", [bin, "/usr/bin/prog", fresh("out"), "--root", dup.dir, "--include", "/usr/libexec/prog", "--explain"], { encoding: "utf8" });
+  t.match(explain, /\/usr\/libexec\/prog\n +--include \/usr\/libexec\/prog\n +the same bytes as \/usr\/bin\/prog: one inode \(hard link\)\n/);
+  const total = /(\S+) {2}total/.exec(explain)?.[1];
+  const alone = /(\S+) {2}total/.exec(execFileSync("node", [bin, "/usr/bin/prog", fresh("out"), "--root", dup.dir, "--explain"], { encoding: "utf8" }))?.[1];
+  t.equal(total, alone, "the linked copy adds no bytes to the total");
+  // The image layer holds the bytes once too: GNU tar lists the second path as a link.
+  const layout = fresh("oci");
+  await bundle({ inputs: ["/usr/bin/prog"], root: dup.dir, include: ["/usr/libexec/prog"], images: { ociLayout: layout } });
+  const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: { digest: string }[] };
+  const blob = (digest: string) => join(layout, "blobs", ...digest.split(":"));
+  const manifest = JSON.parse(readFileSync(blob(index.manifests[0]!.digest), "utf8")) as { layers: { digest: string }[] };
+  const listing = execFileSync("tar", ["-tvzf", blob(manifest.layers[0]!.digest)], { encoding: "utf8" });
+  t.match(listing, /usr\/libexec\/prog link to usr\/bin\/prog/);
+});
+
 t.test("--mkdir /tmp is 1777, other directories 0755", async (t) => {
   const out = fresh("out");
   await bundle({ inputs: ["/usr/bin/prog"], output: out, root: root.dir, mkdir: ["/tmp", "var/data/"] });
