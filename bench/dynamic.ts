@@ -190,7 +190,7 @@ export async function run(): Promise<Section> {
     notes: [
       `Each bundle run with its command: ${checks.join("; ")}.`,
       "The tools a command runs itself (mktemp and rm for git; mkdir, chown, grep and rm for postgres) are the harness busybox's in the traced run as in the check, so neither bundle holds them; what the programs run themselves (git's /bin/sh for hooks, initdb's sh and postgres) is traced and bundled. The traced bundles hold only the stdlib modules python3 imported and the postgres lib/ and share/ files initdb and postgres opened.",
-      "git stats /usr/lib/git-core/git (its exec-path) and the traced bundle brings that file: on this host it is a separate 3.5 MiB copy of /usr/bin/git (another inode; magicpak writes files that are one inode once), so it counts twice. Files a run only stat'ed are bundled by design (issue 12: opened, executed, stat'ed or read as links).",
+      "git stats /usr/lib/git-core/git (its exec-path) and the traced bundle brings that file (files a run only stat'ed are bundled by design: opened, executed, stat'ed or read as links). On this host it is a separate inode with the bytes, mode and mtime of /usr/bin/git; magicpak stores such files once, as hard links (sizes count each inode once).",
       "The overhead is strace's (every system call of every process stops in the tracer) plus the analysis of what it recorded; it grows with the number of system calls of the workload (initdb's bootstrap makes many).",
       ...(missing.length ? [`Not on this machine, left out: ${missing.join(", ")}.`] : []),
     ],
