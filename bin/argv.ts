@@ -3,7 +3,7 @@
 
 import { cac } from "cac";
 import { OPTIONS, UsageError, keyOf, takesValue, type CliOptions, type OptionSpec } from "./options.js";
-import { suggestOption } from "./suggest.js";
+import { suggestOption } from "../lib/report/suggest.js";
 import { present } from "../lib/present.js";
 
 export interface CommandLine {

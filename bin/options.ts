@@ -2,7 +2,12 @@
 // registration (bin/argv.ts), the known spellings, the verbatim-value pre-pass, the typed result
 // (CliOptions) and the help (bin/help.ts).
 
-import type { LogLevel } from "../lib/bundle/log.js";
+import { MAX_TIMEOUT_MS } from "../lib/bundle/check-options.js";
+import { DLOPEN_NOTES } from "../lib/bundle/extras.js";
+import { LOG_LEVELS, type LogLevel } from "../lib/bundle/log.js";
+import { JAIL_NETWORKS } from "../lib/jail/jail.js";
+import { SBOM_FORMATS } from "../lib/provenance/sbom.js";
+import { TRACERS } from "../lib/trace/index.js";
 import { parseReference } from "../lib/image/config.js";
 import { ImageError } from "../lib/image/errors.js";
 
@@ -60,10 +65,13 @@ function oneOf<const W extends string>(words: readonly W[]) {
   };
 }
 
+/** Seconds as the library's milliseconds, within what a timer can wait (MAX_TIMEOUT_MS). */
 function positiveSeconds(value: string, name: string): number {
-  const seconds = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value) || !(seconds > 0)) throw new UsageError(`${name} must be a positive number of seconds (got ${JSON.stringify(value)})`);
-  return seconds * 1000;
+  const ms = Number(value) * 1000;
+  if (!/^\d+(\.\d+)?$/.test(value) || !(ms > 0) || ms > MAX_TIMEOUT_MS) {
+    throw new UsageError(`${name} must be a number of seconds above 0 and at most ${Math.floor(MAX_TIMEOUT_MS / 1000)} (got ${JSON.stringify(value)})`);
+  }
+  return ms;
 }
 
 function assignment(what: string) {
@@ -74,7 +82,7 @@ function assignment(what: string) {
   };
 }
 
-export const LOG_LEVELS: readonly LogLevel[] = ["Off", "Error", "Warn", "Info", "Debug"];
+export { LOG_LEVELS };
 
 function logLevel(value: string, name: string): LogLevel {
   const level = LOG_LEVELS.find((l) => l.toLowerCase() === value.toLowerCase());
@@ -133,7 +141,7 @@ export const OPTIONS = [
   { long: "test-stdin", value: "TEXT", requires: "test", group: "test", help: "its standard input" },
   { long: "test-stdout", value: "TEXT", requires: "test", group: "test", help: "expected standard output, compared after trimming" },
   { long: "test-timeout", value: "SECONDS", requires: "test", parse: positiveSeconds, group: "test", help: "kill the test command after SECONDS, a test failure (default 300)" },
-  { long: "test-network", value: "MODE", requires: "test", parse: oneOf(["none", "host"]), group: "test", help: "none: only loopback, up (default); host: the host's network" },
+  { long: "test-network", value: "MODE", requires: "test", parse: oneOf(JAIL_NETWORKS), group: "test", help: "none: only loopback, up (default); host: the host's network" },
   {
     long: "busybox",
     value: "PATH",
@@ -150,7 +158,7 @@ export const OPTIONS = [
   },
   { long: "dynamic-arg", value: "ARG", repeatable: true, hyphen: true, group: "dynamic", help: "its arguments (repeatable; may start with -)" },
   { long: "dynamic-stdin", value: "TEXT", group: "dynamic", help: "its standard input (closed at once when absent)" },
-  { long: "tracer", value: "T", parse: oneOf(["auto", "native", "strace"]), group: "dynamic", help: "auto (the native addon if loaded, else strace), native or strace" },
+  { long: "tracer", value: "T", parse: oneOf(TRACERS), group: "dynamic", help: "auto (the native addon if loaded, else strace), native or strace" },
   { long: "dynamic-test", group: "dynamic", help: "trace the --test command as the workload (needs --test) and bundle what its processes use" },
   { long: "dynamic-command", value: "CMD", repeatable: true, hyphen: true, group: "dynamic", help: "another workload, run the same way (repeatable; may start with -)" },
   { long: "dynamic-env", value: "NAME=VALUE", repeatable: true, parse: assignment("NAME=VALUE"), group: "dynamic", help: "environment of the workloads (repeatable; PATH is the image's, HOME=/)" },
@@ -173,7 +181,7 @@ export const OPTIONS = [
   { long: "platform", value: "OS/ARCH", group: "images", help: "only this platform of a multi-platform image (default: every one)" },
   // Extras
   { long: "no-nss", group: "extras", help: "no NSS extras" },
-  { long: "dlopen-notes", value: "W", parse: oneOf(["none", "required", "recommended", "all"]), group: "extras", help: "none, required (default), recommended or all" },
+  { long: "dlopen-notes", value: "W", parse: oneOf(DLOPEN_NOTES), group: "extras", help: "none, required (default), recommended or all" },
   { long: "gconv", group: "extras", help: "gconv modules and configuration when iconv is used" },
   { long: "ca-certificates", group: "extras", help: "the root's CA certificates" },
   { long: "tzdata", group: "extras", help: "/usr/share/zoneinfo and /etc/localtime" },
@@ -181,7 +189,7 @@ export const OPTIONS = [
   { long: "tmp", group: "extras", help: "/tmp with mode 1777" },
   { long: "no-package-records", group: "extras", help: "no /var/lib/dpkg/status.d records and /etc/os-release for scanners" },
   { long: "sbom", value: "FILE", group: "extras", help: "the bundle's SBOM; attached to --oci/--oci-archive images" },
-  { long: "sbom-format", value: "FORMAT", parse: oneOf(["spdx", "cyclonedx"]), group: "extras", help: "spdx (SPDX 2.3 JSON, default) or cyclonedx (CycloneDX 1.5 JSON)" },
+  { long: "sbom-format", value: "FORMAT", parse: oneOf(SBOM_FORMATS), group: "extras", help: "spdx (SPDX 2.3 JSON, default) or cyclonedx (CycloneDX 1.5 JSON)" },
   // Listing
   { long: "list", group: "listing", help: "what the loader loads for each FILE, as LD_TRACE_LOADED_OBJECTS=1 (ldd) prints it" },
   { long: "tree", group: "listing", help: "a tree with the reason each object was found, and every place tried for a miss" },

@@ -15,6 +15,7 @@ import { RootFs } from "../fs/root.js";
 import { FileGraph } from "../graph/file-graph.js";
 import { warmUpUpx } from "../compress/upx.js";
 import { Loader } from "../loader/load.js";
+import { checkBundleOptions } from "./check-options.js";
 import { BundleError, asBundleError } from "./errors.js";
 import type { Logger } from "./log.js";
 import type { BundleOptions, BundleResult } from "./options.js";
@@ -44,6 +45,7 @@ const ANALYSIS: Stage[] = [inputs, dynamic, dynamicTest, mkdir, include, extras,
 const DELIVERY: Stage[] = [compress, linkIdentical, test, output, sbom, images];
 
 export async function bundle(options: BundleOptions): Promise<BundleResult> {
+  checkBundleOptions(options);
   const progress = options.progress ?? silentProgress;
   try {
     return await bundleWith(options, progress);

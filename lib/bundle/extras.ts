@@ -27,8 +27,11 @@ export interface ExtrasOptions {
   /** gconv modules and their configuration when iconv is used (opt-in: they are large). */
   gconv?: boolean;
   /** Which .note.dlopen entries to bring: "required" (default), "recommended" (and required), "all", or "none". */
-  dlopenNotes?: "none" | "required" | "recommended" | "all";
+  dlopenNotes?: DlopenNotes;
 }
+
+export const DLOPEN_NOTES = ["none", "required", "recommended", "all"] as const;
+export type DlopenNotes = (typeof DLOPEN_NOTES)[number];
 
 /** Lookups that go through NSS (glibc nss/, resolv/, inet/). */
 const NSS_HOSTS = ["getaddrinfo", "gethostbyname", "gethostbyname2", "gethostbyname_r", "gethostbyname2_r", "gethostbyaddr", "gethostbyaddr_r", "getnameinfo", "getaddrinfo_a", "gethostent"];

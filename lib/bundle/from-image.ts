@@ -7,25 +7,14 @@ import { join, posix } from "node:path";
 import { RootFs } from "../fs/root.js";
 import { DEFAULT_PATH, imageDefaults, ImageError, writeDockerArchive, writeOciArchive, writeOciLayout, type ImageOptions } from "../image/index.js";
 import { writeOciArchiveIndex, writeOciLayoutIndex, type PlatformImage } from "../image/oci.js";
-import { EXTRACT_LIMITS, extractImage, formatPlatform, openImageSource, parsePlatform, type ExtractLimits, type SourcePlatform, type SourceRunConfig } from "../image/source.js";
+import { EXTRACT_LIMITS, extractImage, formatPlatform, openImageSource, parsePlatform, type SourcePlatform, type SourceRunConfig } from "../image/source.js";
 import { bundle, type BundleOptions, type BundleResult } from "./bundle.js";
+import type { FromImageOptions } from "./options.js";
+import { checkFromImageOptions } from "./check-options.js";
 import { BundleError } from "./errors.js";
 import { present } from "../present.js";
 
-export interface FromImageOptions extends Omit<BundleOptions, "root" | "inputs"> {
-  /** --from-image: an OCI layout directory (DIR or DIR:TAG), an OCI archive or a Docker archive. */
-  source?: string;
-  /** --platform OS/ARCH[/VARIANT]: one platform of the source; default every platform it has. */
-  platform?: string;
-  /** Instead of a source: one root per platform (--root linux/arm64=DIR, repeated). */
-  roots?: { platform: string; root: string }[];
-  /** Default: the source config's Entrypoint, else Cmd, first element, resolved through its PATH. */
-  inputs?: string[];
-  /** Per-platform --test tools ("linux/arm64" -> busybox/emulator), over options.test's. */
-  testTools?: Record<string, { busybox?: string; emulator?: string }>;
-  /** Bounds on each platform's extracted layers (default EXTRACT_LIMITS). */
-  limits?: ExtractLimits;
-}
+export type { FromImageOptions };
 
 export interface FromImagePlatformResult {
   platform: string;
@@ -47,6 +36,7 @@ export interface FromImageResult {
 
 /** Bundles every platform of an image (or every root) and writes one image with them all. */
 export async function bundleFromImage(options: FromImageOptions): Promise<FromImageResult> {
+  checkFromImageOptions(options);
   const log = options.log ?? (() => undefined);
   if ((options.source === undefined) === (options.roots === undefined || options.roots.length === 0))
     throw new BundleError("--from-image", "give either an image or one --root OS/ARCH=DIR per platform");
@@ -88,7 +78,7 @@ export async function bundleFromImage(options: FromImageOptions): Promise<FromIm
       log("Info", `bundle ${input} for ${name}`);
       // The jail's API has no environment or working directory yet: the test runs with its own.
       const result = await bundle({
-        ...options,
+        ...bundleOptionsOf(options),
         root: source.root,
         inputs,
         output: options.output === undefined ? undefined : several ? join(options.output, name.replaceAll("/", "-")) : options.output,
@@ -220,4 +210,10 @@ async function writeImages(results: FromImagePlatformResult[], images: BundleOpt
   }
   if (multi) multi.images.forEach((image, i) => (present(results[i], `the result of platform ${i}`).outputSize = image.layer.size + image.config.size));
   return out;
+}
+
+/** What bundle() is asked for of the options: all but the source, platform and limits of the images. */
+function bundleOptionsOf(options: FromImageOptions): Omit<BundleOptions, "root" | "inputs"> {
+  const { source: _source, platform: _platform, roots: _roots, inputs: _inputs, testTools: _testTools, limits: _limits, ...rest } = options;
+  return rest;
 }

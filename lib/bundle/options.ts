@@ -1,8 +1,11 @@
-// What bundle() is asked for (BundleOptions) and what it returns (BundleResult).
+// What bundle() is asked for (BundleOptions) and what it returns (BundleResult); what
+// bundleFromImage() is asked for (FromImageOptions).
 
 import type { FileGraph } from "../graph/file-graph.js";
 import type { ImageOptions } from "../image/config.js";
+import type { ExtractLimits } from "../image/source.js";
 import type { TargetEnvironment } from "../loader/load.js";
+import type { JailNetwork } from "../jail/jail.js";
 import type { LoadGraph } from "../loader/model.js";
 import type { PackageDatabase } from "../provenance/dpkg.js";
 import type { SbomFormat } from "../provenance/sbom.js";
@@ -83,7 +86,7 @@ export interface BundleOptions {
     /** Each test command is killed after this long, a test failure (default 300 000: five minutes). */
     timeoutMs?: number;
     /** "none" (default): the jail has only loopback; "host": it shares the host's network. */
-    network?: "none" | "host";
+    network?: JailNetwork;
   };
   log?: Logger;
   /**
@@ -100,4 +103,19 @@ export interface BundleResult {
   output: string | null;
   /** The root's package database (null when it has none): which package each file comes from. */
   packages: PackageDatabase | null;
+}
+
+export interface FromImageOptions extends Omit<BundleOptions, "root" | "inputs"> {
+  /** --from-image: an OCI layout directory (DIR or DIR:TAG), an OCI archive or a Docker archive. */
+  source?: string;
+  /** --platform OS/ARCH[/VARIANT]: one platform of the source; default every platform it has. */
+  platform?: string;
+  /** Instead of a source: one root per platform (--root linux/arm64=DIR, repeated). */
+  roots?: { platform: string; root: string }[];
+  /** Default: the source config's Entrypoint, else Cmd, first element, resolved through its PATH. */
+  inputs?: string[];
+  /** Per-platform --test tools ("linux/arm64" -> busybox/emulator), over options.test's. */
+  testTools?: Record<string, { busybox?: string; emulator?: string }>;
+  /** Bounds on each platform's extracted layers (default EXTRACT_LIMITS). */
+  limits?: ExtractLimits;
 }

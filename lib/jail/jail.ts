@@ -35,6 +35,10 @@ export interface JailTest {
 export { TestFailure, JailError };
 export { runInJail, jailIsolation, type RunInJailOptions, type JailRun, type Isolation } from "./run.js";
 
+/** The jail's network: "none" is its own namespace with only loopback, "host" the host's. */
+export const JAIL_NETWORKS = ["none", "host"] as const;
+export type JailNetwork = (typeof JAIL_NETWORKS)[number];
+
 export interface JailOptions {
   /**
    * A static busybox on the host, of the bundle's architecture or this machine's. Default:
@@ -58,7 +62,7 @@ export interface JailOptions {
   /** Per test command; default 300 000 (five minutes). */
   timeoutMs?: number;
   /** "none" (default): only loopback; "host": the host's network namespace. */
-  network?: "none" | "host";
+  network?: JailNetwork;
   /** Use the plain-chroot fallback even where namespaces are allowed (as MAGICPAK_JAIL_FALLBACK=1). */
   forceFallback?: boolean;
   /** Where the fallback's warning goes (the bundle's log, as "Warn"). */

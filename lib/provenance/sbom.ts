@@ -15,7 +15,8 @@ import { ownerOfNode } from "./records.js";
 import { fsPath } from "../fs-name.js";
 import { present } from "../present.js";
 
-export type SbomFormat = "spdx" | "cyclonedx";
+export const SBOM_FORMATS = ["spdx", "cyclonedx"] as const;
+export type SbomFormat = (typeof SBOM_FORMATS)[number];
 
 export const SBOM_MEDIA_TYPES: Record<SbomFormat, string> = {
   spdx: "application/spdx+json",

@@ -1,6 +1,6 @@
 // The nearest known option for a mistyped one, as git and commander suggest.
 
-import { present } from "../lib/present.js";
+import { present } from "../present.js";
 
 /** Optimal string alignment distance: insertions, deletions, substitutions, adjacent transpositions. */
 export function editDistance(a: string, b: string): number {

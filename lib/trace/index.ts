@@ -15,7 +15,8 @@ export function registerTracer(name: string, available: () => boolean, run: Trac
   preferred.unshift({ name, available, run, status });
 }
 
-export type TracerChoice = "auto" | "native" | "strace";
+export const TRACERS = ["auto", "native", "strace"] as const;
+export type TracerChoice = (typeof TRACERS)[number];
 
 /** Runs `request` under the chosen tracer ("auto": the native one if loaded, else strace). */
 export async function traceProgram(request: TraceRequest, choice: TracerChoice = "auto"): Promise<TraceResult> {

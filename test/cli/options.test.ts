@@ -3,7 +3,7 @@
 
 import t from "tap";
 import { spawnSync } from "node:child_process";
-import { suggestOption } from "../../bin/suggest.js";
+import { suggestOption } from "../../lib/report/suggest.js";
 import { parseCommandLine } from "../../bin/argv.js";
 
 const bin = new URL("../../../bin/magicpak.js", import.meta.url).pathname;
@@ -98,6 +98,7 @@ t.test("a bad --tag is a usage error (exit 2) like the others, before anything i
     ["--sbom-format", "spdx3"],
     ["--resolver", "c"],
     ["--test-timeout", "0"],
+    ["--test-timeout", "2147484"], // beyond what a timer can wait (lib/bundle/check-options.ts MAX_TIMEOUT_MS)
     ["--dynamic-timeout", "-1"],
     ["--label", "novalue"],
     ["--dynamic-env", "=x"],
