@@ -13,7 +13,7 @@ import { JailError } from "./errors.js";
 /** This machine's ABI: the one of the running node executable. */
 function hostAbi(): Abi {
   const abi = knownHostAbi();
-  if (!abi) throw new Error(`${process.execPath}: node's own ELF header names no machine magicpak knows`);
+  if (!abi) throw new JailError(process.execPath, "cannot tell this machine's architecture: node's own ELF header is unreadable or names no machine magicpak knows");
   return abi;
 }
 

@@ -287,13 +287,21 @@ export function abiByName(name: string): Abi | null {
 
 let host: Abi | null | undefined;
 
-/** This machine's ABI: the one of the running node executable; null for one magicpak does not know. */
+/**
+ * This machine's ABI: the one of the running node executable; null for one magicpak does not know.
+ * Read through /proc/self/exe first: the running file opens there even when a directory of
+ * process.execPath is not searchable by this user (node under /root, run as nobody).
+ */
 export function hostAbi(): Abi | null {
   if (host === undefined) {
-    try {
-      host = abiOf(readHeader(process.execPath));
-    } catch {
-      host = null;
+    host = null;
+    for (const exe of ["/proc/self/exe", process.execPath]) {
+      try {
+        host = abiOf(readHeader(exe));
+        break;
+      } catch {
+        // the next one, else null
+      }
     }
   }
   return host;

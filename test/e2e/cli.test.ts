@@ -214,3 +214,26 @@ t.test("--test works without root, through user and mount namespaces", async (t)
   t.equal(r.status, 0, r.stderr);
   t.ok(existsSync(join(home, "out/usr/bin/ls")), "bundle written by an unprivileged user");
 });
+
+t.test("as a user who cannot search the directory node is in, --test still knows this machine", async (t) => {
+  // Node under /root, run as nobody (the engines-floor run found this): process.execPath cannot be
+  // opened by that user, the running file can through /proc/self/exe.
+  const home = mkdtempSync(join(tmpdir(), "magicpak-nobody-"));
+  const hidden = mkdtempSync(join(tmpdir(), "magicpak-hidden-node-"));
+  t.teardown(() => {
+    rmSync(home, { recursive: true, force: true });
+    rmSync(hidden, { recursive: true, force: true });
+  });
+  const node = join(hidden, "node");
+  spawnSync("cp", [process.execPath, node]);
+  spawnSync("chmod", ["700", hidden]);
+  const bb = join(home, "busybox");
+  spawnSync("cp", [busybox, bb]);
+  spawnSync("chown", ["-R", "65534:65534", home]);
+  const asNobody = (...args: string[]) => spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", node, ...args], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", TMPDIR: home } });
+  t.equal(asNobody("-e", `require("fs").openSync(process.execPath, "r")`).status, 1, "the user cannot open process.execPath");
+  const r = asNobody(bin, "/usr/bin/ls", join(home, "out"), "--test", "--busybox", bb, "--test-command", "ls / | grep -c usr", "--test-stdout", "1");
+  t.equal(r.status, 0, r.stderr);
+  t.notMatch(r.stderr, /internal error|architecture|ELF header/);
+  t.ok(existsSync(join(home, "out/usr/bin/ls")));
+});
