@@ -22,7 +22,8 @@ export type Reason =
   | { kind: "env-program"; script: string; name: string }
   /** Found by tracing: which run, which process (pid and its executable), which call, by what path. */
   | { kind: "dynamic"; by: string; pid?: number; exe?: string | null; syscall?: string; path?: string }
-  | { kind: "dynamic-directory"; by: string; pid?: number; exe?: string | null; path: string }
+  /** The nearest directory of the root above `path`, which a traced process created (`syscall` absent) or used and the run removed. */
+  | { kind: "dynamic-directory"; by: string; pid?: number; exe?: string | null; path: string; syscall?: string }
   | { kind: "mkdir" }
   | { kind: "extra"; what: string }
   /** A package scanner's record of the package `file` (an image path) comes from: "NAME VERSION". */

@@ -26,7 +26,7 @@ export function formatReason(r: Reason): string {
     case "dynamic":
       return r.pid === undefined ? `used by the traced run of ${r.by}` : `${r.syscall} ${r.path} by pid ${r.pid} (${r.exe}) in ${JSON.stringify(r.by)}`;
     case "dynamic-directory":
-      return `pid ${r.pid} (${r.exe}) wrote ${r.path} in ${JSON.stringify(r.by)}`;
+      return `pid ${r.pid} (${r.exe}) ${r.syscall === undefined ? "wrote" : `${r.syscall}, then the run removed,`} ${r.path} in ${JSON.stringify(r.by)}`;
     case "mkdir":
       return "--mkdir";
     case "extra":

@@ -6,7 +6,7 @@
 // workload is killed at --dynamic-timeout, and no process of either is left.
 
 import t, { type Test } from "tap";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixture } from "../support/fixtures.js";
@@ -91,6 +91,20 @@ t.test("git: init and commit in a temporary directory", async (t) => {
     "/usr/bin/git",
     "d=$(mktemp -d) && cd $d && git init -q && echo x > f && git add f && git -c user.name=a -c user.email=a@b commit -qm one && git log --format=%s && cd / && rm -rf $d",
   );
+});
+
+t.test("files the test command writes and the program only reads: their directory comes, they do not", async (t) => {
+  // The harness's shell writes the inputs (not the workload), diff and make only read them; the
+  // image still needs the directory they are made in. Failed in the jail before: "can't create
+  // /tmp/x: nonexistent directory", "mktemp: (null): No such file or directory".
+  for (const [name, program, command] of [
+    ["diff-reads", "/usr/bin/diff", "printf 'a\\n' > /tmp/mp-x; printf 'b\\n' > /tmp/mp-y; /usr/bin/diff /tmp/mp-x /tmp/mp-y | head -1; rm /tmp/mp-x /tmp/mp-y"],
+    ["make-reads", "/usr/bin/make", "d=$(mktemp -d) && cd $d && printf 'all:\\n\\t@echo made\\n' > Makefile && make -s && cd / && rm -rf $d"],
+  ] as const) {
+    const out = await bundleAndRun(t, name, program, command);
+    t.equal(lstatSync(join(out, "tmp")).mode & 0o7777, 0o1777, `${name}: /tmp, with the root's mode`);
+    t.same(readdirSync(join(out, "tmp")), [], `${name}: none of the files the command made`);
+  }
 });
 
 t.test("date with TZ=Asia/Tokyo reads its zone file, no per-program case", async (t) => {

@@ -224,11 +224,15 @@ export function addWorkloadAccesses(graph: FileGraph, root: RootFs, loader: Load
     accesses.filter((a) => !madeByWorkload(a.path)),
   );
   const files: { access: WorkloadAccess; path: string }[] = [];
+  // Paths a process used that the root does not have once the run is over: the harness or the
+  // workload made them (the test command's `printf > /tmp/x`, a `mktemp -d` the program reads in).
+  const transient: WorkloadAccess[] = [];
   const seen = new Set<string>();
   for (const access of accesses) {
     if (seen.has(access.path) || isKernelPath(access.path) || madeByWorkload(access.path)) continue;
     seen.add(access.path);
     const file = root.tryResolve(access.path);
+    if (file === null) transient.push(access);
     if (!file?.stats.isFile() || isKernelPath(file.path)) continue;
     files.push({ access, path: file.path });
   }
@@ -240,9 +244,10 @@ export function addWorkloadAccesses(graph: FileGraph, root: RootFs, loader: Load
     // call of the process's own, so no tracer sees the interpreter; its chain comes from the file.
     else if (access.syscall.startsWith("exec") && readShebang(root, path) !== null) addRunnable(graph, root, loader, access.path, log);
   }
-  // Directories the workload created files in: the nearest one the root has, with its mode. A
-  // directory the harness made (the test command's `mktemp -d`) and removed is not the root's: its
-  // parent (/tmp) is what the image must have for the program to write there.
+  // Directories the workload created files in, and those of the paths it used that the run made
+  // and removed: the nearest one the root has, with its mode. A directory the harness made (the
+  // test command's `mktemp -d`) and removed is not the root's: its parent (/tmp) is what the image
+  // must have for the program to write or read there.
   const nearestRootDirectory = (path: string): { dir: string; mode: number } | null => {
     for (let dir = posix.dirname(path); dir !== "/"; dir = posix.dirname(dir)) {
       if (madeByWorkload(dir)) continue;
@@ -251,16 +256,21 @@ export function addWorkloadAccesses(graph: FileGraph, root: RootFs, loader: Load
     }
     return null;
   };
-  const dirs = new Map<string, { access: WorkloadAccess; mode: number }>();
-  for (const a of accesses) {
-    if (!a.creates || isKernelPath(a.path)) continue;
+  const dirs = new Map<string, { access: WorkloadAccess; mode: number; created: boolean }>();
+  for (const a of [...accesses.filter((x) => x.creates), ...transient]) {
+    if (isKernelPath(a.path)) continue;
     const nearest = nearestRootDirectory(a.path);
-    if (nearest && !isKernelPath(nearest.dir) && !dirs.has(nearest.dir)) dirs.set(nearest.dir, { access: a, mode: nearest.mode });
+    if (nearest && !isKernelPath(nearest.dir) && !dirs.has(nearest.dir)) dirs.set(nearest.dir, { access: a, mode: nearest.mode, created: a.creates === true });
   }
-  for (const [dir, { access: a, mode }] of dirs) {
+  for (const [dir, { access: a, mode, created }] of dirs) {
     const at = addDirectoryChain(graph, root, dir);
-    log("Debug", `dynamic-test: directory ${at} (pid ${a.pid} ${a.exe} wrote ${a.path})`);
-    graph.add({ kind: "directory", path: graph.resolveInGraph(at), mode, reasons: [{ kind: "dynamic-directory", by, pid: a.pid, exe: a.exe, path: a.path }] });
+    log("Debug", `dynamic-test: directory ${at} (pid ${a.pid} ${a.exe} ${created ? "wrote" : `${a.syscall}, then the run removed,`} ${a.path})`);
+    graph.add({
+      kind: "directory",
+      path: graph.resolveInGraph(at),
+      mode,
+      reasons: [{ kind: "dynamic-directory", by, pid: a.pid, exe: a.exe, path: a.path, ...(created ? {} : { syscall: a.syscall }) }],
+    });
   }
 }
 
