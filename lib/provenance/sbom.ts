@@ -5,14 +5,14 @@
 // and serial number come from the content, the time from SOURCE_DATE_EPOCH or 0).
 
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { closeSync, readFileSync } from "node:fs";
+import { openPlannedFile } from "../fs/copy-file.js";
 import type { RootFs } from "../fs/root.js";
-import type { FileGraph } from "../graph/file-graph.js";
+import type { FileGraph, FileNode } from "../graph/file-graph.js";
 import { sourceDateEpoch } from "../environment.js";
 import { VERSION } from "../version.js";
 import { parseStanzas, type InstalledPackage, type OsRelease, type PackageDatabase } from "./dpkg.js";
 import { ownerOfNode } from "./records.js";
-import { fsPath } from "../fs-name.js";
 import { present } from "../present.js";
 
 export const SBOM_FORMATS = ["spdx", "cyclonedx"] as const;
@@ -49,7 +49,8 @@ export function buildSbom(graph: FileGraph, root: RootFs, db: PackageDatabase | 
   const files: FileEntry[] = [];
   for (const node of graph.entries()) {
     if (node.kind !== "file" && node.kind !== "generated") continue;
-    const content = node.kind === "file" ? readFileSync(fsPath(node.hostSource)) : node.content;
+    // The bytes the image holds: magicpak's own (a UPX-packed input) or the planned inode's.
+    const content = node.kind === "generated" ? node.content : (node.content ?? readPlannedFile(node));
     const pkg = db && node.kind === "file" ? ownerOfNode(db, node) : null;
     files.push({ path: node.path, sha1: createHash("sha1").update(content).digest("hex"), sha256: createHash("sha256").update(content).digest("hex"), pkg });
   }
@@ -298,4 +299,14 @@ function isoTime(seconds: number): string {
 
 function spdxIdPart(s: string): string {
   return s.replace(/[^A-Za-z0-9.-]/g, "-");
+}
+
+/** A planned file's bytes, from the inode the plan recorded (opened beneath its root, as the copy does). */
+function readPlannedFile(node: FileNode): Buffer {
+  const fd = openPlannedFile(node);
+  try {
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -235,6 +235,22 @@ t.test("jq from the host: trivy and --sbom see exactly the packages dpkg-query n
   t.equal((JSON.parse(skopeo) as { Digest: string }).Digest, image!.digest, "skopeo still inspects the image by its tag");
 });
 
+t.test("--compress: the SBOM's checksums are those of the packed file the image holds", async (t) => {
+  // It used to read the unpacked input again: /usr/bin/jq's SHA-256 matched no file of OUTPUT.
+  const out = fresh("jq-upx");
+  const sbom = `${out}.spdx.json`;
+  const r = await magicpakCli(["/usr/bin/jq", out, "--compress", "--sbom", sbom]);
+  t.equal(r.status, 0, "magicpak /usr/bin/jq OUT --compress --sbom FILE", { stderr: r.stderr });
+  t.not(
+    createHash("sha256")
+      .update(readFileSync(join(out, "usr/bin/jq")))
+      .digest("hex"),
+    createHash("sha256").update(readFileSync("/usr/bin/jq")).digest("hex"),
+    "OUTPUT holds the packed jq",
+  );
+  checkSpdx(t, JSON.parse(readFileSync(sbom, "utf8")) as SpdxDocument, out, expectedPackages("/var/lib/dpkg", out), "amd64");
+});
+
 t.test("--no-package-records: no records, and trivy finds nothing", async (t) => {
   const out = fresh("jq-plain");
   const r = await magicpakCli(["/usr/bin/jq", out, "--no-package-records"]);
