@@ -260,7 +260,7 @@ export function addWorkloadAccesses(graph: FileGraph, root: RootFs, loader: Load
   for (const a of [...accesses.filter((x) => x.creates), ...transient]) {
     if (isKernelPath(a.path)) continue;
     const nearest = nearestRootDirectory(a.path);
-    if (nearest && !isKernelPath(nearest.dir) && !dirs.has(nearest.dir)) dirs.set(nearest.dir, { access: a, mode: nearest.mode, created: a.creates === true });
+    if (nearest && !isKernelPath(nearest.dir) && !dirs.has(nearest.dir)) dirs.set(nearest.dir, { access: a, mode: nearest.mode, created: a.creates });
   }
   for (const [dir, { access: a, mode, created }] of dirs) {
     const at = addDirectoryChain(graph, root, dir);

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { openPlannedFile, readPlannedChunks } from "../../fs/copy-file.js";
 import type { FileNode } from "../../graph/file-graph.js";
 import type { Plan } from "../plan.js";
+import { present } from "../../present.js";
 import { formatBytes } from "../../report/progress.js";
 
 export async function linkIdentical(plan: Plan): Promise<void> {
@@ -41,10 +42,10 @@ export async function linkIdentical(plan: Plan): Promise<void> {
     if (node.kind !== "file") continue;
     const target = canonical.get(node.identity);
     if (target === undefined) continue;
-    const first = byIdentity.get(target);
+    const first = present(byIdentity.get(target), `the first file of ${target}`);
     if (node === byIdentity.get(node.identity)) saved += node.size;
     node.identity = target;
-    if (first) node.reasons.push({ kind: "extra", what: `the same bytes as ${first.source}: one inode (hard link)` });
+    node.reasons.push({ kind: "extra", what: `the same bytes as ${first.source}: one inode (hard link)` });
   }
   plan.log("Info", `${canonical.size} ${canonical.size === 1 ? "file has" : "files have"} the same bytes as another: hard-linked, ${formatBytes(saved)} stored once`);
 }
